@@ -1,0 +1,27 @@
+"""Settings of one MCP server instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_OUTPUT_BUDGET = 20_000
+
+
+class ServerSettings(BaseModel):
+    """How a server built by ``create_server`` behaves; the CLI fills it from its flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: Literal["full"] = "full"
+    output_budget: int = Field(
+        default=DEFAULT_OUTPUT_BUDGET,
+        ge=1_000,
+        description="most characters any one tool result may hold (far below 25k tokens)",
+    )
+    call_timeout: float = Field(default=30.0, gt=0, description="seconds one tool call may run")
+    sql_row_limit: int = Field(default=500, ge=1)
+    submission_out: Path | None = None
+    audit_log: Path | None = None

@@ -1,0 +1,550 @@
+"""Build the DuckDB index of one scenario from its files.
+
+TSV files are read by DuckDB's CSV reader (tab delimiter, CSV quoting, as Go's encoding/csv
+writes them) and normalized on the way in by the SQL macros of :mod:`.sqlmacros`. Lines the
+reader rejects are recorded in ``skipped`` with their line number; lines rejected only for
+invalid UTF-8 are salvaged with the bad bytes replaced. JSON files (alerts) are read in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from itbench_server.errors import SnapshotFileError
+from itbench_server.snapshot.discover import ScenarioFiles, SourceFile, SourceKind
+from itbench_server.snapshot.schema import SCHEMA_VERSION, TABLE_DDL
+from itbench_server.snapshot.sqlmacros import MACROS
+
+logger = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_BODY_CHARS = 1_000_000  # a log line longer than this is cut (and the cut reported)
+SKIPPED_LINES_PER_FILE = 50  # beyond this, one summary row per file
+
+# Columns without which a file says nothing; any other column may be missing.
+REQUIRED_COLUMNS: dict[SourceKind, tuple[str, ...]] = {
+    "logs": ("Timestamp", "Body"),
+    "spans": ("Timestamp", "TraceId", "SpanId"),
+    "events": ("Body",),
+    "objects": ("Body",),
+    "pod_metrics": ("metric_name", "timestamp", "value"),
+    "service_metrics": ("metric_name", "timestamp", "value"),
+}
+
+_KIND_TO_RESOURCE = {
+    "Endpoints": "endpoints",
+    "NetworkPolicy": "networkpolicies",
+    "Ingress": "ingresses",
+    "StorageClass": "storageclasses",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+}
+
+_STRIP_MANAGED_FIELDS = json.dumps({"metadata": {"managedFields": None}})
+_STRIP_BOOKKEEPING = json.dumps(
+    {"metadata": {"managedFields": None, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": None}}}
+)
+_STRIP_SECRET_DATA = json.dumps({"data": None, "stringData": None})
+
+
+def resource_for_kind(kind: str) -> str:
+    """The plural resource name of a kind, as ``k8s.resource.name`` would give it."""
+    if kind in _KIND_TO_RESOURCE:
+        return _KIND_TO_RESOURCE[kind]
+    lower = kind.lower()
+    if lower.endswith("s"):
+        return lower + "es"
+    if lower.endswith("y") and not lower.endswith("ey"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def _col(columns: set[str], name: str, default: str = "NULL") -> str:
+    """The SQL reference of a source column, or ``default`` when the file lacks it."""
+    return f'"{name}"' if name in columns else default
+
+
+def _logs_select(columns: set[str], source: str) -> str:
+    c = lambda name, default="NULL": _col(columns, name, default)  # noqa: E731
+    return f"""
+        SELECT ts_parse({c("Timestamp")}) AS ts,
+               COALESCE({c("ServiceName")}, attr(ra, 'service.name'), '') AS service,
+               COALESCE(attr(ra, 'k8s.namespace.name'), '') AS namespace,
+               COALESCE(attr(ra, 'k8s.pod.name'), '') AS pod,
+               COALESCE(attr(ra, 'k8s.container.name'), '') AS container,
+               norm_severity({c("SeverityText")}, TRY_CAST({c("SeverityNumber")} AS INTEGER)) AS severity,
+               TRY_CAST({c("SeverityNumber")} AS INTEGER) AS severity_number,
+               left({c("Body", "''")}, {MAX_BODY_CHARS}) AS body,
+               COALESCE({c("TraceId")}, '') AS trace_id,
+               COALESCE({c("SpanId")}, '') AS span_id,
+               ra AS resource_attributes,
+               attrs_json({c("LogAttributes")}) AS log_attributes
+        FROM (SELECT *, attrs_json({c("ResourceAttributes")}) AS ra FROM {source})
+    """
+
+
+def _spans_select(columns: set[str], source: str) -> str:
+    c = lambda name, default="NULL": _col(columns, name, default)  # noqa: E731
+    return f"""
+        SELECT ts_parse({c("Timestamp")}) AS ts,
+               {c("TraceId")} AS trace_id,
+               {c("SpanId")} AS span_id,
+               COALESCE({c("ParentSpanId")}, '') AS parent_span_id,
+               COALESCE({c("SpanName")}, '') AS name,
+               norm_span_kind({c("SpanKind")}) AS kind,
+               COALESCE({c("ServiceName")}, attr(ra, 'service.name'), '') AS service,
+               COALESCE(attr(ra, 'k8s.namespace.name'), '') AS namespace,
+               COALESCE(attr(ra, 'k8s.pod.name'), '') AS pod,
+               TRY_CAST({c("Duration")} AS DOUBLE) / 1e6 AS duration_ms,
+               norm_status({c("StatusCode")}) AS status,
+               COALESCE({c("StatusMessage")}, '') AS status_message,
+               attrs_json({c("SpanAttributes")}) AS span_attributes,
+               ra AS resource_attributes
+        FROM (SELECT *, attrs_json({c("ResourceAttributes")}) AS ra FROM {source})
+    """
+
+
+def _events_select(columns: set[str], source: str) -> str:
+    c = lambda name, default="NULL": _col(columns, name, default)  # noqa: E731
+    # The body is a watch envelope {"type", "object"} or, leniently, a bare Event.
+    return f"""
+        SELECT ts, watch_type,
+               COALESCE(json_extract_string(ev, '$.metadata.namespace'), '') AS namespace,
+               COALESCE(json_extract_string(ev, '$.metadata.name'), '') AS name,
+               COALESCE(json_extract_string(ev, '$.involvedObject.kind'),
+                        json_extract_string(ev, '$.regarding.kind'), '') AS object_kind,
+               COALESCE(json_extract_string(ev, '$.involvedObject.namespace'),
+                        json_extract_string(ev, '$.regarding.namespace'), '') AS object_namespace,
+               COALESCE(json_extract_string(ev, '$.involvedObject.name'),
+                        json_extract_string(ev, '$.regarding.name'), '') AS object_name,
+               COALESCE(json_extract_string(ev, '$.reason'), '') AS reason,
+               COALESCE(json_extract_string(ev, '$.message'), json_extract_string(ev, '$.note'), '')
+                   AS message,
+               COALESCE(json_extract_string(ev, '$.type'), '') AS type,
+               COALESCE(TRY_CAST(json_extract_string(ev, '$.count') AS INTEGER),
+                        TRY_CAST(json_extract_string(ev, '$.series.count') AS INTEGER),
+                        TRY_CAST(json_extract_string(ev, '$.deprecatedCount') AS INTEGER), 1) AS count,
+               COALESCE(ts_parse(json_extract_string(ev, '$.firstTimestamp')),
+                        ts_parse(json_extract_string(ev, '$.deprecatedFirstTimestamp')),
+                        ts_parse(json_extract_string(ev, '$.eventTime')), ts) AS first_seen,
+               COALESCE(ts_parse(json_extract_string(ev, '$.lastTimestamp')),
+                        ts_parse(json_extract_string(ev, '$.series.lastObservedTime')),
+                        ts_parse(json_extract_string(ev, '$.deprecatedLastTimestamp')),
+                        ts_parse(json_extract_string(ev, '$.eventTime')), ts) AS last_seen,
+               COALESCE(json_extract_string(ev, '$.source.component'),
+                        json_extract_string(ev, '$.reportingController'),
+                        json_extract_string(ev, '$.deprecatedSource.component'), '') AS source,
+               ev AS body
+        FROM (
+            SELECT ts_parse({c("Timestamp")}) AS ts,
+                   CASE WHEN json_exists(b, '$.object') THEN json_extract_string(b, '$.type') ELSE '' END
+                       AS watch_type,
+                   CASE WHEN json_exists(b, '$.object') THEN json_extract(b, '$.object')::VARCHAR ELSE b END
+                       AS ev
+            FROM (SELECT *, unwrap_json({c("Body")}) AS b FROM {source})
+            WHERE json_valid(b)
+        )
+    """
+
+
+def _objects_select(columns: set[str], source: str) -> str:
+    c = lambda name, default="NULL": _col(columns, name, default)  # noqa: E731
+    return f"""
+        SELECT ts, COALESCE(NULLIF(resource, ''), '') AS resource, api_version, kind,
+               namespace, name, uid, watch_type,
+               CASE WHEN kind = 'Secret' THEN json_merge_patch(obj, '{_STRIP_SECRET_DATA}')::VARCHAR
+                    ELSE obj END AS body
+        FROM (
+            SELECT ts, resource, watch_type,
+                   CASE WHEN json_exists(o, '$.metadata.annotations."kubectl.kubernetes.io/last-applied-configuration"')
+                            THEN json_merge_patch(o, '{_STRIP_BOOKKEEPING}')::VARCHAR
+                        WHEN json_exists(o, '$.metadata.managedFields')
+                            THEN json_merge_patch(o, '{_STRIP_MANAGED_FIELDS}')::VARCHAR
+                        ELSE o END AS obj,
+                   COALESCE(json_extract_string(o, '$.apiVersion'), '') AS api_version,
+                   COALESCE(json_extract_string(o, '$.kind'), '') AS kind,
+                   COALESCE(json_extract_string(o, '$.metadata.namespace'), '') AS namespace,
+                   COALESCE(json_extract_string(o, '$.metadata.name'), '') AS name,
+                   COALESCE(json_extract_string(o, '$.metadata.uid'), '') AS uid
+            FROM (
+                SELECT ts_parse({c("Timestamp")}) AS ts,
+                       attr(attrs_json({c("LogAttributes")}), 'k8s.resource.name') AS resource,
+                       CASE WHEN json_exists(b, '$.object') AND json_exists(b, '$.type')
+                            THEN json_extract_string(b, '$.type') ELSE '' END AS watch_type,
+                       CASE WHEN json_exists(b, '$.object') AND json_exists(b, '$.type')
+                            THEN unwrap_json(json_extract(b, '$.object')::VARCHAR) ELSE b END AS o
+                FROM (SELECT *, unwrap_json({c("Body")}) AS b FROM {source})
+                WHERE json_valid(b)
+            )
+            WHERE json_valid(o)
+        )
+    """
+
+
+def _metrics_select(columns: set[str], source: str, kind: SourceKind) -> str:
+    c = lambda name, default="NULL": _col(columns, name, default)  # noqa: E731
+    entity = c("pod_name") if kind == "pod_metrics" else c("service_name")
+    label = "pod" if kind == "pod_metrics" else "service"
+    return f"""
+        SELECT metric, ts, value, '{label}' AS source,
+               COALESCE(NULLIF({entity}, ''), attr(labels, '{"pod" if label == "pod" else "service_name"}'),
+                        file_entity) AS entity,
+               COALESCE(NULLIF({c("namespace")}, ''), attr(labels, 'namespace'), '') AS namespace,
+               COALESCE(attr(labels, 'container'), '') AS container,
+               COALESCE(NULLIF({c("bucket_le")}, ''), attr(labels, 'le')) AS bucket_le,
+               COALESCE(NULLIF({c("status_code")}, ''), attr(labels, 'status_code')) AS status_code,
+               NULLIF({c("metric_type")}, '') AS metric_type,
+               labels
+        FROM (
+            SELECT {c("metric_name")} AS metric, ts_parse({c("timestamp")}) AS ts,
+                   TRY_CAST({c("value")} AS DOUBLE) AS value, attrs_json({c("tags")}) AS labels, *
+            FROM {source}
+        )
+        WHERE metric IS NOT NULL AND ts IS NOT NULL
+    """
+
+
+_SELECTS: dict[SourceKind, Callable[[set[str], str], str]] = {
+    "logs": _logs_select,
+    "spans": _spans_select,
+    "events": _events_select,
+    "objects": _objects_select,
+}
+_TABLE_OF: dict[SourceKind, str] = {
+    "logs": "logs",
+    "spans": "spans",
+    "events": "events",
+    "objects": "objects",
+    "pod_metrics": "samples",
+    "service_metrics": "samples",
+    "alerts": "alerts",
+}
+
+
+@dataclass
+class BuildReport:
+    """Counts of what one build read and skipped."""
+
+    rows: dict[str, int]
+    skipped: int
+
+
+class IndexBuilder:
+    """Fills a fresh DuckDB database with the normalized tables of one scenario."""
+
+    def __init__(self, files: ScenarioFiles, connection: duckdb.DuckDBPyConnection) -> None:
+        self.files = files
+        self.db = connection
+        self._reject_seq = 0
+
+    def build(self) -> BuildReport:
+        self.db.execute("SET TimeZone = 'UTC'")
+        for macro in MACROS:
+            self.db.execute(macro)
+        for ddl in TABLE_DDL.values():
+            self.db.execute(ddl)
+        for refused, reason in self.files.refused:
+            self._skip(refused, None, reason)
+        for kind in ("logs", "spans", "events", "objects"):
+            for source in self.files.of_kind(kind):
+                self._ingest_tsv(source)
+        for kind in ("pod_metrics", "service_metrics"):
+            for source in self.files.of_kind(kind):
+                self._ingest_tsv(source)
+        self._ingest_alerts(self.files.of_kind("alerts"))
+        self._fill_missing_resources()
+        self._write_meta()
+        rows = {
+            table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            for table in ("logs", "spans", "events", "objects", "samples", "alerts")
+        }
+        skipped = self.db.execute("SELECT count(*) FROM skipped").fetchone()[0]  # type: ignore[index]
+        return BuildReport(rows, skipped)
+
+    # -- TSV -------------------------------------------------------------------------------
+
+    def _header(self, source: SourceFile) -> list[str] | None:
+        with source.path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+        if not first.strip():
+            self._skip(source.relative, None, "empty file (no header row)")
+            return None
+        text = first.decode("utf-8", errors="replace").rstrip("\r\n")
+        header = next(csv.reader([text], delimiter="\t"), [])
+        missing = [name for name in REQUIRED_COLUMNS[source.kind] if name not in header]
+        if missing:
+            self._skip(
+                source.relative,
+                1,
+                f"missing column(s) {', '.join(missing)}; the header has: {', '.join(header[:20])}",
+            )
+            return None
+        # Duplicate names would make the reader fail; later copies get a suffix.
+        seen: dict[str, int] = {}
+        unique = []
+        for name in header:
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            unique.append(name if count == 0 else f"{name}__{count}")
+        return unique
+
+    def _ingest_tsv(self, source: SourceFile) -> None:
+        header = self._header(source)
+        if header is None:
+            return
+        columns = set(header)
+        self._reject_seq += 1
+        rejects = f"rejects_{self._reject_seq}"
+        scan = f"rejects_scan_{self._reject_seq}"
+        column_spec = "{" + ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for name in header) + "}"
+        path_literal = str(source.path).replace("'", "''")
+        reader = f"""read_csv('{path_literal}', delim='\t', quote='"', escape='"', header=true,
+            auto_detect=false, columns={column_spec}, ignore_errors=true, store_rejects=true,
+            rejects_table='{rejects}', rejects_scan='{scan}', rejects_limit=100000,
+            max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES * 2})"""
+        table = _TABLE_OF[source.kind]
+        select = self._select(source, columns, reader)
+        before = self._count(table)
+        try:
+            self.db.execute(f"INSERT INTO {table} {select}")
+        except duckdb.Error as error:
+            self._skip(source.relative, None, f"unreadable: {_short(error)}")
+            return
+        self._collect_rejects(source, header, rejects, scan, table, columns)
+        self._record_inventory(source, table, self._count(table) - before)
+
+    def _select(self, source: SourceFile, columns: set[str], relation: str) -> str:
+        if source.kind in ("pod_metrics", "service_metrics"):
+            entity = source.entity.replace("'", "''")
+            relation = f"(SELECT *, '{entity}' AS file_entity FROM {relation})"
+            return _metrics_select(columns, relation, source.kind)
+        return _SELECTS[source.kind](columns, relation)
+
+    def _collect_rejects(
+        self, source: SourceFile, header: list[str], rejects: str, scan: str, table: str, columns: set[str]
+    ) -> None:
+        try:
+            rows = self.db.execute(
+                f"SELECT line, error_type, error_message, csv_line, line_byte_position FROM {rejects} ORDER BY line"
+            ).fetchall()
+        except duckdb.Error:
+            return
+        finally:
+            self.db.execute(f"DROP TABLE IF EXISTS {rejects}")
+            self.db.execute(f"DROP TABLE IF EXISTS {scan}")
+        salvaged: list[list[str]] = []
+        reported = 0
+        seen_records: set[int] = set()
+        # DuckDB numbers records; a quoted field may span lines, so report physical lines.
+        positions = [row[4] for row in rows[: SKIPPED_LINES_PER_FILE * 2] if row[4] is not None]
+        physical = _physical_lines(source.path, positions)
+        for record, error_type, message, csv_line, position in rows:
+            if record in seen_records:
+                continue
+            seen_records.add(record)
+            line = physical.get(position, record)
+            if error_type == "INVALID ENCODING":
+                fields = next(csv.reader(io.StringIO(csv_line), delimiter="\t"), [])
+                if len(fields) == len(header):
+                    salvaged.append(fields)
+                    self._skip_limited(source, line, "invalid UTF-8 replaced with '?'", reported)
+                    reported += 1
+                    continue
+            reason = _reject_reason(error_type, message)
+            self._skip_limited(source, line, reason, reported)
+            reported += 1
+        if reported > SKIPPED_LINES_PER_FILE:
+            self._skip(
+                source.relative, None, f"{reported} lines had problems; the first {SKIPPED_LINES_PER_FILE} are listed"
+            )
+        if salvaged:
+            staging = f"salvage_{self._reject_seq}"
+            column_defs = ", ".join(f'"{name}" VARCHAR' for name in header)
+            self.db.execute(f"CREATE TEMP TABLE {staging} ({column_defs})")
+            self.db.executemany(
+                f"INSERT INTO {staging} VALUES ({', '.join('?' for _ in header)})", salvaged
+            )
+            self.db.execute(f"INSERT INTO {table} {self._select(source, columns, staging)}")
+            self.db.execute(f"DROP TABLE {staging}")
+
+    def _skip_limited(self, source: SourceFile, line: int | None, reason: str, reported: int) -> None:
+        if reported < SKIPPED_LINES_PER_FILE:
+            self._skip(source.relative, line, reason)
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def _ingest_alerts(self, sources: list[SourceFile]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for source in sources:
+            try:
+                alerts, sampled_at = _read_alert_file(source)
+            except SnapshotFileError as error:
+                self._skip(source.relative, error.line, error.reason)
+                continue
+            for alert in alerts:
+                rows.append(_alert_row(alert, sampled_at))
+            self._record_inventory(source, "alerts", len(alerts))
+        if rows:
+            self.db.executemany(
+                "INSERT INTO alerts VALUES (?, ?, ?, ?, ts_parse(?), ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _fill_missing_resources(self) -> None:
+        kinds = [row[0] for row in self.db.execute(
+            "SELECT DISTINCT kind FROM objects WHERE resource = '' ORDER BY kind").fetchall()]
+        for kind in kinds:
+            self.db.execute("UPDATE objects SET resource = ? WHERE resource = '' AND kind = ?",
+                            [resource_for_kind(kind), kind])
+
+    def _write_meta(self) -> None:
+        start, end = self.db.execute(
+            """
+            SELECT min(t), max(t) FROM (
+                SELECT min(ts) AS t FROM logs UNION ALL SELECT max(ts) FROM logs
+                UNION ALL SELECT min(ts) FROM spans UNION ALL SELECT max(ts) FROM spans
+                UNION ALL SELECT min(ts) FROM events UNION ALL SELECT max(ts) FROM events
+                UNION ALL SELECT min(listed_at) FROM objects UNION ALL SELECT max(listed_at) FROM objects
+                UNION ALL SELECT min(sampled_at) FROM alerts UNION ALL SELECT max(sampled_at) FROM alerts
+            )
+            """
+        ).fetchone()  # type: ignore[misc]
+        if start is None:
+            start, end = self.db.execute("SELECT min(ts), max(ts) FROM samples").fetchone()  # type: ignore[misc]
+        if start is None:
+            start = end = datetime(1970, 1, 1)
+        meta = {
+            "schema_version": str(SCHEMA_VERSION),
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "scenario_name": self.files.root.resolve().name,
+        }
+        self.db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+
+    def _skip(self, file: str, line: int | None, reason: str) -> None:
+        self.db.execute("INSERT INTO skipped VALUES (?, ?, ?)", [file, line, reason])
+
+    def _record_inventory(self, source: SourceFile, table: str, rows: int) -> None:
+        self.db.execute("INSERT INTO inventory VALUES (?, ?, ?, ?)", [source.relative, table, rows, source.size])
+
+    def _count(self, table: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+
+def _physical_lines(path: Path, positions: list[int]) -> dict[int, int]:
+    """Map byte offsets in ``path`` to 1-based line numbers, reading only as far as needed."""
+    if not positions:
+        return {}
+    wanted = sorted(set(positions))
+    result: dict[int, int] = {}
+    newlines = 0
+    offset = 0
+    index = 0
+    with path.open("rb") as handle:
+        while index < len(wanted):
+            chunk = handle.read(8 << 20)
+            if not chunk:
+                break
+            end = offset + len(chunk)
+            while index < len(wanted) and wanted[index] < end:
+                result[wanted[index]] = newlines + chunk.count(b"\n", 0, wanted[index] - offset) + 1
+                index += 1
+            newlines += chunk.count(b"\n")
+            offset = end
+    return result
+
+
+def _short(error: Exception) -> str:
+    return str(error).strip().splitlines()[0][:300]
+
+
+def _reject_reason(error_type: str, message: str) -> str:
+    first = (message or "").strip().splitlines()[0] if message else ""
+    if error_type == "MISSING COLUMNS":
+        return f"too few fields (truncated or malformed line): {first}"
+    if error_type == "TOO MANY COLUMNS":
+        return f"too many fields: {first}"
+    if error_type == "UNQUOTED VALUE":
+        return f"bad quoting: {first}"
+    if error_type == "LINE SIZE OVER MAXIMUM":
+        return f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB"
+    return f"{error_type.lower()}: {first}"
+
+
+_ALERT_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})[-:](\d{2})[-:](\d{2})(\.\d+)?")
+
+
+def _read_alert_file(source: SourceFile) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        text = source.path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise SnapshotFileError(source.relative, f"cannot read: {error.strerror}") from None
+    if not text.strip():
+        raise SnapshotFileError(source.relative, "empty file")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SnapshotFileError(source.relative, f"not valid JSON: {error.msg}", error.lineno) from None
+    sampled_at: str | None = None
+    match = _ALERT_TIME.search(source.path.name)
+    if match:
+        sampled_at = f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4)}{match.group(5) or ''}"
+    alerts: Any = payload
+    if isinstance(payload, dict):
+        if sampled_at is None and isinstance(payload.get("timestamp"), str):
+            sampled_at = payload["timestamp"]
+        data = payload.get("data", payload)
+        alerts = data.get("alerts", []) if isinstance(data, dict) else data
+    if not isinstance(alerts, list):
+        raise SnapshotFileError(source.relative, "expected a JSON array of alerts or {'data': {'alerts': [...]}}")
+    return [alert for alert in alerts if isinstance(alert, dict)], sampled_at
+
+
+def _alert_row(alert: dict[str, Any], sampled_at: str | None) -> tuple[Any, ...]:
+    labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
+    annotations = alert.get("annotations") if isinstance(alert.get("annotations"), dict) else {}
+    assert isinstance(labels, dict) and isinstance(annotations, dict)
+    service = next(
+        (str(labels[key]) for key in ("service_name", "service", "destination_workload", "deployment", "job")
+         if labels.get(key)),
+        "",
+    )
+    active_at = alert.get("activeAt") or alert.get("startsAt")
+    sampled = sampled_at or active_at
+    return (
+        _naive_time(sampled),
+        str(labels.get("alertname", "")),
+        str(labels.get("severity", "")),
+        str(alert.get("state") or (alert.get("status") or {}).get("state", "firing")),
+        active_at,
+        str(labels.get("namespace", "")),
+        service,
+        str(labels.get("pod", "")),
+        None if alert.get("value") is None else str(alert.get("value")),
+        json.dumps(labels, sort_keys=True),
+        json.dumps(annotations, sort_keys=True),
+    )
+
+
+def _naive_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
