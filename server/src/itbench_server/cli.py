@@ -34,6 +34,61 @@ def _run_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("serve", help="serve a recorded incident as an MCP server")
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
+    parser.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or Streamable HTTP"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
+    parser.add_argument("--profile", choices=["full"], default="full", help="which tools to serve")
+    parser.add_argument(
+        "--audit-log", type=Path, default=None, help="append one JSON line per tool call here"
+    )
+    parser.add_argument(
+        "--submission-out", type=Path, default=None, help="write the submitted diagnosis (JSON) here"
+    )
+    parser.add_argument("--output-budget", type=int, default=None, help="most characters in one tool result")
+    parser.add_argument(
+        "--token", default=None, help="bearer token HTTP clients must send (default: $ITBENCH_SERVER_TOKEN)"
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
+    parser.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import anyio
+    from pydantic import ValidationError
+
+    from itbench_server.mcp.http import check_exposure, serve_http
+    from itbench_server.mcp.server import create_server
+    from itbench_server.mcp.settings import ServerSettings
+    from itbench_server.snapshot import open_snapshot
+
+    token = args.token or os.environ.get("ITBENCH_SERVER_TOKEN") or None
+    if args.transport == "http":
+        check_exposure(args.host, token)
+    options = {"output_budget": args.output_budget} if args.output_budget is not None else {}
+    try:
+        settings = ServerSettings(
+            profile=args.profile, audit_log=args.audit_log, submission_out=args.submission_out, **options
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ItbenchError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
+    with open_snapshot(args.scenario_dir, cache_dir=args.cache_dir) as snapshot:
+        server = create_server(snapshot, settings)
+        if args.transport == "http":
+            anyio.run(lambda: serve_http(server, host=args.host, port=args.port, token=token))
+        else:
+            print(f"itbench-server: serving {args.scenario_dir} over stdio", file=sys.stderr, flush=True)
+            anyio.run(server.run_stdio_async)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="itbench-server",
@@ -42,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index(subparsers)
+    _add_serve(subparsers)
     return parser
 
 

@@ -97,7 +97,9 @@ def find_scenario_files(root: Path) -> ScenarioFiles:
         if path.is_symlink():
             target = path.resolve()
             if not target.is_relative_to(resolved_root) or _NEVER_READ.match(target.name):
-                found.refused.append((relative, "symlink leading outside the scenario; not read"))
+                found.refused.append(
+                    (relative, "symlink leading outside the scenario or to its ground truth; not read")
+                )
                 continue
         if not path.is_file():
             continue

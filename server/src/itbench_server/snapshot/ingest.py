@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,12 @@ _KIND_TO_RESOURCE = {
 
 _STRIP_MANAGED_FIELDS = json.dumps({"metadata": {"managedFields": None}})
 _STRIP_BOOKKEEPING = json.dumps(
-    {"metadata": {"managedFields": None, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": None}}}
+    {
+        "metadata": {
+            "managedFields": None,
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": None},
+        }
+    }
 )
 _STRIP_SECRET_DATA = json.dumps({"data": None, "stringData": None})
 
@@ -306,12 +311,7 @@ class IndexBuilder:
         self._reject_seq += 1
         rejects = f"rejects_{self._reject_seq}"
         scan = f"rejects_scan_{self._reject_seq}"
-        column_spec = "{" + ", ".join(f"'{name.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for name in header) + "}"
-        path_literal = str(source.path).replace("'", "''")
-        reader = f"""read_csv('{path_literal}', delim='\t', quote='"', escape='"', header=true,
-            auto_detect=false, columns={column_spec}, ignore_errors=true, store_rejects=true,
-            rejects_table='{rejects}', rejects_scan='{scan}', rejects_limit=100000,
-            max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES * 2})"""
+        reader = _csv_reader(source.path, header, rejects, scan)
         table = _TABLE_OF[source.kind]
         select = self._select(source, columns, reader)
         before = self._count(table)
@@ -321,6 +321,8 @@ class IndexBuilder:
             self._skip(source.relative, None, f"unreadable: {_short(error)}")
             return
         self._collect_rejects(source, header, rejects, scan, table, columns)
+        if source.kind in ("events", "objects"):
+            self._report_bad_bodies(source, _csv_reader(source.path, header))
         self._record_inventory(source, table, self._count(table) - before)
 
     def _select(self, source: SourceFile, columns: set[str], relation: str) -> str:
@@ -365,17 +367,28 @@ class IndexBuilder:
             reported += 1
         if reported > SKIPPED_LINES_PER_FILE:
             self._skip(
-                source.relative, None, f"{reported} lines had problems; the first {SKIPPED_LINES_PER_FILE} are listed"
+                source.relative,
+                None,
+                f"{reported} lines had problems; the first {SKIPPED_LINES_PER_FILE} are listed",
             )
         if salvaged:
             staging = f"salvage_{self._reject_seq}"
             column_defs = ", ".join(f'"{name}" VARCHAR' for name in header)
             self.db.execute(f"CREATE TEMP TABLE {staging} ({column_defs})")
-            self.db.executemany(
-                f"INSERT INTO {staging} VALUES ({', '.join('?' for _ in header)})", salvaged
-            )
+            self.db.executemany(f"INSERT INTO {staging} VALUES ({', '.join('?' for _ in header)})", salvaged)
             self.db.execute(f"INSERT INTO {table} {self._select(source, columns, staging)}")
             self.db.execute(f"DROP TABLE {staging}")
+
+    def _report_bad_bodies(self, source: SourceFile, reader: str) -> None:
+        (bad,) = self.db.execute(
+            f"""SELECT count(*) FROM {reader}
+                WHERE NOT COALESCE(json_valid(unwrap_json("Body")) AND starts_with(ltrim(unwrap_json("Body")), '{{'),
+                                   false)"""
+        ).fetchone()  # type: ignore[misc]
+        if bad:
+            self._skip(
+                source.relative, None, f"{bad} row(s) with a Body that is not a JSON object were skipped"
+            )
 
     def _skip_limited(self, source: SourceFile, line: int | None, reason: str, reported: int) -> None:
         if reported < SKIPPED_LINES_PER_FILE:
@@ -391,22 +404,25 @@ class IndexBuilder:
             except SnapshotFileError as error:
                 self._skip(source.relative, error.line, error.reason)
                 continue
-            for alert in alerts:
-                rows.append(_alert_row(alert, sampled_at))
+            rows.extend(_alert_row(alert, sampled_at) for alert in alerts)
             self._record_inventory(source, "alerts", len(alerts))
         if rows:
-            self.db.executemany(
-                "INSERT INTO alerts VALUES (?, ?, ?, ?, ts_parse(?), ?, ?, ?, ?, ?, ?)", rows
-            )
+            self.db.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?, ts_parse(?), ?, ?, ?, ?, ?, ?)", rows)
 
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _fill_missing_resources(self) -> None:
-        kinds = [row[0] for row in self.db.execute(
-            "SELECT DISTINCT kind FROM objects WHERE resource = '' ORDER BY kind").fetchall()]
+        kinds = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT kind FROM objects WHERE resource = '' ORDER BY kind"
+            ).fetchall()
+        ]
         for kind in kinds:
-            self.db.execute("UPDATE objects SET resource = ? WHERE resource = '' AND kind = ?",
-                            [resource_for_kind(kind), kind])
+            self.db.execute(
+                "UPDATE objects SET resource = ? WHERE resource = '' AND kind = ?",
+                [resource_for_kind(kind), kind],
+            )
 
     def _write_meta(self) -> None:
         start, end = self.db.execute(
@@ -436,10 +452,29 @@ class IndexBuilder:
         self.db.execute("INSERT INTO skipped VALUES (?, ?, ?)", [file, line, reason])
 
     def _record_inventory(self, source: SourceFile, table: str, rows: int) -> None:
-        self.db.execute("INSERT INTO inventory VALUES (?, ?, ?, ?)", [source.relative, table, rows, source.size])
+        self.db.execute(
+            "INSERT INTO inventory VALUES (?, ?, ?, ?)", [source.relative, table, rows, source.size]
+        )
 
     def _count(self, table: str) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+
+def _csv_reader(path: Path, header: list[str], rejects: str | None = None, scan: str | None = None) -> str:
+    """The ``read_csv`` call for one TSV file: Go encoding/csv quoting, every column as text."""
+    column_spec = "{" + ", ".join(f"'{_sql_text(name)}': 'VARCHAR'" for name in header) + "}"
+    reject_options = (
+        f"store_rejects=true, rejects_table='{rejects}', rejects_scan='{scan}', rejects_limit=100000,"
+        if rejects and scan
+        else ""
+    )
+    return f"""read_csv('{_sql_text(str(path))}', delim='\t', quote='"', escape='"', header=true,
+        auto_detect=false, columns={column_spec}, ignore_errors=true, {reject_options}
+        max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES * 2})"""
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _physical_lines(path: Path, positions: list[int]) -> dict[int, int]:
@@ -499,7 +534,9 @@ def _read_alert_file(source: SourceFile) -> tuple[list[dict[str, Any]], str | No
     sampled_at: str | None = None
     match = _ALERT_TIME.search(source.path.name)
     if match:
-        sampled_at = f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4)}{match.group(5) or ''}"
+        sampled_at = (
+            f"{match.group(1)} {match.group(2)}:{match.group(3)}:{match.group(4)}{match.group(5) or ''}"
+        )
     alerts: Any = payload
     if isinstance(payload, dict):
         if sampled_at is None and isinstance(payload.get("timestamp"), str):
@@ -507,7 +544,9 @@ def _read_alert_file(source: SourceFile) -> tuple[list[dict[str, Any]], str | No
         data = payload.get("data", payload)
         alerts = data.get("alerts", []) if isinstance(data, dict) else data
     if not isinstance(alerts, list):
-        raise SnapshotFileError(source.relative, "expected a JSON array of alerts or {'data': {'alerts': [...]}}")
+        raise SnapshotFileError(
+            source.relative, "expected a JSON array of alerts or {'data': {'alerts': [...]}}"
+        )
     return [alert for alert in alerts if isinstance(alert, dict)], sampled_at
 
 
@@ -516,8 +555,11 @@ def _alert_row(alert: dict[str, Any], sampled_at: str | None) -> tuple[Any, ...]
     annotations = alert.get("annotations") if isinstance(alert.get("annotations"), dict) else {}
     assert isinstance(labels, dict) and isinstance(annotations, dict)
     service = next(
-        (str(labels[key]) for key in ("service_name", "service", "destination_workload", "deployment", "job")
-         if labels.get(key)),
+        (
+            str(labels[key])
+            for key in ("service_name", "service", "destination_workload", "deployment", "job")
+            if labels.get(key)
+        ),
         "",
     )
     active_at = alert.get("activeAt") or alert.get("startsAt")
@@ -545,6 +587,5 @@ def _naive_time(text: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
-

@@ -86,4 +86,6 @@ class Snapshot:
                 datetime.fromisoformat(meta["window_start"]), datetime.fromisoformat(meta["window_end"])
             )
         except (KeyError, ValueError):
-            raise IndexBuildError(f"{self.index_path}: the index has no incident window; rebuild it") from None
+            raise IndexBuildError(
+                f"{self.index_path}: the index has no incident window; rebuild it"
+            ) from None

@@ -91,7 +91,9 @@ def build_index(files: ScenarioFiles, target: Path) -> None:
     logger.info("indexed %s: %s rows, %d skipped", files.root, report.rows, report.skipped)
 
 
-def open_snapshot(scenario_dir: Path | str, *, cache_dir: Path | None = None, rebuild: bool = False) -> Snapshot:
+def open_snapshot(
+    scenario_dir: Path | str, *, cache_dir: Path | str | None = None, rebuild: bool = False
+) -> Snapshot:
     """Open the scenario at ``scenario_dir``, building its index first if no cached one fits.
 
     Raises:
@@ -100,7 +102,7 @@ def open_snapshot(scenario_dir: Path | str, *, cache_dir: Path | None = None, re
     """
     root = Path(scenario_dir)
     files = find_scenario_files(root)
-    cache = cache_dir or default_cache_dir()
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as error:
