@@ -7,6 +7,8 @@ exporters. Parsing happens in SQL (vectorized, parallel) rather than row by row 
   epoch seconds / milliseconds / nanoseconds -> TIMESTAMP (microseconds, UTC).
 * ``attrs_json``: a map column as JSON text, from JSON, a Python dict literal
   (``{'k': 'v'}``) or Go's ``map[k:v k2:v2]``. Text that fits none is kept as ``{"_raw": ...}``.
+  Values from a dict literal or a Go map become JSON strings (``'n': 3`` -> ``"n": "3"``): the
+  text forms do not keep types reliably, so queries compare attribute values as text.
 * ``norm_severity``, ``norm_span_kind``, ``norm_status``: one spelling per enum.
 """
 
@@ -19,31 +21,46 @@ _Q: Final = "''"  # one single quote inside an SQL string literal
 MACROS: Final[tuple[str, ...]] = (
     r"""
     CREATE OR REPLACE TEMP MACRO ts_parse(t) AS CASE
-        WHEN t IS NULL OR trim(t) = '' THEN NULL
+        WHEN substr(t, 5, 1) = '-' AND strpos(t, '+') = 0 AND NOT ends_with(t, 'Z') AND NOT ends_with(t, 'UTC')
+             AND substr(t, -6, 1) <> '-' AND substr(t, -5, 1) <> '-'
+            THEN TRY_CAST(trim(t) AS TIMESTAMP)
+        WHEN substr(ltrim(t), 5, 1) = '-' THEN TRY_CAST(TRY_CAST(
+            regexp_replace(regexp_replace(trim(t), '\s*([+-]\d{2}):?(\d{2})(\s+[A-Za-z]+)?$', '\1:\2'), 'Z$', '+00:00')
+            AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)
         WHEN regexp_full_match(trim(t), '\d{16,}') THEN make_timestamp(CAST(CAST(trim(t) AS HUGEINT) // 1000 AS BIGINT))
         WHEN regexp_full_match(trim(t), '\d{13,15}') THEN make_timestamp(CAST(trim(t) AS BIGINT) * 1000)
         WHEN regexp_full_match(trim(t), '\d{9,12}(\.\d+)?') THEN to_timestamp(CAST(trim(t) AS DOUBLE))::TIMESTAMP
-        WHEN strpos(t, '+') = 0 AND NOT ends_with(rtrim(t), 'Z') AND NOT ends_with(rtrim(t), 'UTC')
-             AND substr(rtrim(t), -6, 1) <> '-' AND substr(rtrim(t), -5, 1) <> '-'
-            THEN TRY_CAST(trim(t) AS TIMESTAMP)
-        ELSE TRY_CAST(TRY_CAST(
-            regexp_replace(regexp_replace(trim(t), '\s*([+-]\d{2}):?(\d{2})(\s+[A-Za-z]+)?$', '\1:\2'), 'Z$', '+00:00')
-            AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)
+        ELSE TRY_CAST(trim(t) AS TIMESTAMP)
+    END
+    """,
+    # A Python dict literal as JSON. String-to-string boundaries (': ', ', ') first, then the
+    # quotes next to brackets and non-string values; double quotes inside values are escaped
+    # only when there are any, and True/False/None are rewritten only when present.
+    f"""
+    CREATE OR REPLACE TEMP MACRO py_quotes_json(t) AS
+      regexp_replace(regexp_replace(t,
+        '{_Q}(\\s*[:,]\\s*){_Q}', '"\\1"', 'g'),
+        '([{{\\[,:]\\s*){_Q}|{_Q}(\\s*[:,}}\\]])', '\\1"\\2', 'g')
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO py_words_json(t) AS CASE
+        WHEN strpos(t, 'True') > 0 OR strpos(t, 'False') > 0 OR strpos(t, 'None') > 0 THEN
+            regexp_replace(regexp_replace(regexp_replace(t,
+            '(:\\s*)True(\\s*[,}\\]])', '\\1true\\2', 'g'),
+            '(:\\s*)False(\\s*[,}\\]])', '\\1false\\2', 'g'),
+            '(:\\s*)None(\\s*[,}\\]])', '\\1null\\2', 'g')
+        ELSE t
     END
     """,
     f"""
-    CREATE OR REPLACE TEMP MACRO py_dict_json(t) AS
-      regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-      regexp_replace(regexp_replace(regexp_replace(
-        replace(replace(t, '\\{_Q}', '{_Q}'), '"', chr(1)),
-        '([{{\\[,:]\\s*){_Q}', '\\1"', 'g'),
-        '{_Q}(\\s*[:,}}\\]])', '"\\1', 'g'),
-        '([{{\\[,:]\\s*)\\x01', '\\1"', 'g'),
-        '\\x01(\\s*[:,}}\\]])', '"\\1', 'g'),
-        '\\x01', '\\\\"', 'g'),
-        '(:\\s*)True(\\s*[,}}\\]])', '\\1true\\2', 'g'),
-        '(:\\s*)False(\\s*[,}}\\]])', '\\1false\\2', 'g'),
-        '(:\\s*)None(\\s*[,}}\\]])', '\\1null\\2', 'g')
+    CREATE OR REPLACE TEMP MACRO py_dict_json(t) AS py_words_json(CASE
+        WHEN strpos(t, '"') = 0 THEN py_quotes_json(replace(t, '\\{_Q}', '{_Q}'))
+        ELSE regexp_replace(regexp_replace(regexp_replace(
+            py_quotes_json(replace(replace(t, '\\{_Q}', '{_Q}'), '"', chr(1))),
+            '([{{\\[,:]\\s*)\\x01', '\\1"', 'g'),
+            '\\x01(\\s*[:,}}\\]])', '"\\1', 'g'),
+            '\\x01', '\\\\"', 'g')
+    END)
     """,
     r"""
     CREATE OR REPLACE TEMP MACRO go_map_json(t) AS
@@ -52,11 +69,20 @@ MACROS: Final[tuple[str, ...]] = (
             lambda x: to_json(split_part(x, ':', 1))::VARCHAR || ':' || to_json(x[strpos(x, ':') + 1:])::VARCHAR
         ), ',') || '}'
     """,
+    # DuckDB's own MAP text parser reads a dict literal once ': ' becomes '=' (it honours both
+    # quote styles); Python's True/False/None become JSON's words first.
+    r"""
+    CREATE OR REPLACE TEMP MACRO py_dict_map(t) AS TRY_CAST(
+        replace(replace(replace(replace(t, ''': True', '''=true'), ''': False', '''=false'),
+                ''': None', '''=null'), ''': ', '''=')
+        AS MAP(VARCHAR, VARCHAR))
+    """,
     r"""
     CREATE OR REPLACE TEMP MACRO attrs_json(t) AS CASE
         WHEN t IS NULL OR trim(t) IN ('', '{}', 'map[]', 'None', 'null') THEN '{}'
         WHEN starts_with(ltrim(t), 'map[') THEN go_map_json(t)
-        WHEN json_valid(t) AND starts_with(ltrim(t), '{') THEN t
+        WHEN starts_with(ltrim(t), '{''') AND py_dict_map(t) IS NOT NULL THEN to_json(py_dict_map(t))::VARCHAR
+        WHEN starts_with(ltrim(t), '{') AND json_valid(t) THEN t
         WHEN starts_with(ltrim(t), '{') AND json_valid(py_dict_json(t)) THEN py_dict_json(t)
         ELSE json_object('_raw', t)::VARCHAR
     END
