@@ -97,6 +97,16 @@ class SubmissionFormatError(ValueError):
     """A submission file is not a diagnosis; the message says what is wrong."""
 
 
+def describe_validation_error(error: ValidationError) -> str:
+    """Pydantic's errors on one line: ``contributing_factors.0.name: Field required; ...``."""
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or "submission"
+        parts.append(f"{where}: {item['msg']}")
+    more = len(error.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
 def parse_submission(payload: Any) -> Diagnosis:
     """Validate a decoded JSON submission.
 
@@ -116,7 +126,9 @@ def parse_submission(payload: Any) -> Diagnosis:
     try:
         return Diagnosis.model_validate(payload)
     except ValidationError as error:
-        raise SubmissionFormatError(f"the submission does not have the expected shape: {error}") from None
+        raise SubmissionFormatError(
+            f"the submission does not have the expected shape: {describe_validation_error(error)}"
+        ) from None
 
 
 def load_submission(path: Path) -> Diagnosis:
