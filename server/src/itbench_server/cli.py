@@ -16,6 +16,8 @@ from pathlib import Path
 
 from itbench_server import __version__
 from itbench_server.errors import ItbenchError
+from itbench_server.kube.command import add_kube_api_parser
+from itbench_server.synth.command import add_synth_parser
 
 
 def _add_index(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index(subparsers)
     _add_serve(subparsers)
+    add_kube_api_parser(subparsers)
+    add_synth_parser(subparsers)
     return parser
 
 

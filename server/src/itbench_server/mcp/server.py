@@ -1,0 +1,75 @@
+"""``create_server``: one recorded incident served as an MCP server.
+
+The tools are registered in a fixed order (the order an investigation usually takes), so that
+``tools/list`` is identical from run to run. Every tool gets the snapshot wrapped in an
+:class:`~itbench_server.mcp.calls.InterruptibleSnapshot`, so that the per-call time limit can
+stop its queries; the audit log (when configured) is the outermost middleware, so it records
+what the client finally received.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.context import ServerMiddleware
+
+from itbench_server import __version__
+from itbench_server.mcp.audit import AuditLog
+from itbench_server.mcp.calls import InterruptibleSnapshot, time_limit_middleware
+from itbench_server.mcp.overview import register_overview_tool
+from itbench_server.mcp.settings import ServerSettings
+from itbench_server.mcp.sql import register_sql_tool
+from itbench_server.mcp.submission import register_submission_tool
+from itbench_server.snapshot import Snapshot
+
+__all__ = ["INSTRUCTIONS", "SERVER_NAME", "create_server"]
+
+SERVER_NAME = "itbench-server"
+
+INSTRUCTIONS = """\
+This server holds one recorded Kubernetes incident: logs, traces, metrics, alerts, events and \
+the cluster's objects over a window of about 15-30 minutes. Nothing is live and nothing can be \
+changed; every tool but submit_diagnosis only reads the recording.
+
+Investigate like an SRE: call get_overview first (the window, the workloads, the alerts), then \
+follow the alerts to the failing workloads, look at what changed during the window, and walk the \
+dependencies upstream from the symptoms to their cause. Look for evidence in events, logs, \
+traces and metrics. Times are UTC; tools that take a time accept RFC 3339 or a time relative \
+to the window, such as -5m, start+3m or end.
+
+Name every entity namespace/Kind/name, e.g. otel-demo/Deployment/ad or otel-demo/Pod/ad-5d9f7c6b8-x2x9q; \
+cluster-scoped objects use the namespace 'cluster', e.g. cluster/Node/worker-1.
+
+Finish by calling submit_diagnosis with the root causes: the minimal set of independent \
+causes, not their symptoms, each with its reasoning and evidence."""
+
+
+def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) -> MCPServer[Any]:
+    """An MCP server over ``snapshot`` with the tools of ``settings.profile``."""
+    settings = settings or ServerSettings()
+    middleware: list[ServerMiddleware[Any]] = []
+    if settings.audit_log is not None:
+        middleware.append(AuditLog(settings.audit_log).middleware)
+    middleware.append(time_limit_middleware(settings.call_timeout))
+    server: MCPServer[Any] = MCPServer(
+        SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        subscriptions=False,
+        middleware=middleware,
+        log_level="WARNING",
+    )
+    guarded = InterruptibleSnapshot(snapshot)
+
+    # Imported here: these modules sit on the kube and analysis layers, which the rest of the
+    # MCP frame does not need.
+    from itbench_server.mcp.investigation import register_investigation_tools
+    from itbench_server.mcp.kubectl_tool import register_kubectl_tool
+
+    register_overview_tool(server, guarded, settings)
+    register_kubectl_tool(server, guarded, settings)
+    register_investigation_tools(server, guarded, settings)
+    register_sql_tool(server, guarded, settings)
+    register_submission_tool(server, guarded, settings)
+    return server

@@ -1,0 +1,236 @@
+"""``submit_diagnosis``: record the root causes an investigation found.
+
+Both published forms are accepted (see :mod:`itbench_server.diagnosis`). A malformed entity name
+is an error that says how to write it; a well-formed name that matches nothing in the recording
+is only a warning in the reply, because the scorer decides what counts. The diagnosis is written
+atomically to the submission file, each call replacing the last; the audit log keeps them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from itbench_server.diagnosis import (
+    ENTITY_NAME_HELP,
+    AlertExplained,
+    ContributingFactor,
+    Diagnosis,
+    Entity,
+    Propagation,
+    invalid_entity_names,
+)
+from itbench_server.mcp.calls import tool_errors
+from itbench_server.mcp.settings import ServerSettings
+from itbench_server.snapshot import Snapshot
+
+__all__ = ["SUBMIT", "DiagnosisRecorder", "register_submission_tool"]
+
+SUBMIT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+"""A submission changes the run's outcome but destroys nothing."""
+
+_MAX_CANDIDATES = 5
+
+
+class KnownEntities:
+    """The ``namespace/Kind/name`` of everything the recording mentions, for checking names."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        rows = snapshot.query(
+            """
+            SELECT DISTINCT CASE WHEN namespace = '' THEN 'cluster' ELSE namespace END, kind, name
+            FROM objects WHERE kind <> '' AND name <> ''
+            UNION
+            SELECT DISTINCT CASE WHEN coalesce(object_namespace, '') = '' THEN 'cluster' ELSE object_namespace END,
+                   object_kind, object_name
+            FROM events WHERE coalesce(object_kind, '') <> '' AND coalesce(object_name, '') <> ''
+            ORDER BY 1, 2, 3
+            """
+        )
+        self.names: list[str] = [f"{namespace}/{kind}/{name}" for namespace, kind, name in rows]
+        self._by_lower = {name.lower(): name for name in self.names}
+
+    def canonical(self, name: str) -> str | None:
+        """The recorded spelling of ``name`` (kinds compared case-insensitively), or None."""
+        return self._by_lower.get(name.lower())
+
+    def candidates(self, *parts: str) -> list[str]:
+        """Recorded names whose last parts are ``parts`` (case-insensitive), workloads first."""
+        wanted = [part.lower() for part in parts]
+        found = [
+            name for name in self.names if [p.lower() for p in name.split("/")[-len(wanted) :]] == wanted
+        ]
+        return sorted(found, key=_workload_first)[:_MAX_CANDIDATES]
+
+    def name_matches(self, short: str) -> list[str]:
+        """Recorded names whose object name is ``short``, workloads first."""
+        return self.candidates(short)
+
+
+def _workload_first(name: str) -> tuple[int, str]:
+    kind = name.split("/")[1]
+    order = ["Deployment", "StatefulSet", "DaemonSet", "Service", "Pod", "Node"]
+    return (order.index(kind) if kind in order else len(order), name)
+
+
+def name_fix(name: str, known: KnownEntities) -> str:
+    """How to rewrite a malformed entity ``name``."""
+    parts = [part for part in name.strip().split("/") if part]
+    candidates: list[str] = []
+    if len(parts) == 1:
+        candidates = known.name_matches(parts[0])
+    elif len(parts) == 2:
+        first, second = parts
+        if first.lower() == "node" or first.lower() == "nodes":
+            candidates = [f"cluster/Node/{second}"]
+        else:
+            candidates = known.candidates(first, second) or [
+                candidate for candidate in known.name_matches(second) if candidate.startswith(f"{first}/")
+            ]
+    elif len(parts) >= 3:
+        candidates = known.candidates(*parts[-2:])
+    if candidates:
+        return f"{name!r} is not namespace/Kind/name; did you mean {' or '.join(map(repr, candidates))}?"
+    return f"{name!r} is not namespace/Kind/name; {ENTITY_NAME_HELP}"
+
+
+def unknown_name_warning(name: str, known: KnownEntities) -> str | None:
+    """A warning when well-formed ``name`` is not spelled as anything recorded, else None."""
+    canonical = known.canonical(name)
+    if canonical == name:
+        return None
+    if canonical is not None:
+        return f"{name!r}: recorded as {canonical!r}"
+    namespace, kind, short = name.split("/")
+    elsewhere = known.candidates(kind, short)
+    if kind.lower() == "node" and namespace != "cluster":
+        elsewhere = [f"cluster/Node/{short}", *elsewhere]
+    hint = f"; did you mean {' or '.join(map(repr, dict.fromkeys(elsewhere)))}?" if elsewhere else ""
+    return f"{name!r} does not match any object in the recording{hint}"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class DiagnosisRecorder:
+    """Checks and stores submissions for one server."""
+
+    def __init__(self, snapshot: Snapshot, out: Path | None) -> None:
+        self._snapshot = snapshot
+        self._out = out
+        self._lock = threading.Lock()
+        self._known: KnownEntities | None = None
+        self.count = 0
+
+    def known(self) -> KnownEntities:
+        with self._lock:
+            if self._known is None:
+                self._known = KnownEntities(self._snapshot)
+            return self._known
+
+    def submit(self, diagnosis: Diagnosis) -> str:
+        """Validate and store ``diagnosis``; returns the reply for the model.
+
+        Raises:
+            ToolError: a name is malformed, or no root cause is named.
+        """
+        known = self.known()
+        malformed = list(dict.fromkeys(invalid_entity_names(diagnosis)))
+        if malformed:
+            fixes = "; ".join(name_fix(name, known) for name in malformed)
+            raise ToolError(f"nothing was recorded: {fixes}")
+        root_causes = diagnosis.root_causes()
+        if not root_causes:
+            raise ToolError(
+                "nothing was recorded: name at least one root cause, in contributing_factors "
+                "(ITBench-AA form) or as an entity with contributing_factor=true (IBM form)"
+            )
+        named = [f.name for f in diagnosis.contributing_factors] + [e.name for e in diagnosis.entities]
+        named += [p.source for p in diagnosis.propagations] + [p.target for p in diagnosis.propagations]
+        warnings = [w for name in dict.fromkeys(named) if (w := unknown_name_warning(name, known))]
+        payload = json.dumps(diagnosis.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._out is not None:
+                write_atomically(self._out, payload)
+            self.count += 1
+            number = self.count
+        lines = [
+            f"Diagnosis recorded (submission {number}"
+            + ("; it replaces the earlier one" if number > 1 else "")
+            + f"). Root causes, in order: {', '.join(root_causes)}."
+        ]
+        if warnings:
+            lines.append("Warnings (the names were recorded as given; submit again to change them):")
+            lines += [f"  - {warning}" for warning in warnings]
+        return "\n".join(lines)
+
+
+def register_submission_tool(
+    server: MCPServer, snapshot: Snapshot, settings: ServerSettings
+) -> DiagnosisRecorder:
+    """Add ``submit_diagnosis`` to ``server``; returns its recorder."""
+    recorder = DiagnosisRecorder(snapshot, settings.submission_out)
+
+    @tool_errors
+    def submit_diagnosis(
+        contributing_factors: Annotated[
+            list[ContributingFactor] | None,
+            Field(description="ITBench-AA form: the root causes, most likely first"),
+        ] = None,
+        entities: Annotated[
+            list[Entity] | None,
+            Field(description="IBM form: the entities involved; root causes have contributing_factor=true"),
+        ] = None,
+        propagations: Annotated[
+            list[Propagation] | None, Field(description="IBM form: how the fault spread, source to target")
+        ] = None,
+        alerts_explained: Annotated[
+            list[AlertExplained] | None, Field(description="IBM form: which alerts the diagnosis explains")
+        ] = None,
+    ) -> str:
+        diagnosis = Diagnosis(
+            contributing_factors=contributing_factors or [],
+            entities=entities or [],
+            propagations=propagations or [],
+            alerts_explained=alerts_explained or [],
+        )
+        return recorder.submit(diagnosis)
+
+    server.add_tool(
+        submit_diagnosis,
+        title="Submit the diagnosis",
+        description=(
+            "Submit the root causes of the incident: the minimal set of independent causes, not "
+            "their symptoms. Name every entity as namespace/Kind/name (otel-demo/Deployment/ad; "
+            "cluster-scoped objects use 'cluster', as in cluster/Node/worker-1). Give either "
+            "contributing_factors (ITBench-AA form: name, reasoning, evidence) or entities with "
+            "contributing_factor=true (IBM form, optionally with propagations and alerts_explained). "
+            "Submitting again replaces the earlier diagnosis."
+        ),
+        annotations=SUBMIT,
+        structured_output=False,
+    )
+    return recorder
