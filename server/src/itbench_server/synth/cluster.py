@@ -1,0 +1,1571 @@
+"""The Kubernetes side of a synthetic incident: objects over time, pod lifecycles and events.
+
+A ``Cluster`` holds records (deployments, replica sets, pods, static objects) whose state is a
+function of time, so that the same facts feed the 5-minute object listings, the event stream, the
+pod metrics and the kube-state alerts. Times are integer nanoseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from itbench_server.synth.topology import (
+    CHART,
+    DEMO_VERSION,
+    NAMESPACE,
+    WORKLOADS,
+    Workload,
+)
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+
+JsonObject = dict[str, Any]
+
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+NODES = ("worker-1", "worker-2", "worker-3")
+CONTROL_PLANE = "control-plane"
+
+
+def iso(ns: int) -> str:
+    """RFC 3339 at second precision, as Kubernetes metadata timestamps are."""
+    return datetime.fromtimestamp(ns // SECOND, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_micro(ns: int) -> str:
+    """RFC 3339 with microseconds (Kubernetes MicroTime)."""
+    return datetime.fromtimestamp(ns // 1000 / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Ids:
+    """Deterministic identifiers: uids, pod-name suffixes, IPs."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._pod_ip = 10
+        self._cluster_ip = 20
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def suffix(self, length: int) -> str:
+        return "".join(self.rng.choice(_HASH_ALPHABET) for _ in range(length))
+
+    def pod_ip(self, node: str) -> str:
+        self._pod_ip += 1
+        subnet = (NODES.index(node) + 1) if node in NODES else 0
+        return f"10.244.{subnet}.{self._pod_ip % 250 + 2}"
+
+    def cluster_ip(self) -> str:
+        self._cluster_ip += 1
+        return f"10.96.{self.rng.randrange(1, 250)}.{self._cluster_ip % 250 + 2}"
+
+    def container_id(self) -> str:
+        return "containerd://" + f"{self.rng.getrandbits(256):064x}"
+
+
+@dataclass
+class PodState:
+    """What a pod looks like from ``at`` until the next state."""
+
+    at: int
+    phase: str = "Running"
+    ready: bool = True
+    scheduled: bool = True
+    waiting: str = ""  # ContainerCreating ErrImagePull ImagePullBackOff CrashLoopBackOff
+    waiting_message: str = ""
+    restarts: int = 0
+    running_since: int | None = None
+    last_terminated: JsonObject | None = None
+    unschedulable_message: str = ""
+    memory_fraction: float | None = None  # working set as a share of the memory limit
+
+
+@dataclass
+class Pod:
+    name: str
+    workload: str
+    replicaset: str
+    replicaset_uid: str
+    template_hash: str
+    uid: str
+    node: str
+    ip: str
+    created: int
+    template: JsonObject
+    states: list[PodState]
+    deleted: int | None = None
+    container_ids: dict[str, str] = field(default_factory=dict)
+
+    def exists(self, t: int) -> bool:
+        return self.created <= t and (self.deleted is None or t < self.deleted)
+
+    def state(self, t: int) -> PodState:
+        current = self.states[0]
+        for state in self.states:
+            if state.at <= t:
+                current = state
+            else:
+                break
+        return current
+
+
+@dataclass
+class ReplicaSet:
+    name: str
+    uid: str
+    deployment: str
+    template_hash: str
+    revision: int
+    created: int
+    template: JsonObject
+    replicas: list[tuple[int, int]]  # (from time, desired replicas)
+    failure: list[tuple[int, str]] = field(default_factory=list)  # (from time, FailedCreate message)
+
+    def desired(self, t: int) -> int:
+        value = self.replicas[0][1]
+        for at, count in self.replicas:
+            if at <= t:
+                value = count
+        return value
+
+    def failure_at(self, t: int) -> str:
+        message = ""
+        for at, text in self.failure:
+            if at <= t:
+                message = text
+        return message
+
+
+@dataclass
+class Deployment:
+    workload: Workload
+    uid: str
+    created: int
+    versions: list[tuple[int, JsonObject, int]]  # (from time, spec, generation)
+    managed_fields: list[JsonObject] = field(default_factory=list)
+
+    def spec(self, t: int) -> tuple[JsonObject, int]:
+        spec, generation = self.versions[0][1], self.versions[0][2]
+        for at, version_spec, version_generation in self.versions:
+            if at <= t:
+                spec, generation = version_spec, version_generation
+        return spec, generation
+
+
+@dataclass
+class StaticObject:
+    """An object whose whole body is given per version (Services, ConfigMaps, chaos objects...)."""
+
+    resource: str
+    versions: list[tuple[int, JsonObject]]
+    deleted: int | None = None
+
+    def at(self, t: int) -> JsonObject | None:
+        if self.deleted is not None and t >= self.deleted:
+            return None
+        body = None
+        for at, version in self.versions:
+            if at <= t:
+                body = version
+        return body
+
+
+@dataclass
+class EventRecord:
+    observed: int
+    watch_type: str
+    event: JsonObject
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/component": name,
+        "app.kubernetes.io/instance": "otel-demo",
+        "app.kubernetes.io/managed-by": "Helm",
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": "opentelemetry-demo",
+        "app.kubernetes.io/version": DEMO_VERSION,
+        "helm.sh/chart": CHART,
+    }
+
+
+def _selector(name: str) -> dict[str, str]:
+    return {"opentelemetry.io/name": name}
+
+
+def _managed_fields(manager: str, operation: str, at: int, fields: JsonObject) -> JsonObject:
+    return {
+        "apiVersion": "apps/v1" if "spec" in fields else "v1",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+        "manager": manager,
+        "operation": operation,
+        "time": iso(at),
+    }
+
+
+class Cluster:
+    """Every recorded object of the synthetic cluster, as functions of time."""
+
+    def __init__(self, rng: random.Random, start: int, end: int) -> None:
+        self.rng = rng
+        self.ids = Ids(rng)
+        self.start = start
+        self.end = end
+        self.installed = start - rng.randrange(40, 70) * MINUTE
+        self.deployments: dict[str, Deployment] = {}
+        self.replicasets: dict[str, ReplicaSet] = {}
+        self.pods: list[Pod] = []
+        self.static: dict[tuple[str, str, str], StaticObject] = {}
+        self.events: list[EventRecord] = []
+        self.cluster_ips: dict[str, str] = {}
+        self.resource_version = 100_000 + rng.randrange(0, 900_000)
+        self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
+        self._versions: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+    # ---------------------------------------------------------------- helpers
+    def next_version(self) -> str:
+        self.resource_version += self.rng.randrange(1, 40)
+        return str(self.resource_version)
+
+    def metadata(
+        self,
+        name: str,
+        namespace: str | None,
+        created: int,
+        *,
+        uid: str | None = None,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        generation: int | None = None,
+    ) -> JsonObject:
+        meta: JsonObject = {"name": name}
+        if namespace:
+            meta["namespace"] = namespace
+        meta["uid"] = uid or self.ids.uid()
+        meta["resourceVersion"] = self.next_version()
+        meta["creationTimestamp"] = iso(created)
+        if generation is not None:
+            meta["generation"] = generation
+        if labels:
+            meta["labels"] = labels
+        if annotations:
+            meta["annotations"] = annotations
+        return meta
+
+    def add_static(self, resource: str, at: int, body: JsonObject) -> StaticObject:
+        meta = body["metadata"]
+        key = (resource, meta.get("namespace", ""), meta["name"])
+        record = self.static.get(key)
+        if record is None:
+            record = StaticObject(resource, [(at, body)])
+            self.static[key] = record
+        else:
+            record.versions.append((at, body))
+        return record
+
+    def static_body(self, resource: str, namespace: str, name: str) -> JsonObject:
+        """The latest version of a static object."""
+        return self.static[(resource, namespace, name)].versions[-1][1]
+
+    def update_static(
+        self, resource: str, namespace: str, name: str, at: int, change: Callable[[JsonObject], None]
+    ) -> JsonObject:
+        body = copy.deepcopy(self.static_body(resource, namespace, name))
+        change(body)
+        body["metadata"]["resourceVersion"] = self.next_version()
+        if "generation" in body["metadata"]:
+            body["metadata"]["generation"] += 1
+        self.add_static(resource, at, body)
+        return body
+
+    # ---------------------------------------------------------------- events
+    def event(
+        self,
+        at: int,
+        involved: JsonObject,
+        reason: str,
+        message: str,
+        *,
+        type_: str = "Normal",
+        component: str = "",
+        host: str = "",
+        repeat_until: int | None = None,
+        every: int = 0,
+    ) -> None:
+        """A core/v1 Event, observed at ``at``; repeated (count += 1, MODIFIED) every ``every`` ns."""
+        namespace = involved.get("namespace") or "default"
+        name = f"{involved['name']}.{self.rng.getrandbits(64):016x}"[:253]
+        uid = self.ids.uid()
+        source: JsonObject = {"component": component}
+        if host:
+            source["host"] = host
+        count = 1
+        observed = at
+        while True:
+            body: JsonObject = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": uid,
+                    "resourceVersion": self.next_version(),
+                    "creationTimestamp": iso(at),
+                },
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
+                "source": source,
+                "firstTimestamp": iso(at),
+                "lastTimestamp": iso(observed),
+                "count": count,
+                "type": type_,
+                "eventTime": None,
+                "reportingComponent": component,
+                "reportingInstance": host,
+            }
+            self.events.append(EventRecord(observed, "ADDED" if count == 1 else "MODIFIED", body))
+            if repeat_until is None or every <= 0:
+                break
+            observed += every + self.rng.randrange(0, max(1, every // 4))
+            if observed >= repeat_until:
+                break
+            count += 1
+
+    def pod_ref(self, pod: Pod, *, container: bool = True) -> JsonObject:
+        """The involvedObject of an event about ``pod`` (or about its main container)."""
+        ref: JsonObject = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": pod.name,
+            "namespace": NAMESPACE,
+            "uid": pod.uid,
+            "resourceVersion": str(self.resource_version),
+        }
+        if container:
+            ref["fieldPath"] = f"spec.containers{{{pod.workload}}}"
+        return ref
+
+    def ref(self, kind: str, name: str, namespace: str, uid: str, api_version: str) -> JsonObject:
+        return {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+            "resourceVersion": str(self.resource_version),
+        }
+
+    # ---------------------------------------------------------------- workloads
+    def container_spec(self, workload: Workload) -> list[JsonObject]:
+        env: list[JsonObject] = [
+            {
+                "name": "OTEL_SERVICE_NAME",
+                "valueFrom": {
+                    "fieldRef": {
+                        "apiVersion": "v1",
+                        "fieldPath": "metadata.labels['app.kubernetes.io/component']",
+                    }
+                },
+            },
+        ]
+        env.extend({"name": key, "value": value} for key, value in workload.env)
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector:4317"})
+        container: JsonObject = {
+            "name": workload.name,
+            "image": workload.container_image,
+            "imagePullPolicy": "IfNotPresent",
+            "env": env,
+            "resources": {"limits": {"memory": f"{workload.memory_limit_mi}Mi"}},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+        }
+        if workload.port is not None:
+            container["ports"] = [{"containerPort": workload.port, "name": "service", "protocol": "TCP"}]
+        containers = [container]
+        containers.extend(
+            {
+                "name": extra,
+                "image": f"{workload.container_image.rsplit(':', 1)[0]}:{DEMO_VERSION}-{extra}",
+                "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": 4000, "name": "service", "protocol": "TCP"}],
+                "resources": {"limits": {"memory": "250Mi"}},
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+            }
+            for extra in workload.extra_containers
+        )
+        return containers
+
+    def template_for(self, workload: Workload) -> JsonObject:
+        return {
+            "metadata": {
+                "labels": {
+                    **_selector(workload.name),
+                    "app.kubernetes.io/component": workload.name,
+                    "app.kubernetes.io/name": workload.name,
+                }
+            },
+            "spec": {
+                "containers": self.container_spec(workload),
+                "dnsPolicy": "ClusterFirst",
+                "restartPolicy": "Always",
+                "schedulerName": "default-scheduler",
+                "securityContext": {},
+                "serviceAccount": "otel-demo",
+                "serviceAccountName": "otel-demo",
+                "terminationGracePeriodSeconds": 30,
+            },
+        }
+
+    def template_hash(self) -> str:
+        return self.ids.suffix(self.rng.choice((9, 10)))
+
+    def add_workload(self, workload: Workload) -> None:
+        template = self.template_for(workload)
+        spec: JsonObject = {
+            "progressDeadlineSeconds": 600,
+            "replicas": workload.replicas,
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": _selector(workload.name)},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}, "type": "RollingUpdate"},
+            "template": template,
+        }
+        created = self.installed + self.rng.randrange(0, 20) * SECOND
+        deployment = Deployment(workload, self.ids.uid(), created, [(created, spec, 1)])
+        deployment.managed_fields = [
+            _managed_fields(
+                "helm",
+                "Update",
+                created,
+                {
+                    "f:metadata": {
+                        "f:annotations": {
+                            ".": {},
+                            "f:meta.helm.sh/release-name": {},
+                            "f:meta.helm.sh/release-namespace": {},
+                        },
+                        "f:labels": {
+                            ".": {},
+                            "f:app.kubernetes.io/component": {},
+                            "f:app.kubernetes.io/name": {},
+                        },
+                    },
+                    "f:spec": {
+                        "f:replicas": {},
+                        "f:selector": {},
+                        "f:template": {
+                            "f:spec": {
+                                "f:containers": {
+                                    f'k:{{"name":"{workload.name}"}}': {".": {}, "f:image": {}, "f:env": {}}
+                                }
+                            }
+                        },
+                    },
+                },
+            ),
+            _managed_fields(
+                "kube-controller-manager",
+                "Update",
+                created + 30 * SECOND,
+                {
+                    "f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}},
+                    "f:status": {
+                        "f:availableReplicas": {},
+                        "f:conditions": {},
+                        "f:readyReplicas": {},
+                        "f:replicas": {},
+                    },
+                },
+            )
+            | {"subresource": "status"},
+        ]
+        self.deployments[workload.name] = deployment
+        replicaset = self.new_replicaset(workload.name, created, template, workload.replicas, revision=1)
+        for _ in range(workload.replicas):
+            self.new_pod(
+                replicaset, created + self.rng.randrange(1, 5) * SECOND, healthy=True, quiet_before=self.start
+            )
+
+    def new_replicaset(
+        self, deployment: str, at: int, template: JsonObject, replicas: int, revision: int
+    ) -> ReplicaSet:
+        pod_hash = self.template_hash()
+        name = f"{deployment}-{pod_hash}"
+        replicaset = ReplicaSet(
+            name,
+            self.ids.uid(),
+            deployment,
+            pod_hash,
+            revision,
+            at,
+            copy.deepcopy(template),
+            [(at, replicas)],
+        )
+        self.replicasets[name] = replicaset
+        return replicaset
+
+    def new_pod(
+        self,
+        replicaset: ReplicaSet,
+        at: int,
+        *,
+        healthy: bool = True,
+        states: list[PodState] | None = None,
+        node: str | None = None,
+        quiet_before: int | None = None,
+    ) -> Pod:
+        """A pod of ``replicaset`` created at ``at``; healthy pods start within seconds."""
+        workload = replicaset.deployment
+        node = node or self.rng.choice(NODES)
+        name = f"{replicaset.name}-{self.ids.suffix(5)}"
+        pod = Pod(
+            name=name,
+            workload=workload,
+            replicaset=replicaset.name,
+            replicaset_uid=replicaset.uid,
+            template_hash=replicaset.template_hash,
+            uid=self.ids.uid(),
+            node=node,
+            ip=self.ids.pod_ip(node),
+            created=at,
+            template=replicaset.template,
+            states=[],
+        )
+        for container in replicaset.template["spec"]["containers"]:
+            pod.container_ids[container["name"]] = self.ids.container_id()
+        if states is None:
+            started = at + self.rng.randrange(2, 6) * SECOND
+            states = [
+                PodState(at, phase="Pending", ready=False, waiting="ContainerCreating"),
+                PodState(started, running_since=started, ready=False),
+                PodState(started + self.rng.randrange(2, 9) * SECOND, running_since=started),
+            ]
+        pod.states = states
+        self.pods.append(pod)
+        self._pod_ready_cache.clear()
+        if healthy and (quiet_before is None or at >= quiet_before - 60 * MINUTE):
+            self.startup_events(pod, at)
+        elif quiet_before is None:
+            self.scheduled_event(pod, at)
+        return pod
+
+    def scheduled_event(self, pod: Pod, at: int) -> None:
+        self.event(
+            at,
+            self.pod_ref(pod, container=False),
+            "Scheduled",
+            f"Successfully assigned {NAMESPACE}/{pod.name} to {pod.node}",
+            component="default-scheduler",
+        )
+
+    def startup_events(self, pod: Pod, at: int) -> None:
+        self.scheduled_event(pod, at)
+        image = pod.template["spec"]["containers"][0]["image"]
+        pulled = at + SECOND
+        self.event(
+            pulled,
+            self.pod_ref(pod),
+            "Pulled",
+            f'Container image "{image}" already present on machine',
+            component="kubelet",
+            host=pod.node,
+        )
+        self.event(
+            pulled,
+            self.pod_ref(pod),
+            "Created",
+            f"Created container: {pod.workload}",
+            component="kubelet",
+            host=pod.node,
+        )
+        self.event(
+            pulled + SECOND,
+            self.pod_ref(pod),
+            "Started",
+            f"Started container {pod.workload}",
+            component="kubelet",
+            host=pod.node,
+        )
+
+    def delete_pod(self, pod: Pod, at: int, grace: int = 2 * SECOND) -> None:
+        self.event(
+            at,
+            self.pod_ref(pod),
+            "Killing",
+            f"Stopping container {pod.workload}",
+            component="kubelet",
+            host=pod.node,
+        )
+        pod.states.append(PodState(at, ready=False, running_since=pod.state(at).running_since))
+        pod.deleted = at + grace
+        self._pod_ready_cache.clear()
+
+    def deployment_ref(self, name: str) -> JsonObject:
+        return self.ref("Deployment", name, NAMESPACE, self.deployments[name].uid, "apps/v1")
+
+    def replicaset_ref(self, replicaset: ReplicaSet) -> JsonObject:
+        return self.ref("ReplicaSet", replicaset.name, NAMESPACE, replicaset.uid, "apps/v1")
+
+    def current_replicaset(self, deployment: str, t: int) -> ReplicaSet:
+        candidates = [
+            rs for rs in self.replicasets.values() if rs.deployment == deployment and rs.created <= t
+        ]
+        return max(candidates, key=lambda rs: rs.revision)
+
+    def rollout(
+        self,
+        deployment_name: str,
+        at: int,
+        change: Callable[[JsonObject], None],
+        pod_states: Callable[[int], list[PodState]] | None = None,
+        *,
+        healthy: bool = True,
+    ) -> tuple[ReplicaSet, list[Pod]]:
+        """Edit the pod template: a new ReplicaSet scales up, the old one scales down to zero."""
+        deployment = self.deployments[deployment_name]
+        spec, generation = deployment.spec(at)
+        spec = copy.deepcopy(spec)
+        change(spec["template"])
+        deployment.versions.append((at, spec, generation + 1))
+        deployment.managed_fields.append(
+            _managed_fields(
+                "kubectl-patch", "Update", at, {"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}
+            )
+        )
+        old = self.current_replicaset(deployment_name, at)
+        replicas = spec["replicas"]
+        new = self.new_replicaset(
+            deployment_name, at + SECOND, spec["template"], replicas, revision=old.revision + 1
+        )
+        self.event(
+            at + SECOND,
+            self.deployment_ref(deployment_name),
+            "ScalingReplicaSet",
+            f"Scaled up replica set {new.name} from 0 to {replicas}",
+            component="deployment-controller",
+        )
+        pods = []
+        for _ in range(replicas):
+            created = at + 2 * SECOND
+            states = pod_states(created) if pod_states else None
+            pod = self.new_pod(new, created, healthy=healthy and pod_states is None, states=states)
+            self.event(
+                created,
+                self.replicaset_ref(new),
+                "SuccessfulCreate",
+                f"Created pod: {pod.name}",
+                component="replicaset-controller",
+            )
+            pods.append(pod)
+        down = at + 3 * SECOND
+        old.replicas.append((down, 0))
+        self.event(
+            down,
+            self.deployment_ref(deployment_name),
+            "ScalingReplicaSet",
+            f"Scaled down replica set {old.name} from {old.desired(at)} to 0",
+            component="deployment-controller",
+        )
+        for pod in self.pods:
+            if pod.replicaset == old.name and pod.exists(down):
+                self.delete_pod(pod, down)
+                self.event(
+                    down,
+                    self.replicaset_ref(old),
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod.name}",
+                    component="replicaset-controller",
+                )
+        return new, pods
+
+    # ---------------------------------------------------------------- queries
+    def pods_of(self, workload: str, t: int) -> list[Pod]:
+        return [pod for pod in self.pods if pod.workload == workload and pod.exists(t)]
+
+    def ready_pods(self, workload: str, t: int) -> list[Pod]:
+        key = (workload, t // SECOND)
+        cached = self._pod_ready_cache.get(key)
+        if cached is None:
+            cached = [pod for pod in self.pods_of(workload, t) if pod.state(t).ready]
+            self._pod_ready_cache[key] = cached
+        return cached
+
+    # ---------------------------------------------------------------- listing
+    def listing(self, t: int) -> list[tuple[str, JsonObject]]:
+        """Every object that exists at ``t``, as (resource, body), in a fixed order."""
+        out: list[tuple[str, JsonObject]] = []
+        for (resource, _ns, _name), record in sorted(self.static.items(), key=lambda item: item[0]):
+            body = record.at(t)
+            if body is not None:
+                out.append((resource, body))
+        out.extend(("deployments", self.deployment_body(name, t)) for name in sorted(self.deployments))
+        for name in sorted(self.replicasets):
+            replicaset = self.replicasets[name]
+            if replicaset.created <= t:
+                out.append(("replicasets", self.replicaset_body(replicaset, t)))
+        out.extend(
+            ("pods", self.pod_body(pod, t))
+            for pod in sorted(self.pods, key=lambda p: p.name)
+            if pod.exists(t)
+        )
+        out.extend(self.endpoints(t))
+        for resource, body in out:
+            self._stable_version(resource, body)
+        return out
+
+    def _stable_version(self, resource: str, body: JsonObject) -> None:
+        """Keep an object's resourceVersion unless its content changed since the last listing."""
+        meta = body["metadata"]
+        meta.pop("resourceVersion", None)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        key = (resource, meta.get("namespace", ""), meta["name"])
+        previous = self._versions.get(key)
+        if previous is None or previous[0] != digest:
+            previous = (digest, self.next_version())
+            self._versions[key] = previous
+        meta["resourceVersion"] = previous[1]
+
+    def deployment_body(self, name: str, t: int) -> JsonObject:
+        deployment = self.deployments[name]
+        spec, generation = deployment.spec(t)
+        revision = self.current_replicaset(name, t).revision
+        pods = self.pods_of(name, t)
+        current = self.current_replicaset(name, t)
+        ready = sum(1 for pod in pods if pod.state(t).ready)
+        desired = spec["replicas"]
+        status: JsonObject = {"observedGeneration": generation, "replicas": len(pods)}
+        updated = sum(1 for pod in pods if pod.replicaset == current.name)
+        if updated:
+            status["updatedReplicas"] = updated
+        if ready:
+            status["readyReplicas"] = ready
+            status["availableReplicas"] = ready
+        if desired - ready > 0:
+            status["unavailableReplicas"] = desired - ready
+        available = ready >= desired
+        last_change = max(at for at, _spec, _gen in deployment.versions if at <= t)
+        conditions: list[JsonObject] = [
+            {
+                "type": "Available",
+                "status": "True" if available else "False",
+                "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if available
+                else "Deployment does not have minimum availability.",
+                "lastTransitionTime": iso(last_change if not available else deployment.created),
+                "lastUpdateTime": iso(last_change),
+            },
+        ]
+        if current.failure_at(t):
+            conditions.append(
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": current.failure_at(t),
+                    "lastTransitionTime": iso(current.failure[0][0]),
+                    "lastUpdateTime": iso(current.failure[0][0]),
+                }
+            )
+        progressing_ok = available and updated == desired
+        stuck = not progressing_ok and t - last_change > spec["progressDeadlineSeconds"] * SECOND
+        conditions.append(
+            {
+                "type": "Progressing",
+                "status": "False" if stuck else "True",
+                "reason": "ProgressDeadlineExceeded"
+                if stuck
+                else ("NewReplicaSetAvailable" if progressing_ok else "ReplicaSetUpdated"),
+                "message": (
+                    f'ReplicaSet "{current.name}" has timed out progressing.'
+                    if stuck
+                    else f'ReplicaSet "{current.name}" has successfully progressed.'
+                    if progressing_ok
+                    else f'ReplicaSet "{current.name}" is progressing.'
+                ),
+                "lastTransitionTime": iso(last_change),
+                "lastUpdateTime": iso(last_change),
+            }
+        )
+        status["conditions"] = conditions
+        meta = self.metadata(
+            name,
+            NAMESPACE,
+            deployment.created,
+            uid=deployment.uid,
+            labels=_labels(name),
+            generation=generation,
+            annotations={
+                "deployment.kubernetes.io/revision": str(revision),
+                "meta.helm.sh/release-name": "otel-demo",
+                "meta.helm.sh/release-namespace": NAMESPACE,
+            },
+        )
+        managed = [m for m in deployment.managed_fields if m["time"] <= iso(t)]
+        if len(deployment.managed_fields) > 2 or name in ("checkout", "frontend"):
+            meta["managedFields"] = managed
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": spec,
+            "status": status,
+        }
+
+    def replicaset_body(self, replicaset: ReplicaSet, t: int) -> JsonObject:
+        desired = replicaset.desired(t)
+        pods = [pod for pod in self.pods_of(replicaset.deployment, t) if pod.replicaset == replicaset.name]
+        ready = sum(1 for pod in pods if pod.state(t).ready)
+        labels = {**replicaset.template["metadata"]["labels"], "pod-template-hash": replicaset.template_hash}
+        meta = self.metadata(
+            replicaset.name,
+            NAMESPACE,
+            replicaset.created,
+            uid=replicaset.uid,
+            labels=labels,
+            generation=len([r for r in replicaset.replicas if r[0] <= t]),
+            annotations={
+                "deployment.kubernetes.io/desired-replicas": str(desired),
+                "deployment.kubernetes.io/max-replicas": str(desired + 1),
+                "deployment.kubernetes.io/revision": str(replicaset.revision),
+                "meta.helm.sh/release-name": "otel-demo",
+                "meta.helm.sh/release-namespace": NAMESPACE,
+            },
+        )
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": replicaset.deployment,
+                "uid": self.deployments[replicaset.deployment].uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        template = copy.deepcopy(replicaset.template)
+        template["metadata"]["labels"]["pod-template-hash"] = replicaset.template_hash
+        status: JsonObject = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": len(pods),
+            "observedGeneration": meta["generation"],
+        }
+        if ready:
+            status["readyReplicas"] = ready
+            status["availableReplicas"] = ready
+        failure = replicaset.failure_at(t)
+        if failure:
+            status["conditions"] = [
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": failure,
+                    "lastTransitionTime": iso(replicaset.failure[0][0]),
+                }
+            ]
+        spec = {
+            "replicas": desired,
+            "selector": {
+                "matchLabels": {
+                    **_selector(replicaset.deployment),
+                    "pod-template-hash": replicaset.template_hash,
+                }
+            },
+            "template": template,
+        }
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": meta,
+            "spec": spec,
+            "status": status,
+        }
+
+    def pod_body(self, pod: Pod, t: int) -> JsonObject:
+        state = pod.state(t)
+        labels = {**pod.template["metadata"]["labels"], "pod-template-hash": pod.template_hash}
+        meta = self.metadata(pod.name, NAMESPACE, pod.created, uid=pod.uid, labels=labels)
+        meta["generateName"] = f"{pod.replicaset}-"
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": pod.replicaset,
+                "uid": pod.replicaset_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        if pod.deleted is not None and t >= pod.deleted - 30 * SECOND and not state.ready:
+            meta["deletionTimestamp"] = iso(pod.deleted)
+            meta["deletionGracePeriodSeconds"] = 30
+        spec = copy.deepcopy(pod.template["spec"])
+        if state.scheduled:
+            spec["nodeName"] = pod.node
+        since = iso(state.at)
+        created = iso(pod.created)
+        if not state.scheduled:
+            status: JsonObject = {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": state.unschedulable_message,
+                        "lastProbeTime": None,
+                        "lastTransitionTime": created,
+                    }
+                ],
+                "qosClass": "Burstable",
+            }
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+        ready = "True" if state.ready else "False"
+        conditions = [
+            {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": created},
+            {"type": "Ready", "status": ready, "lastProbeTime": None, "lastTransitionTime": since},
+            {"type": "ContainersReady", "status": ready, "lastProbeTime": None, "lastTransitionTime": since},
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": created},
+        ]
+        if not state.ready:
+            for condition in conditions[1:3]:
+                condition["reason"] = "ContainersNotReady"
+                condition["message"] = f"containers with unready status: [{pod.workload}]"
+        statuses = []
+        for container in pod.template["spec"]["containers"]:
+            main = container["name"] == pod.workload
+            container_state: JsonObject
+            if main and state.waiting:
+                waiting: JsonObject = {"reason": state.waiting}
+                if state.waiting_message:
+                    waiting["message"] = state.waiting_message
+                container_state = {"waiting": waiting}
+            else:
+                container_state = {"running": {"startedAt": iso(state.running_since or pod.created)}}
+            entry: JsonObject = {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": ""
+                if (main and state.waiting in ("ErrImagePull", "ImagePullBackOff", "ContainerCreating"))
+                else f"{container['image'].split(':')[0]}@sha256:{hashlib.sha256(container['image'].encode()).hexdigest()}",
+                "ready": state.ready or not main,
+                "restartCount": state.restarts if main else 0,
+                "started": bool(state.running_since) and not (main and state.waiting),
+                "state": container_state,
+                "lastState": {"terminated": state.last_terminated}
+                if (main and state.last_terminated)
+                else {},
+            }
+            if entry.get("imageID"):
+                entry["containerID"] = pod.container_ids[container["name"]]
+            statuses.append(entry)
+        phase = state.phase
+        status = {
+            "phase": phase,
+            "conditions": conditions,
+            "hostIP": _node_ip(pod.node),
+            "podIP": pod.ip,
+            "startTime": created,
+            "containerStatuses": statuses,
+            "qosClass": "Burstable",
+        }
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+    def endpoints(self, t: int) -> list[tuple[str, JsonObject]]:
+        out: list[tuple[str, JsonObject]] = []
+        for workload in WORKLOADS:
+            if workload.port is None:
+                continue
+            ready: list[JsonObject] = []
+            not_ready: list[JsonObject] = []
+            for pod in sorted(self.pods_of(workload.name, t), key=lambda p: p.ip):
+                if not pod.state(t).scheduled:
+                    continue
+                address = {
+                    "ip": pod.ip,
+                    "nodeName": pod.node,
+                    "targetRef": {"kind": "Pod", "name": pod.name, "namespace": NAMESPACE, "uid": pod.uid},
+                }
+                (ready if pod.state(t).ready else not_ready).append(address)
+            subset: JsonObject = {
+                "ports": [{"name": "tcp-service", "port": workload.port, "protocol": "TCP"}]
+            }
+            if ready:
+                subset["addresses"] = ready
+            if not_ready:
+                subset["notReadyAddresses"] = not_ready
+            body: JsonObject = {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": self.metadata(
+                    workload.name, NAMESPACE, self.installed, labels=_labels(workload.name)
+                ),
+            }
+            if ready or not_ready:
+                body["subsets"] = [subset]
+            out.append(("endpoints", body))
+        return out
+
+    # ---------------------------------------------------------------- static objects
+    def build_static(self) -> None:
+        """Namespaces, Nodes, Services, ConfigMaps, ServiceAccounts, CRDs and Chaos Mesh."""
+        at = self.installed - 3 * 60 * MINUTE
+        for namespace in ("default", "kube-system", "chaos-mesh", NAMESPACE):
+            meta = self.metadata(namespace, None, at, labels={"kubernetes.io/metadata.name": namespace})
+            if namespace == NAMESPACE:
+                meta["annotations"] = {
+                    "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Namespace",
+                            "metadata": {"annotations": {}, "name": NAMESPACE},
+                        },
+                        separators=(",", ":"),
+                    )
+                    + "\n"
+                }
+                meta["managedFields"] = [
+                    _managed_fields(
+                        "kubectl-client-side-apply",
+                        "Update",
+                        self.installed,
+                        {
+                            "f:metadata": {
+                                "f:annotations": {
+                                    ".": {},
+                                    "f:kubectl.kubernetes.io/last-applied-configuration": {},
+                                },
+                                "f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}},
+                            }
+                        },
+                    )
+                ]
+            self.add_static(
+                "namespaces",
+                at,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": meta,
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
+        for node in (CONTROL_PLANE, *NODES):
+            labels = {
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": node,
+                "kubernetes.io/os": "linux",
+            }
+            taints = []
+            if node == CONTROL_PLANE:
+                labels["node-role.kubernetes.io/control-plane"] = ""
+                taints = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
+            capacity = {"cpu": "4", "ephemeral-storage": "102626232Ki", "memory": "16365628Ki", "pods": "110"}
+            body: JsonObject = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": self.metadata(
+                    node,
+                    None,
+                    at,
+                    labels=labels,
+                    annotations={
+                        "node.alpha.kubernetes.io/ttl": "0",
+                        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                    },
+                ),
+                "spec": {
+                    "podCIDR": f"10.244.{(NODES.index(node) + 1) if node in NODES else 0}.0/24",
+                    "providerID": f"kind://docker/itbench/{node}",
+                    **({"taints": taints} if taints else {}),
+                },
+                "status": {
+                    "addresses": [
+                        {"address": _node_ip(node), "type": "InternalIP"},
+                        {"address": node, "type": "Hostname"},
+                    ],
+                    "allocatable": capacity,
+                    "capacity": capacity,
+                    "conditions": [
+                        {
+                            "type": "MemoryPressure",
+                            "status": "False",
+                            "reason": "KubeletHasSufficientMemory",
+                            "message": "kubelet has sufficient memory available",
+                            "lastHeartbeatTime": iso(self.start),
+                            "lastTransitionTime": iso(at),
+                        },
+                        {
+                            "type": "DiskPressure",
+                            "status": "False",
+                            "reason": "KubeletHasNoDiskPressure",
+                            "message": "kubelet has no disk pressure",
+                            "lastHeartbeatTime": iso(self.start),
+                            "lastTransitionTime": iso(at),
+                        },
+                        {
+                            "type": "PIDPressure",
+                            "status": "False",
+                            "reason": "KubeletHasSufficientPID",
+                            "message": "kubelet has sufficient PID available",
+                            "lastHeartbeatTime": iso(self.start),
+                            "lastTransitionTime": iso(at),
+                        },
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": iso(self.start),
+                            "lastTransitionTime": iso(at),
+                        },
+                    ],
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "containerRuntimeVersion": "containerd://2.1.3",
+                        "kernelVersion": "6.8.0-1031-aws",
+                        "kubeProxyVersion": "",
+                        "kubeletVersion": "v1.33.1",
+                        "operatingSystem": "linux",
+                        "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    },
+                },
+            }
+            self.add_static("nodes", at, body)
+        for workload in WORKLOADS:
+            if workload.port is None:
+                continue
+            cluster_ip = self.ids.cluster_ip()
+            self.cluster_ips[workload.name] = cluster_ip
+            ports = [
+                {"name": "tcp-service", "port": workload.port, "protocol": "TCP", "targetPort": workload.port}
+            ]
+            if workload.name == "flagd":
+                ports.append({"name": "tcp-service-0", "port": 4000, "protocol": "TCP", "targetPort": 4000})
+            meta = self.metadata(
+                workload.name,
+                NAMESPACE,
+                self.installed,
+                labels=_labels(workload.name),
+                annotations={
+                    "meta.helm.sh/release-name": "otel-demo",
+                    "meta.helm.sh/release-namespace": NAMESPACE,
+                },
+            )
+            if workload.name == "frontend":
+                meta["managedFields"] = [
+                    _managed_fields(
+                        "helm",
+                        "Update",
+                        self.installed,
+                        {"f:spec": {"f:ports": {}, "f:selector": {}, "f:type": {}}},
+                    )
+                ]
+            self.add_static(
+                "services",
+                self.installed,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": meta,
+                    "spec": {
+                        "clusterIP": cluster_ip,
+                        "clusterIPs": [cluster_ip],
+                        "internalTrafficPolicy": "Cluster",
+                        "ipFamilies": ["IPv4"],
+                        "ipFamilyPolicy": "SingleStack",
+                        "ports": ports,
+                        "selector": _selector(workload.name),
+                        "sessionAffinity": "None",
+                        "type": "ClusterIP",
+                    },
+                    "status": {"loadBalancer": {}},
+                },
+            )
+        for namespace, name in (
+            (NAMESPACE, "otel-demo"),
+            (NAMESPACE, "default"),
+            ("chaos-mesh", "chaos-controller-manager"),
+            ("chaos-mesh", "chaos-daemon"),
+        ):
+            self.add_static(
+                "serviceaccounts",
+                self.installed,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": self.metadata(
+                        name, namespace, self.installed, labels={"app.kubernetes.io/instance": name}
+                    ),
+                },
+            )
+        self.add_static("configmaps", self.installed, self.flagd_configmap(flagd_json({})))
+        for name, data in (
+            (
+                "kube-root-ca.crt",
+                {
+                    "ca.crt": "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n-----END CERTIFICATE-----\n"
+                },
+            ),
+            (
+                "product-catalog-products",
+                {
+                    "products.json": json.dumps(
+                        {
+                            "products": [
+                                {
+                                    "id": "OLJCESPC7Z",
+                                    "name": "National Park Foundation Explorascope",
+                                    "priceUsd": {"currencyCode": "USD", "units": 101, "nanos": 960000000},
+                                }
+                            ]
+                        },
+                        indent=2,
+                    )
+                },
+            ),
+        ):
+            self.add_static(
+                "configmaps",
+                self.installed,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": self.metadata(name, NAMESPACE, self.installed),
+                    "data": data,
+                },
+            )
+        for kind, plural in (
+            ("NetworkChaos", "networkchaos"),
+            ("PodChaos", "podchaos"),
+            ("StressChaos", "stresschaos"),
+            ("HTTPChaos", "httpchaos"),
+            ("Schedule", "schedules"),
+        ):
+            self.add_static("customresourcedefinitions", at, chaos_crd(self, kind, plural, at))
+        self.chaos_mesh_workloads(at)
+
+    def flagd_configmap(self, content: str) -> JsonObject:
+        meta = self.metadata(
+            "flagd-config",
+            NAMESPACE,
+            self.installed,
+            labels=_labels("flagd"),
+            annotations={
+                "meta.helm.sh/release-name": "otel-demo",
+                "meta.helm.sh/release-namespace": NAMESPACE,
+            },
+        )
+        meta["managedFields"] = [
+            _managed_fields("helm", "Update", self.installed, {"f:data": {".": {}, "f:demo.flagd.json": {}}})
+        ]
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta,
+            "data": {"demo.flagd.json": content},
+        }
+
+    def chaos_mesh_workloads(self, at: int) -> None:
+        for name, replicas in (("chaos-controller-manager", 1), ("chaos-dashboard", 1)):
+            labels = {
+                "app.kubernetes.io/component": name.removeprefix("chaos-"),
+                "app.kubernetes.io/instance": "chaos-mesh",
+                "app.kubernetes.io/name": "chaos-mesh",
+            }
+            self.add_static(
+                "deployments",
+                at,
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": self.metadata(name, "chaos-mesh", at, labels=labels, generation=1),
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {
+                                "containers": [{"name": name, "image": f"ghcr.io/chaos-mesh/{name}:v2.7.2"}],
+                                "serviceAccountName": "chaos-controller-manager",
+                            },
+                        },
+                    },
+                    "status": {
+                        "availableReplicas": replicas,
+                        "readyReplicas": replicas,
+                        "replicas": replicas,
+                        "updatedReplicas": replicas,
+                        "observedGeneration": 1,
+                    },
+                },
+            )
+        labels = {
+            "app.kubernetes.io/component": "chaos-daemon",
+            "app.kubernetes.io/instance": "chaos-mesh",
+            "app.kubernetes.io/name": "chaos-mesh",
+        }
+        self.add_static(
+            "daemonsets",
+            at,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": self.metadata("chaos-daemon", "chaos-mesh", at, labels=labels, generation=1),
+                "spec": {
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "chaos-daemon",
+                                    "image": "ghcr.io/chaos-mesh/chaos-daemon:v2.7.2",
+                                    "securityContext": {"privileged": True},
+                                }
+                            ],
+                            "hostPID": True,
+                        },
+                    },
+                },
+                "status": {
+                    "currentNumberScheduled": 3,
+                    "desiredNumberScheduled": 3,
+                    "numberAvailable": 3,
+                    "numberReady": 3,
+                    "observedGeneration": 1,
+                    "updatedNumberScheduled": 3,
+                },
+            },
+        )
+
+        daemon_uid = self.static_body("daemonsets", "chaos-mesh", "chaos-daemon")["metadata"]["uid"]
+        for node in NODES:
+            self._static_pod(
+                "chaos-daemon",
+                "DaemonSet",
+                "chaos-daemon",
+                daemon_uid,
+                node,
+                "ghcr.io/chaos-mesh/chaos-daemon:v2.7.2",
+                labels,
+                at,
+            )
+        for name in ("chaos-controller-manager", "chaos-dashboard"):
+            template_hash = self.template_hash()
+            deployment = self.static_body("deployments", "chaos-mesh", name)
+            labels = {**deployment["spec"]["selector"]["matchLabels"], "pod-template-hash": template_hash}
+            replicaset_meta = self.metadata(
+                f"{name}-{template_hash}", "chaos-mesh", at, labels=labels, generation=1
+            )
+            replicaset_meta["ownerReferences"] = [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": name,
+                    "uid": deployment["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+            self.add_static(
+                "replicasets",
+                at,
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": replicaset_meta,
+                    "spec": {"replicas": 1, "selector": {"matchLabels": labels}},
+                    "status": {
+                        "replicas": 1,
+                        "readyReplicas": 1,
+                        "availableReplicas": 1,
+                        "observedGeneration": 1,
+                    },
+                },
+            )
+            image = f"ghcr.io/chaos-mesh/{name}:v2.7.2"
+            self._static_pod(
+                replicaset_meta["name"],
+                "ReplicaSet",
+                replicaset_meta["name"],
+                replicaset_meta["uid"],
+                self.rng.choice(NODES),
+                image,
+                labels,
+                at,
+                container=name,
+            )
+
+    def _static_pod(
+        self,
+        prefix: str,
+        owner_kind: str,
+        owner: str,
+        owner_uid: str,
+        node: str,
+        image: str,
+        labels: dict[str, str],
+        at: int,
+        container: str = "",
+    ) -> None:
+        """A long-running, healthy infrastructure pod (listed, but not simulated)."""
+        container = container or prefix
+        name = f"{prefix}-{self.ids.suffix(5)}"
+        meta = self.metadata(name, "chaos-mesh", at, labels=labels)
+        meta["generateName"] = f"{prefix}-"
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": owner_kind,
+                "name": owner,
+                "uid": owner_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        started = iso(at + 20 * SECOND)
+        self.add_static(
+            "pods",
+            at,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": meta,
+                "spec": {
+                    "containers": [{"name": container, "image": image}],
+                    "nodeName": node,
+                    "serviceAccountName": "chaos-controller-manager",
+                },
+                "status": {
+                    "phase": "Running",
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "lastProbeTime": None,
+                            "lastTransitionTime": started,
+                        }
+                    ],
+                    "containerStatuses": [
+                        {
+                            "name": container,
+                            "image": image,
+                            "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+                            "containerID": self.ids.container_id(),
+                            "ready": True,
+                            "restartCount": 0,
+                            "started": True,
+                            "state": {"running": {"startedAt": started}},
+                            "lastState": {},
+                        }
+                    ],
+                    "hostIP": _node_ip(node),
+                    "podIP": self.ids.pod_ip(node),
+                    "qosClass": "BestEffort",
+                    "startTime": iso(at),
+                },
+            },
+        )
+
+
+def _node_ip(node: str) -> str:
+    return f"172.18.0.{(NODES.index(node) + 3) if node in NODES else 2}"
+
+
+def chaos_crd(cluster: Cluster, kind: str, plural: str, at: int) -> JsonObject:
+    columns = [{"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}]
+    if kind != "Schedule":
+        columns = [
+            {"jsonPath": ".spec.action", "name": "action", "type": "string"},
+            {"jsonPath": ".spec.duration", "name": "duration", "type": "string"},
+            *columns,
+        ]
+    else:
+        columns = [{"jsonPath": ".spec.type", "name": "type", "type": "string"}, *columns]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": cluster.metadata(
+            f"{plural}.chaos-mesh.org",
+            None,
+            at,
+            labels={"app.kubernetes.io/component": "crd", "app.kubernetes.io/name": "chaos-mesh"},
+            generation=1,
+        ),
+        "spec": {
+            "group": "chaos-mesh.org",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": columns,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+        "status": {"acceptedNames": {"kind": kind, "plural": plural}, "storedVersions": ["v1alpha1"]},
+    }
+
+
+FLAGS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    (
+        "productCatalogFailure",
+        "Make product catalog requests for one product fail",
+        {"on": True, "off": False},
+        "off",
+    ),
+    ("recommendationCacheFailure", "Make the recommendation cache fail", {"on": True, "off": False}, "off"),
+    (
+        "adManualGc",
+        "Run full manual garbage collections in the ad service",
+        {"on": True, "off": False},
+        "off",
+    ),
+    ("adHighCpu", "Drive the ad service to high CPU usage", {"on": True, "off": False}, "off"),
+    ("adFailure", "Make ad requests fail", {"on": True, "off": False}, "off"),
+    ("kafkaQueueProblems", "Flood the Kafka queue and slow its consumers down", {"on": 100, "off": 0}, "off"),
+    ("cartFailure", "Make cart requests fail", {"on": True, "off": False}, "off"),
+    (
+        "paymentFailure",
+        "Fail a share of payment charge requests",
+        {"100%": 1, "50%": 0.5, "25%": 0.25, "off": 0},
+        "off",
+    ),
+    ("paymentUnreachable", "Make the payment service unreachable", {"on": True, "off": False}, "off"),
+    ("loadGeneratorFloodHomepage", "Send a flood of home page requests", {"on": 100, "off": 0}, "off"),
+    ("imageSlowLoad", "Slow down product image loading", {"10sec": 10000, "5sec": 5000, "off": 0}, "off"),
+)
+
+
+def flagd_json(overrides: dict[str, str]) -> str:
+    """The demo's flagd configuration, with ``overrides`` (flag -> default variant) applied."""
+    flags: dict[str, Any] = {}
+    for name, description, variants, default in FLAGS:
+        flags[name] = {
+            "description": description,
+            "state": "ENABLED",
+            "variants": variants,
+            "defaultVariant": overrides.get(name, default),
+        }
+    return json.dumps({"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": flags}, indent=2) + "\n"

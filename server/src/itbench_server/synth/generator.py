@@ -1,0 +1,827 @@
+"""``generate_scenario``: one synthetic incident written in the published ITBench-AA layout."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final
+
+import yaml
+
+from itbench_server.errors import GeneratorError
+from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
+from itbench_server.synth.faults import FAULT_TYPES, Fault, Incident, LogLine
+from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
+from itbench_server.synth.groundtruth import build_ground_truth
+from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
+from itbench_server.synth.telemetry import (
+    BUCKETS_MS,
+    SLOT,
+    AlertEvaluator,
+    SpanStats,
+    alert_json,
+    pod_samples,
+    safe_file_part,
+)
+from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS
+from itbench_server.synth.traffic import Traffic
+
+FAULTS: Final[dict[str, type[Fault]]] = {fault.name: fault for fault in FAULT_TYPES}
+
+LOG_COLUMNS: Final = (
+    "Timestamp",
+    "TimestampTime",
+    "TraceId",
+    "SpanId",
+    "TraceFlags",
+    "SeverityText",
+    "SeverityNumber",
+    "ServiceName",
+    "Body",
+    "ResourceSchemaUrl",
+    "ResourceAttributes",
+    "ScopeSchemaUrl",
+    "ScopeName",
+    "ScopeVersion",
+    "ScopeAttributes",
+    "LogAttributes",
+    "EventName",
+)
+TRACE_COLUMNS: Final = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+)
+POD_METRIC_COLUMNS: Final = ("metric_name", "timestamp", "value", "pod_name", "namespace", "tags")
+SERVICE_METRIC_COLUMNS: Final = (
+    "metric_name",
+    "timestamp",
+    "value",
+    "service_name",
+    "namespace",
+    "bucket_le",
+    "tags",
+    "metric_type",
+    "status_code",
+)
+
+WINDOW: Final = 20 * MINUTE
+FAULT_OFFSET: Final = 3 * MINUTE + 30 * SECOND
+SIMULATED_REQUESTS_PER_SLOT: Final = 40
+_SEVERITY_NUMBER: Final = {"DEBUG": "5", "INFO": "9", "WARN": "13", "ERROR": "17", "FATAL": "21"}
+_SCOPES: Final = {
+    "nodejs": ("@opentelemetry/instrumentation-grpc", "0.57.2"),
+    "go": ("go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc", "0.61.0"),
+    "java": ("io.opentelemetry.grpc-1.6", "2.17.0-alpha"),
+    "kotlin": ("io.opentelemetry.kafka-clients-0.11", "2.17.0-alpha"),
+    "dotnet": ("OpenTelemetry.Instrumentation.AspNetCore", "1.12.0"),
+    "python": ("opentelemetry.instrumentation.grpc", "0.55b1"),
+    "rust": ("opentelemetry-http", "0.30.0"),
+    "php": ("io.opentelemetry.contrib.php.slim", "1.1.0"),
+    "cpp": ("currency", "1.21.0"),
+    "ruby": ("OpenTelemetry::Instrumentation::Sinatra", "0.25.0"),
+    "envoy": ("", ""),
+    "nginx": ("", ""),
+}
+_BYTES_PER_TRACE: Final = 8_300  # spans and logs of one request, default variant (measured)
+_FIXED_BYTES: Final = 4_000_000  # objects, events, metrics and alerts of a window (measured)
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    """How much telemetry to write: traces per minute and the metric sampling step."""
+
+    traces_per_minute: float
+    metric_step: int  # ns
+    log_share: float  # share of ordinary server spans that log a line
+    access_log_share: float
+    listing_every: int = 5 * MINUTE  # ns between two listings of every object
+    background_every: int = MINUTE  # ns between two rounds of infrastructure log lines
+    replay_events: bool = True  # start the event stream with the events of the hour before the window
+
+
+SIZES: Final[dict[str, SizePreset]] = {
+    "tiny": SizePreset(
+        0.5,
+        600 * SECOND,
+        0.3,
+        0.3,
+        listing_every=10 * MINUTE,
+        background_every=5 * MINUTE,
+        replay_events=False,
+    ),
+    "small": SizePreset(6, 60 * SECOND, 0.5, 0.5),
+    "large": SizePreset(6100, 30 * SECOND, 0.8, 1.0),  # about 1 GB, like a real recording
+}
+
+
+def size_preset(size: str) -> SizePreset:
+    """A named preset, or a number of megabytes (``"50"``, ``"50MB"``)."""
+    if size in SIZES:
+        return SIZES[size]
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:mb|MB|M|m)?", size.strip())
+    if not match:
+        raise GeneratorError(f"unknown size {size!r}: use one of {', '.join(SIZES)} or a number of megabytes")
+    megabytes = float(match.group(1))
+    if megabytes <= 0:
+        raise GeneratorError(f"size must be a positive number of megabytes, got {size!r}")
+    budget = max(0.0, megabytes * 1_000_000 - _FIXED_BYTES)
+    traces = max(0.5, budget / _BYTES_PER_TRACE / (WINDOW / MINUTE))
+    step = 60 * SECOND if megabytes < 100 else 30 * SECOND
+    return SizePreset(traces, step, 0.5 if megabytes < 100 else 0.8, 0.5 if megabytes < 100 else 1.0)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each file of a scenario goes (published layout, or the recorder's ``raw/``)."""
+
+    root: Path
+    raw: bool
+
+    def tsv(self, name: str) -> Path:
+        return self.root / "raw" / name if self.raw else self.root / name
+
+    def pod_metrics(self, pod: str) -> Path:
+        folder = self.root / "raw" / "metrics_pod" if self.raw else self.root / "metrics"
+        return folder / f"pod_{safe_file_part(pod)}_raw.tsv"
+
+    def service_metrics(self, service: str) -> Path:
+        folder = self.root / "raw" / "metrics_service" if self.raw else self.root / "metrics"
+        return folder / f"service_{safe_file_part(service)}_raw.tsv"
+
+
+def _window_start(seed: int, rng: random.Random) -> int:
+    base = int(datetime(2025, 12, 1, 8, 0, tzinfo=UTC).timestamp()) * SECOND
+    minutes = (seed * 7919) % (40 * 24 * 60)
+    return base + minutes * MINUTE + rng.randrange(0, 59) * SECOND + rng.randrange(0, 1000) * 1_000_000
+
+
+def _prepare_output(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise GeneratorError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise GeneratorError(f"{out}: directory is not empty (use --force to replace a scenario there)")
+        markers = ("ground_truth.yaml", "k8s_objects_raw.tsv", "raw", "alerts", "metrics")
+        if not any((out / marker).exists() for marker in markers):
+            raise GeneratorError(f"{out}: directory does not hold a scenario; refusing to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def generate_scenario(
+    fault: str, seed: int, out: Path, *, size: str = "small", variant: str = "default", force: bool = False
+) -> Path:
+    """Write one synthetic incident into ``out`` and return ``out``.
+
+    Deterministic: the same (fault, seed, size, variant) gives byte-identical files. The cluster,
+    the fault's target and the alerts depend on (fault, seed) only; ``size`` changes how much
+    traffic is written and ``variant`` only how values are printed and files are laid out.
+    """
+    if fault not in FAULTS:
+        raise GeneratorError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
+    if variant not in VARIANTS:
+        raise GeneratorError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GeneratorError(f"seed must be a non-negative integer, got {seed!r}")
+    preset = size_preset(str(size))
+    out = Path(out)
+    _prepare_output(out, force)
+    scenario = _Scenario(fault, seed, preset, variant, out)
+    scenario.write()
+    return out
+
+
+class _Scenario:
+    def __init__(self, fault: str, seed: int, preset: SizePreset, variant: str, out: Path) -> None:
+        self.fault_name = fault
+        self.seed = seed
+        self.preset = preset
+        self.variant = variant
+        self.style = Style(variant)
+        self.layout = Layout(out, raw=variant == "raw")
+        key = f"{fault}:{seed}"
+        self.start = _window_start(seed, random.Random(f"{key}:window"))
+        self.end = self.start + WINDOW
+        self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
+        self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end)
+        self.cluster.build_static()
+        for workload in WORKLOADS:
+            self.cluster.add_workload(workload)
+        self.fault = FAULTS[fault](random.Random(f"{key}:fault"))
+        self.fault.setup(self.cluster)
+        self.incident = Incident(
+            self.cluster, random.Random(f"{key}:incident"), self.start, self.end, self.fault_at
+        )
+        self.fault.inject(self.incident)
+        self._routine_change(random.Random(f"{key}:routine"))
+        self.disruption = self.fault.disruption()
+        self.stats = self._simulate(random.Random(f"{key}:simulation"))
+        self.alerts = AlertEvaluator(self.stats, self.cluster)
+        self.out_rng = random.Random(f"{key}:output")
+
+    def _routine_change(self, rng: random.Random) -> None:
+        """A harmless change unrelated to the fault, as real clusters have (a restarted workload)."""
+        target = rng.choice(("load-generator", "otel-collector", None))
+        if target is None:
+            return
+        at = self.start + rng.randrange(60, 150) * SECOND
+        if rng.random() < 0.5:
+            at = self.fault_at + rng.randrange(150, 420) * SECOND
+        stamp = datetime.fromtimestamp(at // SECOND, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def restart(template: JsonObject) -> None:
+            template["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = stamp
+
+        self.cluster.rollout(target, at, restart)
+
+    def _simulate(self, rng: random.Random) -> SpanStats:
+        sim_start = self.start - 6 * MINUTE
+        stats = SpanStats(sim_start, self.end)
+        traffic = Traffic(self.cluster, self.disruption, rng)
+        slot = sim_start
+        while slot < self.end:
+            for _ in range(SIMULATED_REQUESTS_PER_SLOT):
+                for span in traffic.run(slot + rng.randrange(0, SLOT)).spans:
+                    stats.add(span)
+            slot += SLOT
+        return stats
+
+    # ------------------------------------------------------------------ files
+    def write(self) -> None:
+        self._write_traces_and_logs()
+        self._write_events()
+        self._write_objects()
+        self._write_metrics()
+        self._write_alerts()
+        self._write_ground_truth()
+
+    def _open(self, path: Path) -> IO[str]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8", newline="")
+
+    def _log_columns(self) -> tuple[str, ...]:
+        return LOG_COLUMNS[:-1] if self.style.go else LOG_COLUMNS
+
+    # -- resource attributes, cached per pod
+    def _resource(self, pod: Pod | None, service: str) -> str:
+        cache: dict[str, str] = self.__dict__.setdefault("_resource_cache", {})
+        key = pod.name if pod else f"-{service}"
+        text = cache.get(key)
+        if text is None:
+            workload = WORKLOAD_BY_NAME.get(service)
+            attributes = {"k8s.namespace.name": NAMESPACE, "service.name": service}
+            if pod is not None:
+                attributes.update(
+                    {
+                        "k8s.pod.name": pod.name,
+                        "k8s.pod.uid": pod.uid,
+                        "k8s.container.name": pod.workload,
+                        "k8s.deployment.name": pod.workload,
+                        "k8s.node.name": pod.node,
+                    }
+                )
+            attributes["service.version"] = "2.0.2"
+            if workload is not None:
+                attributes["telemetry.sdk.language"] = workload.language
+            text = quote(self.style.attrs(attributes))
+            cache[key] = text
+        return text
+
+    def _write_traces_and_logs(self) -> None:
+        style = self.style
+        rng = self.out_rng
+        traffic = Traffic(
+            self.cluster, self.disruption, random.Random(f"{self.fault_name}:{self.seed}:traffic")
+        )
+        minutes = WINDOW / MINUTE
+        count = max(1, round(self.preset.traces_per_minute * minutes))
+        times = sorted(self.start + rng.randrange(0, WINDOW - 30 * SECOND) for _ in range(count))
+        extra = sorted(self._extra_logs(), key=lambda line: line.at)
+        log_columns = self._log_columns()
+        empty_map = quote(style.attrs({}))
+        empty_list = style.str_list([])
+        go = style.go
+        span_attr_cache: dict[int, str] = {}
+        kind_text = {k: style.span_kind(k) for k in ("Server", "Client", "Internal", "Producer", "Consumer")}
+        status_text = {s: style.status_code(s) for s in ("Unset", "Ok", "Error")}
+        scope_text = {lang: (quote(name), version) for lang, (name, version) in _SCOPES.items()}
+        log_attr_cache: dict[str, str] = {}
+
+        def log_attributes(kind: str) -> str:
+            text = log_attr_cache.get(kind)
+            if text is None:
+                text = quote(style.attrs({"log.record.kind": kind} if kind else {}))
+                log_attr_cache[kind] = text
+            return text
+
+        with (
+            self._open(self.layout.tsv("otel_traces_raw.tsv")) as trace_file,
+            self._open(self.layout.tsv("otel_logs_raw.tsv")) as log_file,
+        ):
+            traces = TsvWriter(trace_file, TRACE_COLUMNS)
+            logs = TsvWriter(log_file, log_columns)
+
+            def log_row(
+                at: int,
+                service: str,
+                pod: Pod | None,
+                severity: str,
+                body: str,
+                trace_id: str = "",
+                span_id: str = "",
+                attributes: str | None = None,
+            ) -> None:
+                language = WORKLOAD_BY_NAME[service].language if service in WORKLOAD_BY_NAME else ""
+                scope_name, scope_version = scope_text.get(language, ("", ""))
+                fields = [
+                    style.ts(at),
+                    style.ts_seconds(at),
+                    trace_id,
+                    span_id,
+                    "1" if trace_id else "0",
+                    severity,
+                    _SEVERITY_NUMBER[severity],
+                    service,
+                    quote(body),
+                    "",
+                    self._resource(pod, service),
+                    "",
+                    scope_name,
+                    scope_version,
+                    empty_map,
+                    attributes or log_attributes(""),
+                ]
+                if not go:
+                    fields.append("")
+                logs.write_line("\t".join(fields) + "\n")
+
+            pending = 0
+            for t in times:
+                while pending < len(extra) and extra[pending].at <= t:
+                    line = extra[pending]
+                    pod = next((p for p in self.cluster.pods if p.name == line.pod), None)
+                    log_row(line.at, line.service, pod, line.severity, line.body)
+                    pending += 1
+                outcome = traffic.run(t)
+                ingress_path = ""
+                for span in outcome.spans:
+                    if span.shared:
+                        attributes = span_attr_cache.get(id(span.attributes))
+                        if attributes is None:
+                            attributes = span_attr_cache[id(span.attributes)] = quote(
+                                style.attrs(span.attributes)
+                            )
+                    else:
+                        attributes = quote(style.attrs(span.attributes))
+                    language = WORKLOAD_BY_NAME[span.service].language
+                    scope_name, scope_version = scope_text.get(language, ("", ""))
+                    if span.exception:
+                        events = (
+                            style.ts_list([span.start + span.duration - 100_000]),
+                            style.str_list(["exception"]),
+                            quote(
+                                style.map_list(
+                                    [{"exception.type": span.exception, "exception.message": span.message}]
+                                )
+                            ),
+                        )
+                    else:
+                        events = (empty_list, empty_list, empty_list)
+                    traces.write_line(
+                        "\t".join(
+                            (
+                                style.ts(span.start),
+                                span.trace_id,
+                                span.span_id,
+                                span.parent_id,
+                                "",
+                                quote(span.name),
+                                kind_text[span.kind],
+                                span.service,
+                                self._resource(span.pod, span.service),
+                                scope_name,
+                                scope_version,
+                                attributes,
+                                str(span.duration),
+                                status_text[span.status],
+                                quote(span.message),
+                                *events,
+                                empty_list,
+                                empty_list,
+                                empty_list,
+                                empty_list,
+                            )
+                        )
+                        + "\n"
+                    )
+                    if span.kind in ("Server", "Consumer"):
+                        if span.service == "frontend-proxy":
+                            ingress_path = span.attributes.get("url.path", "/")
+                            if rng.random() < self.preset.access_log_share:
+                                status = span.attributes.get("http.response.status_code", "200")
+                                upstream = (
+                                    "frontend" if not ingress_path.startswith("/images") else "image-provider"
+                                )
+                                upstream_pods = self.cluster.ready_pods(upstream, span.start)
+                                upstream_pod = f"{upstream_pods[0].ip}:8080" if upstream_pods else "-"
+                                body = access_log(span, ingress_path, status, upstream, upstream_pod, rng)
+                                attributes_text = quote(
+                                    style.attrs(
+                                        {
+                                            "event.name": "proxy.access",
+                                            "url.path": ingress_path,
+                                            "http.request.method": span.attributes.get(
+                                                "http.request.method", "GET"
+                                            ),
+                                            "http.response.status_code": status,
+                                            "upstream.cluster": upstream,
+                                        }
+                                    )
+                                )
+                                log_row(
+                                    span.start + span.duration,
+                                    "frontend-proxy",
+                                    span.pod,
+                                    "INFO",
+                                    body,
+                                    span.trace_id,
+                                    span.span_id,
+                                    attributes_text,
+                                )
+                            continue
+                        if span.status == "Error" or rng.random() < self.preset.log_share:
+                            line = request_log(span, rng)
+                            if line is not None:
+                                log_row(
+                                    span.start + span.duration // 2,
+                                    span.service,
+                                    span.pod,
+                                    line[0],
+                                    line[1],
+                                    span.trace_id,
+                                    span.span_id,
+                                )
+                    elif span.status == "Error":
+                        line = client_error_log(span)
+                        if line is not None:
+                            log_row(
+                                span.start + span.duration,
+                                span.service,
+                                span.pod,
+                                line[0],
+                                line[1],
+                                span.trace_id,
+                                span.span_id,
+                            )
+            for line in extra[pending:]:
+                pod = next((p for p in self.cluster.pods if p.name == line.pod), None)
+                log_row(line.at, line.service, pod, line.severity, line.body)
+            traces.flush()
+            logs.flush()
+
+    def _extra_logs(self) -> list[LogLine]:
+        lines = list(self.incident.logs)
+        rng = random.Random(f"{self.fault_name}:{self.seed}:background")
+        t = self.start + 7 * SECOND
+        while t < self.end:
+            for service in ("flagd", "kafka", "load-generator", "otel-collector", "postgresql"):
+                for pod in self.cluster.ready_pods(service, t)[:1]:
+                    for severity, body in background_lines(
+                        service, pod, t + rng.randrange(0, 50) * SECOND, rng
+                    ):
+                        lines.append(LogLine(t, service, pod.name, severity, body))
+            t += self.preset.background_every
+        return lines
+
+    # -- events
+    def _event_envelope(self, record: EventRecord) -> JsonObject:
+        event = record.event
+        go_style = self.style.go and event["source"].get("component") in (
+            "default-scheduler",
+            "chaos-controller-manager",
+        )
+        if not go_style:
+            return {"type": record.watch_type, "object": event}
+        converted: JsonObject = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": event["metadata"],
+            "eventTime": iso_micro(
+                int(
+                    datetime.strptime(event["firstTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=UTC)
+                    .timestamp()
+                )
+                * SECOND
+            ),
+            "reportingController": event["source"].get("component", ""),
+            "reportingInstance": event["source"].get("component", ""),
+            "action": {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}.get(
+                event["reason"], event["reason"]
+            ),
+            "reason": event["reason"],
+            "regarding": event["involvedObject"],
+            "note": event["message"],
+            "type": event["type"],
+            "deprecatedCount": event["count"],
+            "deprecatedFirstTimestamp": event["firstTimestamp"],
+            "deprecatedLastTimestamp": event["lastTimestamp"],
+            "deprecatedSource": event["source"],
+        }
+        return {"type": record.watch_type, "object": converted}
+
+    def _write_events(self) -> None:
+        style = self.style
+        horizon = self.start - 60 * MINUTE if self.preset.replay_events else self.start
+        records = [r for r in self.cluster.events if horizon <= r.observed < self.end]
+        records.sort(key=lambda r: r.observed)
+        scope = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sobjectsreceiver"
+        with self._open(self.layout.tsv("k8s_events_raw.tsv")) as stream:
+            writer = TsvWriter(stream, self._log_columns())
+            for index, record in enumerate(records):
+                observed = max(record.observed, self.start + 150_000_000 + index * 1000)
+                name = record.event["metadata"]["name"]
+                fields = [
+                    style.ts(observed),
+                    style.ts_seconds(observed),
+                    "",
+                    "",
+                    "0",
+                    "",
+                    "0",
+                    "",
+                    style.event_body(self._event_envelope(record)),
+                    "",
+                    style.attrs({}),
+                    "",
+                    scope,
+                    "0.129.1",
+                    style.attrs({}),
+                    style.attrs({"event.domain": "k8s", "event.name": name, "k8s.resource.name": "events"}),
+                ]
+                if not style.go:
+                    fields.append("")
+                writer.write_row(fields)
+            writer.flush()
+
+    # -- objects
+    def _write_objects(self) -> None:
+        style = self.style
+        scope = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sobjectsreceiver"
+        with self._open(self.layout.tsv("k8s_objects_raw.tsv")) as stream:
+            writer = TsvWriter(stream, self._log_columns())
+            listed = self.start + 20 * SECOND
+            while listed < self.end:
+                for index, (resource, body) in enumerate(self.cluster.listing(listed)):
+                    at = listed + index * 250_000
+                    fields = [
+                        style.ts(at),
+                        style.ts_seconds(at),
+                        "",
+                        "",
+                        "0",
+                        "",
+                        "0",
+                        "",
+                        style.object_body(body),
+                        "",
+                        style.attrs({}),
+                        "",
+                        scope,
+                        "0.129.1",
+                        style.attrs({}),
+                        style.attrs(
+                            {"event.domain": "k8s", "event.name": body["kind"], "k8s.resource.name": resource}
+                        ),
+                    ]
+                    if not style.go:
+                        fields.append("")
+                    writer.write_row(fields)
+                listed += self.preset.listing_every
+            writer.flush()
+
+    # -- metrics
+    def _sample_times(self) -> list[int]:
+        step = self.preset.metric_step
+        first = self.start - self.start % step + step
+        return list(range(first, self.end, step))
+
+    def _write_metrics(self) -> None:
+        style = self.style
+        times = self._sample_times()
+        pods = sorted(
+            (
+                p
+                for p in self.cluster.pods
+                if p.created < self.end and (p.deleted is None or p.deleted > self.start)
+            ),
+            key=lambda p: p.name,
+        )
+        for pod in pods:
+            rows: list[list[str]] = []
+            noise = random.Random(pod.uid).random() * 6.28
+            for t in times:
+                if not pod.exists(t):
+                    continue
+                stamp = style.ts(t)
+                rows.extend(
+                    [
+                        sample.metric,
+                        stamp,
+                        style.number(sample.value),
+                        pod.name,
+                        NAMESPACE,
+                        style.attrs(sample.tags),
+                    ]
+                    for sample in pod_samples(pod, t, self.cluster, noise)
+                )
+            if not rows:
+                continue
+            with self._open(self.layout.pod_metrics(pod.name)) as stream:
+                writer = TsvWriter(stream, POD_METRIC_COLUMNS)
+                for row in rows:
+                    writer.write_row(row)
+                writer.flush()
+        uptime = (self.start - self.cluster.installed) / SECOND
+        columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
+        for service in TRACED:
+            rows = []
+            baseline = {key: series[0] for key, series in self.stats.calls.items() if key[0] == service}
+            for t in times:
+                for (name, kind, status), value in self.stats.cumulative_calls(t):
+                    if name != service:
+                        continue
+                    offset = (
+                        baseline.get((name, kind, status), 0) / (SLOT / SECOND) * uptime
+                        if status == "Unset"
+                        else 0
+                    )
+                    status_code = f"STATUS_CODE_{status.upper()}"
+                    span_kind = f"SPAN_KIND_{kind.upper()}"
+                    tags = {
+                        "namespace": NAMESPACE,
+                        "service_name": service,
+                        "span_kind": span_kind,
+                        "status_code": status_code,
+                    }
+                    rows.append(
+                        [
+                            "traces_span_metrics_calls_total",
+                            style.ts(t),
+                            style.number(float(int(value + offset))),
+                            service,
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "counter",
+                            status_code,
+                        ]
+                    )
+                if service == "accounting":
+                    total = sum(self.stats.database[: max(0, (t - self.stats.start) // SLOT + 1)])
+                    tags = {
+                        "namespace": NAMESPACE,
+                        "service_name": service,
+                        "span_kind": "SPAN_KIND_CLIENT",
+                        "span_name": "postgresql",
+                        "status_code": "STATUS_CODE_UNSET",
+                    }
+                    rows.append(
+                        [
+                            "traces_span_metrics_calls_total",
+                            style.ts(t),
+                            style.number(float(total)),
+                            service,
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "counter",
+                            "STATUS_CODE_UNSET",
+                        ]
+                    )
+                histogram = self.stats.cumulative_buckets(service, t)
+                first_slot = self.stats.cumulative_buckets(service, self.stats.start)
+                if histogram is not None and first_slot is not None:
+                    counts, _total = histogram
+                    # counters started long before the window: add the first slot's rate times the uptime
+                    counts = [
+                        int(value + base / (SLOT / SECOND) * uptime)
+                        for value, base in zip(counts, first_slot[0], strict=True)
+                    ]
+                    for bound, value in zip(BUCKETS_MS, counts, strict=True):
+                        le = "+Inf" if bound == float("inf") else f"{bound:g}"
+                        tags = {
+                            "le": le,
+                            "namespace": NAMESPACE,
+                            "service_name": service,
+                            "span_kind": "SPAN_KIND_SERVER",
+                        }
+                        rows.append(
+                            [
+                                "traces_span_metrics_duration_milliseconds_bucket",
+                                style.ts(t),
+                                style.number(float(value)),
+                                service,
+                                NAMESPACE,
+                                le,
+                                style.attrs(tags),
+                                "histogram",
+                                "",
+                            ]
+                        )
+            if not rows:
+                continue
+            with self._open(self.layout.service_metrics(service)) as stream:
+                writer = TsvWriter(stream, columns)
+                for row in rows:
+                    writer.write_row(row[: len(columns)])
+                writer.flush()
+
+    # -- alerts
+    def _write_alerts(self) -> None:
+        times = [self.start + 15 * SECOND + minute * MINUTE for minute in range(int(WINDOW // MINUTE))]
+        rng = random.Random(f"{self.fault_name}:{self.seed}:alerts")
+        samples = []
+        for t in times:
+            at = t + rng.randrange(0, 999_999) * 1000
+            samples.append((at, [alert_json(a) for a in self.alerts.firing(at)]))
+        if self.variant == "raw":
+            at, alerts = samples[-1]
+            self._write_json(
+                self.layout.root / f"alerts_at_{_file_stamp(at)}.json",
+                {"status": "success", "data": {"alerts": alerts}},
+            )
+            return
+        for at, alerts in samples:
+            if self.variant == "go":
+                path = self.layout.root / "alerts" / f"alerts_in_alerting_state_{_file_stamp(at)}Z.json"
+                payload: Any = {"status": "success", "data": {"alerts": alerts}, "timestamp": iso_micro(at)}
+            elif self.variant == "json":
+                path = self.layout.root / "alerts" / f"alerts_at_{_file_stamp(at)}.json"
+                payload = alerts
+            else:
+                path = self.layout.root / "alerts" / f"alerts_at_{_file_stamp(at)}.json"
+                payload = {"status": "success", "data": {"alerts": alerts}}
+            self._write_json(path, payload)
+
+    def _write_json(self, path: Path, payload: Any) -> None:
+        with self._open(path) as stream:
+            json.dump(payload, stream, separators=(",", ":"))
+
+    # -- ground truth
+    def _write_ground_truth(self) -> None:
+        fired = [a for a in self.alerts.ever_fired() if a.active_at < self.end]
+        firing_keys = {
+            current.key for t in range(self.start, self.end, MINUTE) for current in self.alerts.firing(t)
+        }
+        in_window = [alert for alert in fired if alert.key in firing_keys]
+        pod_workloads = {pod.name: pod.workload for pod in self.cluster.pods}
+        payload = build_ground_truth(self.fault.root_cause(self.incident), in_window, pod_workloads)
+        name = f"synthetic-{self.fault_name}-{self.seed}"
+        if self.variant in ("default", "raw"):
+            document: dict[str, Any] = {
+                "apiVersion": "itbench.io/v1",
+                "kind": "GroundTruth",
+                "metadata": {"name": name},
+                "spec": payload,
+            }
+        else:
+            document = {**payload, "metadata": {"name": name, "version": "v1"}}
+        with self._open(self.layout.root / "ground_truth.yaml") as stream:
+            stream.write("---\n")
+            yaml.safe_dump(document, stream, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _file_stamp(ns: int) -> str:
+    moment = datetime.fromtimestamp(ns // 1000 / 1_000_000, UTC)
+    return moment.strftime("%Y-%m-%dT%H-%M-%S.%f")
+
+
+def describe_faults() -> list[tuple[str, str]]:
+    """(name, one-line summary) of every fault, in catalogue order."""
+    return [(name, fault.summary) for name, fault in FAULTS.items()]

@@ -1,0 +1,128 @@
+"""The answer key of a synthetic incident, in ITBench's v1 "groups" format.
+
+The fault supplies its root-cause groups, aliases and the first hops of the propagation; the
+symptom groups, the ``alerts`` section and the remaining hops come from the alerts that actually
+fired, walked along the demo's call graph (errors travel to callers, silence travels to callees).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itbench_server.synth.faults import Group, RootCause
+from itbench_server.synth.telemetry import Alert
+from itbench_server.synth.topology import callers_of
+
+
+def _caller(service: str) -> str:
+    return "checkout" if service == "kafka" else service
+
+
+def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[str, str]) -> dict[str, Any]:
+    """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one)."""
+    groups: dict[str, Group] = {group.id: group for group in root.groups}
+
+    def ensure(group: Group) -> str:
+        groups.setdefault(group.id, group)
+        return group.id
+
+    def service_group(service: str) -> str:
+        return ensure(Group(f"{service}-service-1", "Service", [rf"{service}\b"]))
+
+    alerts: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    error_services: list[str] = []
+    quiet_services: list[str] = []
+    for alert in fired:
+        labels = alert.labels
+        if alert.name == "Watchdog":
+            continue
+        if "service_name" in labels:
+            service = labels["service_name"]
+            group_id = service_group(service)
+            if alert.name in ("HighRequestErrorRate", "HighRequestLatency") and service not in error_services:
+                error_services.append(service)
+            if alert.name in ("NoRequestsReceived", "NoDatabaseOperations") and service not in quiet_services:
+                quiet_services.append(service)
+        elif "pod" in labels:
+            workload = pod_workloads[labels["pod"]]
+            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"]))
+        elif "deployment" in labels:
+            name = labels["deployment"]
+            group_id = ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"]))
+        elif "horizontalpodautoscaler" in labels:
+            name = labels["horizontalpodautoscaler"]
+            group_id = ensure(
+                Group(f"{name}-horizontal-pod-autoscaler-1", "HorizontalPodAutoscaler", [rf"^{name}$"])
+            )
+        else:
+            continue
+        if (group_id, alert.name) in seen:
+            continue
+        seen.add((group_id, alert.name))
+        alerts.append(
+            {"group_id": group_id, "id": alert.name, "metadata": {"description": alert.description}}
+        )
+
+    propagations = list(root.propagations)
+    edges = {(p["source"], p["target"]) for p in propagations}
+
+    def add_edge(source: str, target: str, condition: str, effect: str) -> None:
+        if source != target and (source, target) not in edges:
+            edges.add((source, target))
+            propagations.append(
+                {"condition": condition, "effect": effect, "source": source, "target": target}
+            )
+
+    reached: dict[str, str] = dict(root.origins)
+    frontier = list(root.origins)
+    while frontier:
+        following: list[str] = []
+        for service in frontier:
+            for caller in (_caller(c) for c in callers_of(service)):
+                if caller in error_services and caller not in reached:
+                    reached[caller] = service_group(caller)
+                    add_edge(
+                        reached[service],
+                        reached[caller],
+                        f"{service} requests fail or time out",
+                        f"{caller} requests fail or slow down",
+                    )
+                    following.append(caller)
+        frontier = following
+    first_origin = next(iter(root.origins))
+    for service in quiet_services:
+        callers = [_caller(c) for c in callers_of(service)]
+        source = next((c for c in callers if c in reached), first_origin)
+        add_edge(
+            reached[source],
+            service_group(service),
+            f"{source} fails before calling {service}",
+            f"{service} receives no requests",
+        )
+
+    alias_members = {member for alias in root.aliases for member in alias}
+    aliases = [list(alias) for alias in root.aliases]
+    for group_id in list(groups):
+        if group_id.endswith("-service-1") and group_id not in alias_members:
+            pod_id = group_id.removesuffix("-service-1") + "-pod-1"
+            if pod_id in groups and pod_id not in alias_members:
+                aliases.append([group_id, pod_id])
+                alias_members.update((group_id, pod_id))
+
+    return {
+        "alerts": alerts,
+        "aliases": aliases,
+        "fault": root.fault,
+        "groups": [group.as_dict() for group in groups.values()],
+        "propagations": propagations,
+        "recommended_actions": [
+            {
+                "solution": {
+                    "actions": root.actions,
+                    "id": "fix_"
+                    + root.fault[0]["fault_mechanism"].replace("-", "_").replace("(", "_").replace(")", ""),
+                }
+            }
+        ],
+    }
