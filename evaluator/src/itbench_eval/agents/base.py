@@ -1,0 +1,174 @@
+"""What every agent gets and returns: the tool session, the limits, the transcript, the outcome.
+
+An agent is any object with an async ``run`` method (:class:`Agent`). The runner connects one
+MCP client to a fresh server per run, wraps it in a :class:`ToolSession` that counts turns and
+enforces the cap, and hands the agent the task prompt, the :class:`RunLimits`, a
+:class:`TaskView` (which never holds the ground truth) and a :class:`Transcript`.
+
+Turns: one turn is one model step. An agent driven by a model calls
+:meth:`ToolSession.count_model_step` before each model request; for an agent that never does
+(a deterministic one) every tool call is a turn. The call or step after the cap raises
+:class:`TurnLimitExceeded` and the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from mcp import Client
+from mcp.types import CallToolResult, ListToolsResult, TextContent
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MAX_TURNS = 100
+SUBMIT_TOOL = "submit_diagnosis"
+
+
+class RunLimits(BaseModel):
+    """The budget of one run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_turns: int = Field(default=DEFAULT_MAX_TURNS, ge=1, description="most model steps (or tool calls)")
+    timeout_s: float | None = Field(default=None, gt=0, description="wall-clock limit of the agent")
+
+
+class TaskView(BaseModel):
+    """What an agent may know about its task: never the ground truth or the scenario's files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str
+    repeat: int
+    seed: int
+
+
+class AgentOutcome(BaseModel):
+    """What an agent reports when it returns; the runner fills what it knows better itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    note: str = ""
+
+
+class TurnLimitExceeded(Exception):
+    """The agent tried one step or tool call more than its turn cap allows."""
+
+    def __init__(self, max_turns: int) -> None:
+        super().__init__(f"the turn cap of {max_turns} was reached before the run ended")
+        self.max_turns = max_turns
+
+
+class Transcript:
+    """The agent-side trajectory of one run, one JSON object per line.
+
+    The session records every tool call and result; agents add their own events (model
+    requests and replies, notes) with :meth:`write`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+        self._seq = 0
+        self._start = time.monotonic()
+
+    def write(self, event_type: str, **fields: Any) -> None:
+        """Append one event of type ``event_type`` with ``fields``."""
+        self._seq += 1
+        event = {"seq": self._seq, "t": round(time.monotonic() - self._start, 4), "type": event_type}
+        event.update(fields)
+        self._file.write(json.dumps(event, default=str, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def result_text(result: CallToolResult) -> str:
+    """The text of a tool result: its text blocks joined, or its structured content as JSON."""
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    if texts:
+        return "\n".join(texts)
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content, default=str)
+    return ""
+
+
+class ToolSession:
+    """The MCP client an agent uses, counting its turns and tool calls against the cap.
+
+    Agents call tools through :meth:`call_tool` and list them with :meth:`list_tools`; the
+    underlying :class:`mcp.Client` is not handed out, so every call is counted and logged.
+    """
+
+    def __init__(self, client: Client, limits: RunLimits, transcript: Transcript) -> None:
+        self._client = client
+        self._limits = limits
+        self._transcript = transcript
+        self.tool_calls = 0
+        self.model_steps = 0
+        self.turn_limit_hit = False
+        self.submitted = False
+
+    @property
+    def turns(self) -> int:
+        """Model steps if the agent counts them, else tool calls."""
+        return self.model_steps if self.model_steps else self.tool_calls
+
+    def _spend_turn(self, used: int) -> None:
+        if used >= self._limits.max_turns:
+            self.turn_limit_hit = True
+            self._transcript.write("turn_limit", max_turns=self._limits.max_turns)
+            raise TurnLimitExceeded(self._limits.max_turns)
+
+    def count_model_step(self) -> None:
+        """Count one model step; raises :class:`TurnLimitExceeded` past the cap."""
+        self._spend_turn(self.model_steps)
+        self.model_steps += 1
+
+    @property
+    def instructions(self) -> str | None:
+        """The server's instructions (how to use its tools), as it sent them."""
+        return self._client.instructions
+
+    async def list_tools(self) -> ListToolsResult:
+        """The server's tools (not counted as a turn)."""
+        return await self._client.list_tools()
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+        """Call a tool; past the cap this raises :class:`TurnLimitExceeded` instead."""
+        if not self.model_steps:
+            self._spend_turn(self.tool_calls)
+        self.tool_calls += 1
+        self._transcript.write("tool_call", tool=name, arguments=arguments or {})
+        started = time.monotonic()
+        result = await self._client.call_tool(name, arguments or {})
+        self._transcript.write(
+            "tool_result",
+            tool=name,
+            is_error=result.is_error,
+            latency_s=round(time.monotonic() - started, 4),
+            text=result_text(result),
+        )
+        if name == SUBMIT_TOOL and not result.is_error:
+            self.submitted = True
+        return result
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent: investigates through ``session`` and submits with ``submit_diagnosis``."""
+
+    async def run(
+        self,
+        session: ToolSession,
+        prompt: str,
+        limits: RunLimits,
+        task: TaskView,
+        transcript: Transcript,
+    ) -> AgentOutcome | None: ...

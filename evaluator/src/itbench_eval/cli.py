@@ -1,0 +1,199 @@
+"""The ``itbench-eval`` command line.
+
+``itbench-eval --agent AGENT [options]`` (the same as ``itbench-eval run --agent AGENT ...``)
+runs an agent over the tasks and prints the table; ``report DIR`` writes ``summary.json`` and a
+self-contained ``report.html`` from a results directory; ``compare A B`` prints two results
+directories' per-task scores side by side; ``score`` scores submission files
+(:mod:`itbench_eval.score_command`).
+
+Every error made on purpose becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from itbench_eval import __version__
+from itbench_eval.score_command import add_score_command
+
+
+class CommandError(Exception):
+    """A bad invocation; the message is printed as one line and the exit status is 2."""
+
+
+def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run an agent over the tasks (the default: itbench-eval --agent ...)",
+        description="Run an agent over recorded incidents, score its diagnoses, print the table.",
+    )
+    parser.add_argument("--agent", required=True, help="oracle, nop, baseline, replay:FILE or py:module:attr")
+    parser.add_argument(
+        "--scenarios",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl (default: bundled fixtures/)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs per task (default 3)")
+    parser.add_argument("--max-turns", type=int, default=100, help="turn cap per run (default 100)")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, metavar="S", help="wall-clock limit per run (default 1800)"
+    )
+    parser.add_argument("--concurrency", type=int, default=2, metavar="N", help="runs at once (default 2)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RESULTS_DIR",
+        help="default: a new itbench-results/<agent>-<UTC time>/ (--resume needs it given)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the runs already in RESULTS_DIR")
+    parser.add_argument("--seed", type=int, default=0, help="seed of repeat 1; repeat k gets seed+k-1")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="the servers' index cache")
+    parser.set_defaults(handler=_run_eval)
+
+
+def default_results_dir(agent: str) -> Path:
+    """``itbench-results/<agent>-<UTC time>``: a fresh directory per invocation."""
+    from datetime import UTC, datetime
+
+    from itbench_eval.agents.loader import agent_label
+    from itbench_eval.runner import path_component
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("itbench-results") / f"{path_component(agent_label(agent))}-{stamp}"
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import anyio
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from itbench_eval.agents.loader import AgentSpecError, resolve_agent
+    from itbench_eval.report import make_progress, render_table, summarize, write_summary
+    from itbench_eval.runner import EvalSettings, RunnerError, run_evaluation
+    from itbench_eval.tasks import TaskError, discover_tasks
+
+    if args.out is None:
+        if args.resume:
+            raise CommandError("--resume needs --out RESULTS_DIR, the directory of the runs to continue")
+        args.out = default_results_dir(args.agent)
+    try:
+        settings = EvalSettings(
+            agent=args.agent,
+            out_dir=args.out,
+            repeats=args.repeats,
+            max_turns=args.max_turns,
+            timeout_s=args.timeout,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            resume=args.resume,
+            cache_dir=args.cache_dir,
+        )
+    except ValidationError as error:
+        detail = error.errors()[0]
+        field = str(detail["loc"][0])
+        option = {"timeout_s": "--timeout", "out_dir": "--out"}.get(field, "--" + field.replace("_", "-"))
+        raise CommandError(f"{option}: {detail['msg']}") from None
+    try:
+        factory = resolve_agent(args.agent)
+        tasks = discover_tasks(args.scenarios)
+        progress = make_progress()
+        try:
+            rows = anyio.run(run_evaluation, tasks, settings, factory, progress)
+        finally:
+            progress.close()
+    except (AgentSpecError, TaskError, RunnerError) as error:
+        raise CommandError(str(error)) from None
+    summary = summarize(rows)
+    write_summary(args.out, summary)
+    render_table(summary, Console())
+    print(f"results in {args.out}; itbench-eval report {args.out} writes report.html")
+    return 0
+
+
+def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "report", help="write summary.json and report.html for a results directory"
+    )
+    parser.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    parser.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from itbench_eval.report import ReportError, load_results_dir, render_table, summarize, write_html_report
+
+    try:
+        path = write_html_report(args.results_dir)
+        summary = summarize(load_results_dir(args.results_dir))
+    except ReportError as error:
+        raise CommandError(str(error)) from None
+    render_table(summary, Console())
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("compare", help="per-task scores of two results directories, with deltas")
+    parser.add_argument("results_a", type=Path, metavar="A")
+    parser.add_argument("results_b", type=Path, metavar="B")
+    parser.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from itbench_eval.report import ReportError, compare_results, render_comparison
+
+    try:
+        comparison = compare_results(args.results_a, args.results_b)
+    except ReportError as error:
+        raise CommandError(str(error)) from None
+    render_comparison(comparison, Console())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itbench-eval",
+        description="Drive agents through recorded Kubernetes incidents over MCP and score their diagnoses.",
+        epilog="itbench-eval --agent AGENT [options] is short for itbench-eval run --agent AGENT [options].",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(subparsers)
+    _add_report(subparsers)
+    _add_compare(subparsers)
+    add_score_command(subparsers)
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """``itbench-eval --agent ...`` means ``itbench-eval run --agent ...``."""
+    argv = list(argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        return ["run", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

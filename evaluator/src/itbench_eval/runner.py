@@ -1,0 +1,335 @@
+"""Runs: every task x repeat, each against a fresh server process, scored, and recorded.
+
+One run: start ``itbench-server serve SCENARIO_DIR`` as a stdio subprocess with its own audit
+log and submission file in the run directory (``OUT/runs/<task>/<agent>/r<repeat>/``), connect
+an MCP client, give the agent the prompt under its turn cap and wall-clock limit, stop the
+server, read the submission it wrote, score it, and append one row to ``results.jsonl``.
+
+Every run ends in one error class: ``ok``; ``timeout`` (the wall-clock limit ran out);
+``turn_limit`` (a call past the turn cap); ``agent_crash`` (the agent raised); ``no_submission``
+(the agent returned without a valid submission); ``server_error`` (the server did not start,
+died, or broke the protocol). A submission written before a timeout or the turn cap is still
+scored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+from mcp import Client, MCPError, StdioServerParameters, stdio_client
+from pydantic import BaseModel, ConfigDict, Field
+
+from itbench_eval.agents.base import (
+    Agent,
+    AgentOutcome,
+    RunLimits,
+    TaskView,
+    ToolSession,
+    Transcript,
+    TurnLimitExceeded,
+)
+from itbench_eval.agents.loader import AgentFactory, agent_label
+from itbench_eval.agents.oracle import OracleAgent
+from itbench_eval.prompt import build_prompt
+from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
+from itbench_eval.scoring import score_diagnosis, score_names
+from itbench_eval.tasks import Task
+from itbench_server.diagnosis import SubmissionFormatError, load_submission
+
+SUBMISSION_FILE = "submission.json"
+SCORE_FILE = "score.json"
+AUDIT_LOG_FILE = "audit.jsonl"
+TRANSCRIPT_FILE = "transcript.jsonl"
+SERVER_STDERR_FILE = "server.stderr"
+RUN_CONFIG_FILE = "run.json"
+
+
+class RunnerError(ValueError):
+    """The evaluation cannot start; the message says why."""
+
+
+class EvalSettings(BaseModel):
+    """What one ``itbench-eval --agent ...`` invocation runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: str
+    out_dir: Path
+    repeats: int = Field(default=3, ge=1)
+    max_turns: int = Field(default=100, ge=1)
+    timeout_s: float | None = Field(default=1800.0, gt=0, description="wall-clock limit of one agent run")
+    startup_timeout_s: float = Field(default=600.0, gt=0, description="time a server may take to start")
+    concurrency: int = Field(default=2, ge=1)
+    seed: int = 0
+    resume: bool = False
+    cache_dir: Path | None = Field(default=None, description="the servers' index cache (--cache-dir)")
+    server_command: tuple[str, ...] | None = Field(
+        default=None, description="how to start the server; default: the itbench-server next to Python"
+    )
+
+
+class ProgressSink(Protocol):
+    """Where the runner reports progress (see :mod:`itbench_eval.report`)."""
+
+    def start(self, total: int, already_done: int) -> None: ...
+
+    def run_started(self, task: str, repeat: int) -> None: ...
+
+    def run_finished(self, row: RunResult) -> None: ...
+
+
+def default_server_command() -> tuple[str, ...]:
+    """The ``itbench-server`` console script beside this Python, else ``python -m``."""
+    script = Path(sys.executable).with_name("itbench-server")
+    if script.is_file() and os.access(script, os.X_OK):
+        return (str(script),)
+    return (sys.executable, "-m", "itbench_server.cli")
+
+
+def path_component(label: str) -> str:
+    """``label`` made safe as one directory name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "agent"
+
+
+def run_directory(out_dir: Path, task_id: str, label: str, repeat: int) -> Path:
+    return out_dir / "runs" / path_component(task_id) / path_component(label) / f"r{repeat}"
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def _exception_leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _exception_leaves(inner)]
+    return [error]
+
+
+def _describe(error: BaseException) -> str:
+    leaves = _exception_leaves(error)
+    return "; ".join(f"{type(leaf).__name__}: {leaf}".rstrip(": ") for leaf in leaves)
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """Whether ``error`` means the server went away rather than the agent failing."""
+    for leaf in _exception_leaves(error):
+        if isinstance(leaf, MCPError) and leaf.code == -32000:  # CONNECTION_CLOSED
+            return True
+        if isinstance(leaf, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream):
+            return True
+    return False
+
+
+class _Outcome:
+    """What happened in one run, filled as it goes."""
+
+    def __init__(self) -> None:
+        self.error_class: ErrorClass = "ok"
+        self.error = ""
+        self.agent: AgentOutcome | None = None
+        self.session: ToolSession | None = None
+
+    def fail(self, error_class: ErrorClass, error: str) -> None:
+        if self.error_class == "ok":
+            self.error_class, self.error = error_class, error
+
+
+async def _drive_agent(
+    client: Client,
+    agent: Agent,
+    task_view: TaskView,
+    limits: RunLimits,
+    transcript: Transcript,
+    outcome: _Outcome,
+) -> None:
+    session = ToolSession(client, limits, transcript)
+    outcome.session = session
+    prompt = build_prompt(limits.max_turns)
+    transcript.write("task_start", task=task_view.task_id, repeat=task_view.repeat, seed=task_view.seed)
+    try:
+        with anyio.move_on_after(limits.timeout_s) as scope:
+            returned = await agent.run(session, prompt, limits, task_view, transcript)
+            outcome.agent = returned if isinstance(returned, AgentOutcome) else None
+        if scope.cancelled_caught:
+            outcome.fail("timeout", f"the wall-clock limit of {limits.timeout_s:g} s ran out")
+    except TurnLimitExceeded as error:
+        outcome.fail("turn_limit", str(error))
+    except Exception as error:
+        if session.turn_limit_hit:
+            pass  # reported below, whatever the agent made of the error
+        elif _is_connection_failure(error):
+            outcome.fail("server_error", f"the server went away: {_describe(error)}")
+        else:
+            outcome.fail("agent_crash", _describe(error))
+    if session.turn_limit_hit:
+        outcome.fail("turn_limit", f"the turn cap of {limits.max_turns} was reached before the run ended")
+
+
+async def run_one(
+    task: Task,
+    repeat: int,
+    settings: EvalSettings,
+    factory: AgentFactory,
+) -> RunResult:
+    """Run ``task`` once with a fresh agent and a fresh server; never raises for a failed run."""
+    label = agent_label(settings.agent)
+    run_dir = run_directory(settings.out_dir, task.id, label, repeat)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a run cut short before its row was written
+    run_dir.mkdir(parents=True)
+    seed = settings.seed + repeat - 1
+    limits = RunLimits(max_turns=settings.max_turns, timeout_s=settings.timeout_s)
+    submission_path = run_dir / SUBMISSION_FILE
+    command = settings.server_command or default_server_command()
+    args = [*command[1:], "serve", str(task.scenario_dir.resolve())]
+    args += ["--audit-log", str(run_dir / AUDIT_LOG_FILE), "--submission-out", str(submission_path)]
+    if settings.cache_dir is not None:
+        args += ["--cache-dir", str(settings.cache_dir.resolve())]
+    parameters = StdioServerParameters(command=command[0], args=args, env=dict(os.environ), cwd=run_dir)
+
+    outcome = _Outcome()
+    started = time.monotonic()
+    transcript = Transcript(run_dir / TRANSCRIPT_FILE)
+    try:
+        agent = factory()
+        if isinstance(agent, OracleAgent):
+            agent.receive_ground_truth(task.ground_truth())
+    except Exception as error:
+        outcome.fail("agent_crash", f"the agent could not be made: {_describe(error)}")
+        agent = None
+
+    if agent is not None:
+        task_view = TaskView(task_id=task.id, repeat=repeat, seed=seed)
+        with (run_dir / SERVER_STDERR_FILE).open("w", encoding="utf-8") as server_stderr:
+            try:
+                with anyio.move_on_after(settings.startup_timeout_s) as whole:
+                    async with AsyncExitStack() as stack:
+                        client = await stack.enter_async_context(
+                            Client(stdio_client(parameters, errlog=server_stderr))
+                        )
+                        # Started: from now on the agent's own limit applies, plus time to stop.
+                        whole.deadline = anyio.current_time() + (settings.timeout_s or float("inf")) + 30.0
+                        await _drive_agent(client, agent, task_view, limits, transcript, outcome)
+                if whole.cancelled_caught and outcome.session is None:
+                    outcome.fail(
+                        "server_error", f"the server did not start within {settings.startup_timeout_s:g} s"
+                    )
+                elif whole.cancelled_caught:
+                    outcome.fail("server_error", "the server did not stop in time")
+            except Exception as error:
+                detail = _last_line(run_dir / SERVER_STDERR_FILE)
+                message = f"the server failed: {_describe(error)}"
+                outcome.fail("server_error", f"{message} ({detail})" if detail else message)
+    wall_time = time.monotonic() - started
+
+    ground_truth = task.ground_truth()
+    submitted: list[str] = []
+    if submission_path.exists():
+        try:
+            diagnosis = load_submission(submission_path)
+        except SubmissionFormatError as error:
+            outcome.fail("no_submission", str(error))
+            score = score_names(ground_truth, [])
+        else:
+            submitted = diagnosis.root_causes()
+            score = score_diagnosis(ground_truth, diagnosis)
+    else:
+        outcome.fail("no_submission", "the agent did not call submit_diagnosis")
+        score = score_names(ground_truth, [])
+    (run_dir / SCORE_FILE).write_text(score.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    transcript.write("task_end", error_class=outcome.error_class, error=outcome.error, score=score.score)
+    transcript.close()
+
+    session = outcome.session
+    agent_outcome = outcome.agent or AgentOutcome()
+    return RunResult(
+        task=task.id,
+        agent=label,
+        repeat=repeat,
+        seed=seed,
+        score=score.score,
+        tp=score.tp,
+        fp=score.fp,
+        fn=score.fn,
+        submitted=submitted,
+        matches=[match.model_dump(mode="json") for match in score.matches],
+        turns=session.turns if session else 0,
+        tool_calls=session.tool_calls if session else 0,
+        tokens_in=agent_outcome.tokens_in,
+        tokens_out=agent_outcome.tokens_out,
+        cost_usd=agent_outcome.cost_usd,
+        wall_time_s=round(wall_time, 3),
+        error_class=outcome.error_class,
+        error=outcome.error,
+        run_dir=str(run_dir.relative_to(settings.out_dir)),
+    )
+
+
+def _check_out_dir(settings: EvalSettings) -> list[RunResult]:
+    results_path = settings.out_dir / RESULTS_FILE
+    if settings.out_dir.exists() and not settings.out_dir.is_dir():
+        raise RunnerError(f"--out {settings.out_dir}: not a directory")
+    done = read_results(results_path)
+    if done and not settings.resume:
+        raise RunnerError(
+            f"--out {settings.out_dir} already holds {len(done)} finished runs: pass --resume to continue "
+            "them, or choose another --out"
+        )
+    return done
+
+
+async def run_evaluation(
+    tasks: Sequence[Task],
+    settings: EvalSettings,
+    factory: AgentFactory,
+    progress: ProgressSink | None = None,
+) -> list[RunResult]:
+    """Run every (task, repeat) not yet finished in ``settings.out_dir``; return all rows there.
+
+    Rows are appended to ``results.jsonl`` as runs finish, so a crash loses no finished run.
+
+    Raises:
+        RunnerError: the output directory holds results and ``resume`` is off.
+    """
+    done = _check_out_dir(settings)
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    (settings.out_dir / RUN_CONFIG_FILE).write_text(
+        json.dumps(settings.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
+    )
+    label = agent_label(settings.agent)
+    finished = {row.key for row in done}
+    wanted = [(task, repeat) for repeat in range(1, settings.repeats + 1) for task in tasks]
+    pending = [(task, repeat) for task, repeat in wanted if (task.id, label, repeat) not in finished]
+    if progress is not None:
+        progress.start(total=len(wanted), already_done=len(wanted) - len(pending))
+
+    results_path = settings.out_dir / RESULTS_FILE
+    limiter = anyio.CapacityLimiter(settings.concurrency)
+
+    async def worker(task: Task, repeat: int) -> None:
+        async with limiter:
+            if progress is not None:
+                progress.run_started(task.id, repeat)
+            row = await run_one(task, repeat, settings, factory)
+            append_result(results_path, row)
+            if progress is not None:
+                progress.run_finished(row)
+
+    async with anyio.create_task_group() as group:
+        for task, repeat in pending:
+            group.start_soon(worker, task, repeat)
+    return read_results(results_path)

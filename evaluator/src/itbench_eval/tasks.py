@@ -1,0 +1,256 @@
+"""Tasks: the incidents an evaluation runs, each a scenario directory with its ground truth.
+
+``--scenarios`` accepts, in any mix:
+
+* a scenario directory itself (it holds ``alerts/``, an ``alerts_*.json`` or the ``*_raw.tsv``
+  files), with its ``ground_truth.yaml``;
+* a dataset directory holding ``Scenario-*`` (or other scenario) directories;
+* a dataset's ``data.jsonl``: one JSON row per scenario with its ground truth as a YAML string,
+  the scenario directories beside it.
+
+Without ``--scenarios`` the repository's bundled ``fixtures/`` are used; an installed wheel has
+no fixtures and needs ``--scenarios``.
+
+The ground truth is read here, by the evaluator. An agent never gets it: agents see only a
+:class:`~itbench_eval.agents.base.TaskView`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from itbench_eval.groundtruth import GroundTruth, GroundTruthError, ground_truth_from_yaml
+
+GROUND_TRUTH_NAMES = ("ground_truth.yaml", "ground_truth.yml", "groundtruth_v1.yaml", "groundtruth.yaml")
+_JSONL_ID_KEYS = ("scenario", "scenario_id", "scenario_name", "id", "task_id", "name", "incident_id")
+_JSONL_GT_KEYS = ("ground_truth", "groundtruth", "ground_truth_yaml", "gt", "answer", "solution")
+
+
+class TaskError(ValueError):
+    """A scenario source cannot be used; the message names it and says why."""
+
+
+class Task(BaseModel):
+    """One incident to run: its id, its directory and its ground truth (evaluator-only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    scenario_dir: Path
+    ground_truth_source: str
+    ground_truth_text: str
+
+    def ground_truth(self) -> GroundTruth:
+        """The parsed answer key (checked when the task was discovered)."""
+        return ground_truth_from_yaml(self.ground_truth_text, self.ground_truth_source)
+
+
+def default_scenarios_dir() -> Path:
+    """The repository's ``fixtures/`` directory (exists only in a source checkout)."""
+    return Path(__file__).resolve().parents[3] / "fixtures"
+
+
+def is_scenario_dir(path: Path) -> bool:
+    """Whether ``path`` looks like one recorded incident."""
+    if not path.is_dir():
+        return False
+    if (path / "alerts").is_dir() or (path / "raw").is_dir():
+        return True
+    return any(
+        child.is_file() and (child.name.endswith("_raw.tsv") or re.match(r"alerts_.*\.json$", child.name))
+        for child in path.iterdir()
+    )
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _check_ground_truth(text: str, source: str) -> None:
+    """Fail early, with one line, on a ground truth the scorer could not use."""
+    try:
+        ground_truth_from_yaml(text, source)
+    except GroundTruthError as error:
+        raise TaskError(f"ground truth {error}") from None
+
+
+def _read_ground_truth_file(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(f"ground truth {path}: cannot read: {error}") from None
+    _check_ground_truth(text, str(path))
+    return text
+
+
+def _ground_truth_file(scenario_dir: Path) -> Path | None:
+    for name in GROUND_TRUTH_NAMES:
+        candidate = scenario_dir / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _row_id(row: dict[str, Any]) -> str | None:
+    for key in _JSONL_ID_KEYS:
+        value = row.get(key)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def _row_ground_truth(row: dict[str, Any]) -> str | None:
+    for key in _JSONL_GT_KEYS:
+        value = row.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, dict):
+            return yaml.safe_dump(value, sort_keys=False)
+    # Lenient: any string field that reads as a ground truth with groups.
+    for value in row.values():
+        if isinstance(value, str) and "groups" in value:
+            return value
+    return None
+
+
+def _scenario_dir_for(dataset_dir: Path, row_id: str) -> Path | None:
+    number = re.search(r"(\d+)$", row_id)
+    names = [row_id]
+    if number:
+        names += [f"Scenario-{number.group(1)}", f"scenario-{number.group(1)}", f"scenario_{number.group(1)}"]
+    for name in names:
+        if (dataset_dir / name).is_dir():
+            return dataset_dir / name
+    return None
+
+
+def read_data_jsonl(path: Path) -> dict[str, tuple[str, str]]:
+    """Ground truths of a dataset index: scenario id -> (source, YAML text).
+
+    Rows that are not JSON objects, or carry no id or no ground truth, are skipped.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(f"{path}: cannot read: {error}") from None
+    ground_truths: dict[str, tuple[str, str]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(row, dict):
+            continue
+        row_id, text = _row_id(row), _row_ground_truth(row)
+        if row_id is not None and text is not None:
+            ground_truths[row_id] = (f"{path}:{number}", text)
+    return ground_truths
+
+
+def _tasks_from_jsonl(path: Path) -> list[Task]:
+    tasks: list[Task] = []
+    for row_id, (source, text) in read_data_jsonl(path).items():
+        scenario_dir = _scenario_dir_for(path.parent, row_id)
+        if scenario_dir is None:
+            raise TaskError(f"{source}: no scenario directory for {row_id!r} beside {path.name}")
+        _check_ground_truth(text, source)
+        tasks.append(
+            Task(
+                id=scenario_dir.name,
+                scenario_dir=scenario_dir,
+                ground_truth_source=source,
+                ground_truth_text=text,
+            )
+        )
+    if not tasks:
+        raise TaskError(f"{path}: no row with a scenario id and a ground truth")
+    return tasks
+
+
+def _task_from_scenario_dir(scenario_dir: Path, index: dict[str, tuple[str, str]] | None = None) -> Task:
+    ground_truth = _ground_truth_file(scenario_dir)
+    if ground_truth is not None:
+        source, text = str(ground_truth), _read_ground_truth_file(ground_truth)
+    elif index is not None and scenario_dir.name in index:
+        source, text = index[scenario_dir.name]
+        _check_ground_truth(text, source)
+    else:
+        raise TaskError(f"scenario {scenario_dir}: no ground_truth.yaml")
+    return Task(
+        id=scenario_dir.name, scenario_dir=scenario_dir, ground_truth_source=source, ground_truth_text=text
+    )
+
+
+def _tasks_from_dataset_dir(dataset_dir: Path) -> list[Task]:
+    scenario_dirs = sorted(
+        (child for child in dataset_dir.iterdir() if is_scenario_dir(child)),
+        key=lambda child: _natural_key(child.name),
+    )
+    if not scenario_dirs:
+        if (dataset_dir / "data.jsonl").is_file():
+            return _tasks_from_jsonl(dataset_dir / "data.jsonl")
+        raise TaskError(f"{dataset_dir}: neither a scenario directory nor a directory of scenarios")
+    index = read_data_jsonl(dataset_dir / "data.jsonl") if (dataset_dir / "data.jsonl").is_file() else None
+    if index is not None:
+        # data.jsonl ids may be bare numbers; key them by directory name too.
+        for scenario_dir in scenario_dirs:
+            for row_id, entry in list(index.items()):
+                if _scenario_dir_for(dataset_dir, row_id) == scenario_dir:
+                    index.setdefault(scenario_dir.name, entry)
+    return [_task_from_scenario_dir(scenario_dir, index) for scenario_dir in scenario_dirs]
+
+
+def discover_tasks(sources: Sequence[Path] | None = None) -> list[Task]:
+    """The tasks of ``sources`` (the bundled fixtures when empty), in a deterministic order.
+
+    Raises:
+        TaskError: a source is missing, holds no scenario, a scenario has no readable ground
+            truth, or two sources give the same task id.
+    """
+    if not sources:
+        fixtures = default_scenarios_dir()
+        if not fixtures.is_dir():
+            raise TaskError(
+                "no --scenarios given and no bundled fixtures/ next to the package "
+                "(an installed wheel has none): pass --scenarios DIR"
+            )
+        sources = [fixtures]
+    tasks: list[Task] = []
+    for source in sources:
+        tasks += _tasks_from_source(source)
+    return _unique(tasks)
+
+
+def _tasks_from_source(source: Path) -> list[Task]:
+    if not source.exists():
+        raise TaskError(f"--scenarios {source}: no such file or directory")
+    if source.is_file():
+        if source.suffix != ".jsonl":
+            raise TaskError(f"--scenarios {source}: a file must be a dataset's data.jsonl")
+        return _tasks_from_jsonl(source)
+    if is_scenario_dir(source):
+        return [_task_from_scenario_dir(source)]
+    return _tasks_from_dataset_dir(source)
+
+
+def _unique(tasks: Iterable[Task]) -> list[Task]:
+    """``tasks`` without repeats of one scenario; two scenarios with one id are an error."""
+    seen: dict[str, Task] = {}
+    for task in tasks:
+        earlier = seen.get(task.id)
+        if earlier is None:
+            seen[task.id] = task
+        elif earlier.scenario_dir.resolve() != task.scenario_dir.resolve():
+            raise TaskError(
+                f"two scenarios share the task id {task.id!r}: {earlier.scenario_dir} and {task.scenario_dir}"
+            )
+    return list(seen.values())

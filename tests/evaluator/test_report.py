@@ -1,0 +1,320 @@
+"""Summaries, tables, the HTML report and comparisons, all from results.jsonl alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from itbench_eval.cli import main
+from itbench_eval.report import (
+    PlainProgress,
+    ReportError,
+    RichProgress,
+    compare_results,
+    load_results_dir,
+    render_comparison,
+    render_table,
+    summarize,
+    write_html_report,
+)
+from itbench_eval.results import RunResult
+
+
+def row(agent: str, task: str, repeat: int, score: float, turns: int, **fields: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "task": task,
+        "agent": agent,
+        "repeat": repeat,
+        "seed": repeat - 1,
+        "score": score,
+        "tp": 1 if score else 0,
+        "fp": 1 if score == 0.5 else 0,
+        "fn": 0 if score else 1,
+        "submitted": [],
+        "matches": [],
+        "turns": turns,
+        "tool_calls": turns,
+        "wall_time_s": 2.0,
+        "error_class": "ok",
+        "run_dir": f"runs/{task}/{agent}/r{repeat}",
+    }
+    values.update(fields)
+    return values
+
+
+BASELINE_ROWS = [
+    row("baseline", "Scenario-10", 1, 1.0, 8, cost_usd=0.02),
+    row("baseline", "Scenario-2", 1, 0.5, 10, cost_usd=0.04),
+    row("baseline", "Scenario-2", 2, 0.0, 12, error_class="no_submission", error="no submit_diagnosis"),
+    row("baseline", "Scenario-10", 2, 1.0, 6),
+    row("baseline", "Scenario-2", 3, 1.0, 20, error_class="timeout", wall_time_s=5.0),
+]
+NOP_ROWS = [
+    row("nop", "Scenario-2", 1, 0.0, 0, error_class="no_submission"),
+    row("nop", "Scenario-10", 1, 0.0, 0, error_class="no_submission"),
+]
+
+
+def write_results(directory: Path, rows: list[dict[str, object]]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(values) + "\n" for values in rows)
+    (directory / "results.jsonl").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_error(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "out", BASELINE_ROWS + NOP_ROWS)
+
+    summary = summarize(load_results_dir(results))
+
+    assert summary.model_dump(mode="json") == {
+        "agents": [
+            {
+                "agent": "baseline",
+                "score": 0.75,
+                "stderr": 0.25,
+                "pass_at_1": 0.666667,
+                "tasks_count": 2,
+                "runs": 5,
+                "mean_turns": 11.2,
+                "mean_wall_time_s": 2.6,
+                "cost_per_task_usd": 0.03,
+                "tokens_in": None,
+                "tokens_out": None,
+                "error_classes": {"ok": 3, "timeout": 1, "no_submission": 1},
+                "tasks": [
+                    {
+                        "task": "Scenario-2",
+                        "runs": 3,
+                        "mean_score": 0.5,
+                        "score_stderr": 0.288675,
+                        "pass_at_1": 0.333333,
+                        "mean_turns": 14.0,
+                        "mean_wall_time_s": 3.0,
+                        "mean_cost_usd": 0.04,
+                        "error_classes": {"ok": 1, "timeout": 1, "no_submission": 1},
+                    },
+                    {
+                        "task": "Scenario-10",
+                        "runs": 2,
+                        "mean_score": 1.0,
+                        "score_stderr": 0.0,
+                        "pass_at_1": 1.0,
+                        "mean_turns": 7.0,
+                        "mean_wall_time_s": 2.0,
+                        "mean_cost_usd": 0.02,
+                        "error_classes": {"ok": 2},
+                    },
+                ],
+            },
+            {
+                "agent": "nop",
+                "score": 0.0,
+                "stderr": 0.0,
+                "pass_at_1": 0.0,
+                "tasks_count": 2,
+                "runs": 2,
+                "mean_turns": 0.0,
+                "mean_wall_time_s": 2.0,
+                "cost_per_task_usd": None,
+                "tokens_in": None,
+                "tokens_out": None,
+                "error_classes": {"no_submission": 2},
+                "tasks": [
+                    {
+                        "task": "Scenario-2",
+                        "runs": 1,
+                        "mean_score": 0.0,
+                        "score_stderr": 0.0,
+                        "pass_at_1": 0.0,
+                        "mean_turns": 0.0,
+                        "mean_wall_time_s": 2.0,
+                        "mean_cost_usd": None,
+                        "error_classes": {"no_submission": 1},
+                    },
+                    {
+                        "task": "Scenario-10",
+                        "runs": 1,
+                        "mean_score": 0.0,
+                        "score_stderr": 0.0,
+                        "pass_at_1": 0.0,
+                        "mean_turns": 0.0,
+                        "mean_wall_time_s": 2.0,
+                        "mean_cost_usd": None,
+                        "error_classes": {"no_submission": 1},
+                    },
+                ],
+            },
+        ]
+    }
+
+
+def test_a_run_written_twice_counts_once(tmp_path: Path) -> None:
+    rows = [row("nop", "Scenario-1", 1, 0.0, 0), row("nop", "Scenario-1", 1, 1.0, 0)]
+    summary = summarize(load_results_dir(write_results(tmp_path / "out", rows)))
+
+    assert (summary.agents[0].runs, summary.agents[0].score) == (1, 0.0)
+
+
+def test_table_shows_each_task_and_the_overall_score(tmp_path: Path) -> None:
+    summary = summarize(load_results_dir(write_results(tmp_path / "out", BASELINE_ROWS)))
+    console = Console(record=True, width=120)
+
+    render_table(summary, console)
+
+    text = console.export_text()
+    assert re.search(
+        r"Scenario-2\s+│\s+3\s+│\s+50\.0%\s+│\s+33\.3%\s+│\s+14\.0\s+│\s+3\.0 s\s+│\s+\$0\.0400", text
+    )
+    assert "ITBench-AA score of baseline: 75.0% ± 25.0% over 2 tasks" in text
+
+
+def test_report_command_writes_a_self_contained_html_report_and_the_summary(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "out", BASELINE_ROWS + NOP_ROWS)
+
+    assert main(["report", str(results)]) == 0
+
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == 3
+    assert not re.search(r"""(src|href)=["']?https?:""", page)
+    assert "<script" not in page
+    assert 'aria-label="score per task"' in page and 'aria-label="runs per error class"' in page
+    assert page.count("<circle") == len(BASELINE_ROWS) + len(NOP_ROWS)
+    summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+    assert [agent["agent"] for agent in summary["agents"]] == ["baseline", "nop"]
+
+
+def test_report_escapes_text_from_the_results(tmp_path: Path) -> None:
+    rows = [row("py:x:<b>", "Scenario-1", 1, 0.0, 1, error="<script>alert(1)</script>")]
+    results = write_results(tmp_path / "out", rows)
+
+    page = write_html_report(results).read_text(encoding="utf-8")
+
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_report_renders_in_headless_chromium_when_installed(tmp_path: Path) -> None:
+
+    browser = next(
+        (
+            shutil.which(name)
+            for name in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+            if shutil.which(name)
+        ),
+        None,
+    )
+    if browser is None:
+        pytest.skip("no headless Chromium installed")
+    page = write_html_report(write_results(tmp_path / "out", BASELINE_ROWS))
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert screenshot.stat().st_size > 1000
+
+
+def test_compare_gives_per_task_scores_side_by_side_with_deltas(tmp_path: Path) -> None:
+    a = write_results(tmp_path / "a", NOP_ROWS)
+    b = write_results(tmp_path / "b", BASELINE_ROWS)
+
+    comparison = compare_results(a, b)
+
+    assert comparison.model_dump() == {
+        "agent_a": "nop",
+        "agent_b": "baseline",
+        "score_a": 0.0,
+        "score_b": 0.75,
+        "tasks": [
+            {"task": "Scenario-2", "score_a": 0.0, "score_b": 0.5, "delta": 0.5},
+            {"task": "Scenario-10", "score_a": 0.0, "score_b": 1.0, "delta": 1.0},
+        ],
+    }
+    console = Console(record=True, width=100)
+    render_comparison(comparison, console)
+    assert re.search(r"overall\s+│\s+0\.000\s+│\s+0\.750\s+│\s+\+0\.750", console.export_text())
+
+
+def test_compare_command_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_results(tmp_path / "a", NOP_ROWS)
+    b = write_results(tmp_path / "b", BASELINE_ROWS)
+
+    assert main(["compare", str(a), str(b)]) == 0
+
+    assert re.search(r"Scenario-10\s+│\s+0\.000\s+│\s+1\.000\s+│\s+\+1\.000", capsys.readouterr().out)
+
+
+def test_compare_names_a_task_missing_on_one_side(tmp_path: Path) -> None:
+    a = write_results(tmp_path / "a", NOP_ROWS[:1])
+    b = write_results(tmp_path / "b", BASELINE_ROWS)
+
+    tasks = compare_results(a, b).tasks
+
+    assert tasks[1].model_dump() == {"task": "Scenario-10", "score_a": None, "score_b": 1.0, "delta": None}
+
+
+def test_compare_refuses_a_directory_with_several_agents(tmp_path: Path) -> None:
+    both = write_results(tmp_path / "both", BASELINE_ROWS + NOP_ROWS)
+    with pytest.raises(ReportError, match="several agents \\(baseline, nop\\)"):
+        compare_results(both, both)
+
+
+def test_report_on_a_directory_without_results_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    assert main(["report", str(tmp_path / "missing")]) == 2
+
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"error: {tmp_path}: no finished run in results.jsonl",
+        f"error: {tmp_path / 'missing'}: no such directory",
+    ]
+
+
+def test_plain_progress_prints_one_line_per_finished_run(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    progress = PlainProgress(stream)
+    progress.start(total=3, already_done=1)
+    progress.run_finished(RunResult.model_validate(BASELINE_ROWS[2]))
+
+    assert stream.getvalue().splitlines() == [
+        "3 runs (1 already finished)",
+        "[2/3] Scenario-2 r2 baseline: score 0.00 no_submission (12 turns, 2.0 s) — no submit_diagnosis",
+    ]
+
+
+def test_the_report_svg_plots_are_well_formed_xml(tmp_path: Path) -> None:
+    page = write_html_report(write_results(tmp_path / "out", BASELINE_ROWS + NOP_ROWS)).read_text(
+        encoding="utf-8"
+    )
+
+    plots = re.findall(r"<svg.*?</svg>", page, flags=re.DOTALL)
+    assert len(plots) == 3
+    for plot in plots:
+        assert ElementTree.fromstring(plot).tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_rich_progress_draws_a_bar_with_the_running_mean_score() -> None:
+    stream = io.StringIO()
+    progress = RichProgress(Console(file=stream, force_terminal=True, width=120))
+    progress.start(total=2, already_done=0)
+    progress.run_started("Scenario-2", 1)
+    progress.run_finished(RunResult.model_validate(BASELINE_ROWS[1]))
+    progress.close()
+
+    text = stream.getvalue()
+    assert "1/2" in text
+    assert "mean score 0.50" in text
