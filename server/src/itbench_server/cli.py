@@ -36,6 +36,28 @@ def _run_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_overview(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "overview", help="print the start-here summary an agent gets from get_overview"
+    )
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
+    parser.set_defaults(handler=_run_overview)
+
+
+def _run_overview(args: argparse.Namespace) -> int:
+    import anyio
+
+    from itbench_server.mcp.overview import overview_text
+    from itbench_server.mcp.server import create_server
+    from itbench_server.snapshot import open_snapshot
+
+    with open_snapshot(args.scenario_dir, cache_dir=args.cache_dir) as snapshot:
+        tools = anyio.run(create_server(snapshot).list_tools)
+        print(overview_text(snapshot, [tool.name for tool in tools], budget=1_000_000))
+    return 0
+
+
 def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("serve", help="serve a recorded incident as an MCP server")
     parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
@@ -99,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index(subparsers)
+    _add_overview(subparsers)
     _add_serve(subparsers)
     add_kube_api_parser(subparsers)
     add_synth_parser(subparsers)
