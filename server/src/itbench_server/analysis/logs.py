@@ -1,0 +1,277 @@
+"""Log search: matching lines, log templates with counts, and counts per service or minute.
+
+All filtering, matching and grouping runs in DuckDB; only the rows shown come back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+from itbench_server.analysis.sqltext import (
+    check_regex,
+    member_of_sql,
+    message_sql,
+    regex_match_sql,
+    template_sql,
+)
+from itbench_server.analysis.timeparse import format_time
+from itbench_server.errors import QueryError
+from itbench_server.snapshot.snapshot import Snapshot
+
+BODY_CUT: Final = 500
+"""Longest log body shown; longer ones are cut with a note."""
+
+TEMPLATE_CUT: Final = 300
+"""Messages are cut to this length before they are turned into templates."""
+
+DISTINCT_CUT: Final = 4000
+"""Bodies are compared (and JSON bodies parsed) on this many characters at most."""
+
+# Lowest severity_number of each level (OpenTelemetry's log data model).
+SEVERITY_LEVELS: Final[dict[str, int]] = {
+    "TRACE": 1,
+    "DEBUG": 5,
+    "INFO": 9,
+    "WARN": 13,
+    "ERROR": 17,
+    "FATAL": 21,
+}
+_SEVERITY_ALIASES: Final = {
+    "WARNING": "WARN",
+    "ERR": "ERROR",
+    "CRITICAL": "FATAL",
+    "CRIT": "FATAL",
+    "PANIC": "FATAL",
+}
+
+CountBy = Literal["service", "pod", "minute", "severity"]
+
+
+@dataclass(frozen=True)
+class LogScope:
+    """Which log records a search looks at."""
+
+    since: datetime
+    until: datetime
+    service: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    min_severity: str | None = None
+    pattern: str | None = None
+    exclude: str | None = None
+    ignore_case: bool = False
+
+
+@dataclass(frozen=True)
+class LogLine:
+    ts: datetime
+    service: str
+    pod: str
+    severity: str
+    body: str
+
+
+@dataclass(frozen=True)
+class LogLines:
+    in_scope: int
+    """Records in the time window and filters, before the pattern."""
+    matched: int
+    offset: int
+    lines: list[LogLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LogTemplate:
+    service: str
+    template: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    severity: str
+    example: str
+
+
+@dataclass(frozen=True)
+class LogCount:
+    key: str
+    total: int
+    warnings: int
+    errors: int
+
+
+def severity_threshold(level: str) -> int:
+    """The lowest severity_number of ``level`` (``warn``, ``error``...); QueryError if unknown."""
+    normalized = level.strip().upper()
+    normalized = _SEVERITY_ALIASES.get(normalized, normalized)
+    if normalized not in SEVERITY_LEVELS:
+        raise QueryError(f"min_severity {level!r} is not a level; use one of {', '.join(SEVERITY_LEVELS)}")
+    return SEVERITY_LEVELS[normalized]
+
+
+# The severity_number of a record, from its text when the number is absent.
+_SEVERITY_NUMBER_SQL: Final = (
+    "coalesce(nullif(severity_number, 0), CASE upper(severity) "
+    + " ".join(f"WHEN '{name}' THEN {number}" for name, number in SEVERITY_LEVELS.items())
+    + " ELSE 0 END)"
+)
+
+
+def _scope_sql(snapshot: Snapshot, scope: LogScope) -> tuple[str, list[object]]:
+    """The WHERE clause (without the pattern) and its parameters."""
+    conditions = ["ts BETWEEN ? AND ?"]
+    parameters: list[object] = [scope.since, scope.until]
+    if scope.service:
+        conditions.append("lower(service) = lower(?)")
+        parameters.append(scope.service)
+    if scope.pod:
+        conditions.append(member_of_sql("pod", scope.pod))
+    if scope.container:
+        conditions.append("container = ?")
+        parameters.append(scope.container)
+    if scope.min_severity:
+        conditions.append(f"{_SEVERITY_NUMBER_SQL} >= {severity_threshold(scope.min_severity)}")
+    if scope.exclude:
+        check_regex(snapshot, scope.exclude, what="exclude")
+        conditions.append("NOT " + regex_match_sql("body", scope.exclude, ignore_case=scope.ignore_case))
+    return " AND ".join(conditions), parameters
+
+
+def _pattern_sql(snapshot: Snapshot, scope: LogScope) -> str:
+    if not scope.pattern:
+        return "TRUE"
+    check_regex(snapshot, scope.pattern)
+    return regex_match_sql("body", scope.pattern, ignore_case=scope.ignore_case)
+
+
+def check_log_filters(snapshot: Snapshot, scope: LogScope) -> None:
+    """Raise ``QueryError`` naming the known values when a service or pod filter matches no log."""
+    if scope.service:
+        rows = snapshot.query("SELECT 1 FROM logs WHERE lower(service) = lower(?) LIMIT 1", [scope.service])
+        if not rows:
+            known = [name for (name,) in snapshot.query("SELECT DISTINCT service FROM logs ORDER BY 1")]
+            raise QueryError(
+                f"service {scope.service!r} has no logs; services with logs: {', '.join(map(str, known))}"
+            )
+    if scope.pod:
+        rows = snapshot.query(f"SELECT 1 FROM logs WHERE {member_of_sql('pod', scope.pod)} LIMIT 1")
+        if not rows:
+            raise QueryError(
+                f"pod {scope.pod!r} has no logs; give a pod, ReplicaSet or workload name (ad matches ad-5d9f7c6b8-x2x9q), "
+                "or filter by service"
+            )
+
+
+def search_lines(
+    snapshot: Snapshot, scope: LogScope, *, offset: int, limit: int, newest_first: bool = False
+) -> LogLines:
+    """The matching records in time order (``newest_first`` reverses it), one page of them."""
+    where, parameters = _scope_sql(snapshot, scope)
+    match = _pattern_sql(snapshot, scope)
+    in_scope, matched = snapshot.query(
+        f"SELECT count(*), count(*) FILTER (WHERE {match}) FROM logs WHERE {where}", parameters
+    )[0]
+    order = "DESC" if newest_first else "ASC"
+    rows = snapshot.query(
+        f"""
+        SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''), left(body, {BODY_CUT + 1})
+        FROM logs WHERE {where} AND {match}
+        ORDER BY ts {order}, service, pod, body
+        LIMIT ? OFFSET ?
+        """,
+        [*parameters, limit, offset],
+    )
+    return LogLines(in_scope, matched, offset, [LogLine(*row) for row in rows])
+
+
+def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
+    """Templates of the matching records per service, most frequent first.
+
+    A template is the message with its variable parts masked (timestamps, numbers, hex ids,
+    UUIDs, IP addresses, quoted strings); the message of a JSON body is its ``msg``/``message``/
+    ``err.message`` fields. Identical bodies are grouped first, so the masking runs once per
+    distinct body, not once per record.
+    """
+    where, parameters = _scope_sql(snapshot, scope)
+    match = _pattern_sql(snapshot, scope)
+    rows = snapshot.query(
+        f"""
+        WITH distinct_bodies AS (
+            SELECT coalesce(service, '') AS service, left(body, {DISTINCT_CUT}) AS body, count(*) AS n,
+                   min(ts) AS first_seen, max(ts) AS last_seen, max({_SEVERITY_NUMBER_SQL}) AS severity_number
+            FROM logs WHERE {where} AND {match}
+            GROUP BY ALL
+        ),
+        templated AS (
+            SELECT *, {template_sql(f"left({message_sql('body')}, {TEMPLATE_CUT})")} AS template FROM distinct_bodies
+        )
+        SELECT service, template, sum(n)::BIGINT AS n, min(first_seen), max(last_seen),
+               max(severity_number), left(arg_max(body, n), {BODY_CUT})
+        FROM templated
+        GROUP BY service, template
+        ORDER BY n DESC, service, template
+        """,
+        parameters,
+    )
+    return [
+        LogTemplate(service, template, count, first, last, _severity_name(number), example)
+        for service, template, count, first, last, number, example in rows
+    ]
+
+
+def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogCount]:
+    """Matching records counted per service, pod, severity or minute, with WARN and ERROR+ counts."""
+    where, parameters = _scope_sql(snapshot, scope)
+    match = _pattern_sql(snapshot, scope)
+    key = {
+        "service": "coalesce(service, '')",
+        "pod": "coalesce(pod, '')",
+        "severity": "coalesce(nullif(severity, ''), '(none)')",
+        "minute": "strftime(date_trunc('minute', ts), '%Y-%m-%dT%H:%MZ')",
+    }[by]
+    order = "key" if by == "minute" else "total DESC, key"
+    rows = snapshot.query(
+        f"""
+        SELECT {key} AS key, count(*) AS total,
+               count(*) FILTER (WHERE {_SEVERITY_NUMBER_SQL} BETWEEN 13 AND 16),
+               count(*) FILTER (WHERE {_SEVERITY_NUMBER_SQL} >= 17)
+        FROM logs WHERE {where} AND {match}
+        GROUP BY key ORDER BY {order}
+        """,
+        parameters,
+    )
+    return [LogCount(*row) for row in rows]
+
+
+def _severity_name(number: int | None) -> str:
+    name = ""
+    for level, lowest in SEVERITY_LEVELS.items():
+        if number is not None and number >= lowest:
+            name = level
+    return name
+
+
+def render_lines(result: LogLines) -> list[str]:
+    lines = []
+    for line in result.lines:
+        body = line.body.replace("\n", "\\n")
+        if len(body) > BODY_CUT:
+            body = body[:BODY_CUT] + " …[cut]"
+        lines.append(f"{format_time(line.ts)} {line.service} {line.pod} {line.severity or '-'} {body}")
+    return lines
+
+
+def render_templates(templates: list[LogTemplate]) -> list[str]:
+    return [
+        f"{template.count:>7}  {template.service}  {template.severity or '-'}  "
+        f"{format_time(template.first_seen)}..{format_time(template.last_seen)}  "
+        + template.template.replace("\n", "\\n")
+        for template in templates
+    ]
+
+
+def render_counts(counts: list[LogCount]) -> list[str]:
+    return [
+        f"{count.key}  total={count.total} warn={count.warnings} error={count.errors}" for count in counts
+    ]

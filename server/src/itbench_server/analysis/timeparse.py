@@ -1,0 +1,107 @@
+"""Times as users write them, turned into the naive UTC datetimes the index stores.
+
+Accepted forms (``parse_time``):
+
+- RFC 3339 / ISO 8601 with a zone: ``2025-12-15T17:25:19Z``, ``2025-12-15T18:25:19+01:00``
+  (converted to UTC);
+- a naive ISO time, taken as UTC: ``2025-12-15T17:25:19``, ``2025-12-15 17:25:19.5``;
+- relative to the incident window: ``start``, ``end``, ``start+3m``, ``end-10m``, ``-5m``
+  (= ``end-5m``), ``+2m`` (= ``start+2m``); ``now`` is an alias of ``end``.
+
+Durations (``parse_duration``) are a number and a unit, ``s``, ``m`` or ``h``, possibly chained:
+``90s``, ``5m``, ``1.5h``, ``1h30m``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from itbench_server.errors import QueryError
+from itbench_server.snapshot.snapshot import TimeWindow
+
+ACCEPTED_TIME_FORMS = (
+    "RFC 3339 like 2025-12-15T17:25:19Z, a naive ISO time (UTC) like 2025-12-15T17:25:19, "
+    "or relative to the incident window: start, end, start+3m, end-10m, -5m (= end-5m), "
+    "+2m (= start+2m); units s, m, h"
+)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smh])")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smh])+")
+_RELATIVE = re.compile(r"(start|end|now)?\s*(?:([+-])\s*(" + _DURATION.pattern + r"))?")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, *, what: str = "duration") -> timedelta:
+    """Parse ``90s``, ``5m``, ``1.5h`` or ``1h30m`` into a ``timedelta``.
+
+    Raises ``QueryError`` naming ``what`` when the text is not a duration.
+    """
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise QueryError(
+            f"{what}: cannot read {text!r} as a duration; "
+            "write a number and a unit s, m or h, like 30s, 5m, 1h30m"
+        )
+    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(compact))
+    return timedelta(seconds=seconds)
+
+
+def parse_time(text: str, window: TimeWindow, *, what: str = "time") -> datetime:
+    """Parse a user time into a naive UTC datetime.
+
+    ``window`` anchors the relative forms (``start``, ``end-10m``, ``-5m``, ``+2m``). Times
+    outside the window are returned as given (callers clamp or filter as they need). Raises
+    ``QueryError`` whose message names ``what`` and lists the accepted forms.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise QueryError(f"{what}: empty time; use {ACCEPTED_TIME_FORMS}")
+    relative = _RELATIVE.fullmatch(stripped.lower())
+    if relative and (relative.group(1) or relative.group(2)):
+        anchor_name, sign, duration_text = relative.groups()
+        if anchor_name is None:
+            anchor_name = "end" if sign == "-" else "start"
+        anchor = window.start if anchor_name == "start" else window.end
+        if sign is None:
+            return anchor
+        offset = parse_duration(duration_text, what=what)
+        return anchor + offset if sign == "+" else anchor - offset
+    try:
+        parsed = datetime.fromisoformat(stripped.replace("z", "Z"))
+    except ValueError:
+        raise QueryError(f"{what}: cannot read {text!r} as a time; use {ACCEPTED_TIME_FORMS}") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parse_time_range(since: str | None, until: str | None, window: TimeWindow) -> tuple[datetime, datetime]:
+    """The ``[since, until]`` interval, each end defaulting to the window's; raises if reversed."""
+    start = parse_time(since, window, what="since") if since else window.start
+    end = parse_time(until, window, what="until") if until else window.end
+    if start > end:
+        raise QueryError(
+            f"since ({format_time(start)}) is after until ({format_time(end)}); "
+            f"the window is {format_time(window.start)} .. {format_time(window.end)}"
+        )
+    return start, end
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 text of a naive UTC datetime, seconds precision: ``2025-12-15T17:25:19Z``."""
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def format_duration(delta: timedelta) -> str:
+    """Short human text of a duration: ``45s``, ``12m05s``, ``1h02m``."""
+    seconds = round(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m{secs:02d}s"
+    return f"{sign}{secs}s"

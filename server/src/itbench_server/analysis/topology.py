@@ -1,0 +1,404 @@
+"""Topology: the service call graph from spans and the Kubernetes object graph from listings.
+
+Every edge reads *source depends on target*:
+
+- ``A calls B`` (services): a client span of A has a server span of B as its child; when the
+  callee recorded no span, the client span's ``peer.service``, ``server.address``,
+  ``net.peer.name``, ``db.system`` or ``messaging.system`` attribute names it;
+- ``Pod owned-by ReplicaSet owned-by Deployment`` (ownerReferences, any kinds);
+- ``Service selects Pod`` (the Service's selector matches the Pod's labels);
+- ``Pod uses ConfigMap / Secret / PersistentVolumeClaim`` (volumes, env ``valueFrom``,
+  ``envFrom``), and so does a workload through its pod template; ``Pod runs-on Node``,
+  ``PersistentVolumeClaim bound-to PersistentVolume``;
+- ``Deployment scaled-by HorizontalPodAutoscaler`` (the HPA's scaleTargetRef);
+- ``Deployment/StatefulSet/DaemonSet limited-by ResourceQuota / LimitRange`` of its namespace;
+- ``Pod affected-by NetworkChaos`` (any Chaos Mesh ``*Chaos``): the pods the experiment reports
+  as injected, else those its selector picks, and for network chaos the pods of its target.
+
+So *up* from an object leads to what it depends on (where a cause may sit) and *down* to what
+depends on it (where a failure spreads). Call edges join the object graph from the caller's
+workload (the Deployment, StatefulSet or DaemonSet named like the traced service) to the
+callee's Kubernetes Service: ``Deployment/frontend calls Service/ad``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from itbench_server.analysis.entities import EntityRef
+from itbench_server.analysis.timeparse import format_time
+from itbench_server.snapshot.snapshot import Snapshot
+
+Direction = Literal["up", "down", "both"]
+
+LISTING_TOLERANCE: Final = timedelta(seconds=90)
+"""An object listed this long before its resource's last listing round is still present."""
+
+_WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet")
+_TEMPLATE_KINDS: Final = (*_WORKLOAD_KINDS, "ReplicaSet", "Job")
+_GRAPH_KINDS: Final = (
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "Node",
+    "HorizontalPodAutoscaler",
+    "ResourceQuota",
+    "LimitRange",
+)
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    source: EntityRef
+    relation: str
+    target: EntityRef
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CallEdge:
+    caller: str
+    callee: str
+    calls: int
+    errors: int
+    via: str
+    """``spans`` when a server span of the callee was recorded for some call, else ``attributes``
+    (only the client spans' attributes name the callee)."""
+
+
+def service_calls(snapshot: Snapshot, *, since: datetime, until: datetime) -> list[CallEdge]:
+    """Service-to-service calls in [since, until] with call and error counts, most calls first."""
+    address = "json_extract_string(c.span_attributes, '$.\"server.address\"')"
+    rows = snapshot.query(
+        f"""
+        WITH clients AS (
+            SELECT trace_id, span_id, service, status, span_attributes FROM spans
+            WHERE kind IN ('Client', 'Producer') AND ts BETWEEN ? AND ?
+        ),
+        servers AS (
+            SELECT trace_id, parent_span_id, service, status FROM spans
+            WHERE kind IN ('Server', 'Consumer') AND ts BETWEEN ? AND ? AND coalesce(parent_span_id, '') <> ''
+        ),
+        joined AS (
+            SELECT c.service AS caller,
+                   coalesce(
+                       s.service,
+                       json_extract_string(c.span_attributes, '$."peer.service"'),
+                       CASE WHEN regexp_matches({address}, '^[0-9.:]+$') THEN {address}
+                            ELSE split_part({address}, '.', 1) END,
+                       split_part(json_extract_string(c.span_attributes, '$."net.peer.name"'), '.', 1),
+                       json_extract_string(c.span_attributes, '$."db.system"'),
+                       json_extract_string(c.span_attributes, '$."messaging.system"')
+                   ) AS callee,
+                   CASE WHEN s.service IS NULL THEN 'attributes' ELSE 'spans' END AS via,
+                   c.status = 'Error' OR coalesce(s.status, '') = 'Error' AS failed
+            FROM clients c LEFT JOIN servers s ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
+        )
+        SELECT caller, callee, count(*), count(*) FILTER (WHERE failed), max(via)
+        FROM joined
+        WHERE callee IS NOT NULL AND callee <> '' AND callee <> caller
+        GROUP BY caller, callee
+        ORDER BY count(*) DESC, caller, callee
+        """,
+        [since, until, since - timedelta(minutes=1), until + timedelta(minutes=1)],
+    )
+    return [CallEdge(*row) for row in rows]
+
+
+def _latest_objects(snapshot: Snapshot, at: datetime) -> list[tuple[Any, ...]]:
+    """(kind, namespace, name, owners, labels, spec) of the objects present at ``at``."""
+    kinds = ", ".join(f"'{kind}'" for kind in _GRAPH_KINDS)
+    (first_listing,) = snapshot.query("SELECT min(listed_at) FROM objects")[0]
+    if first_listing is None:
+        return []
+    at = max(at, first_listing)
+    return snapshot.query(
+        f"""
+        WITH latest AS (
+            SELECT kind, coalesce(namespace, '') AS namespace, name, any_value(resource) AS resource,
+                   arg_max(body, listed_at) AS body, arg_max(watch_type, listed_at) AS watch_type,
+                   max(listed_at) AS last_listed
+            FROM objects
+            WHERE listed_at <= ? AND (kind IN ({kinds}) OR (starts_with(api_version, 'chaos-mesh.org/')
+                                                             AND ends_with(kind, 'Chaos')))
+            GROUP BY kind, coalesce(namespace, ''), name
+        ),
+        rounds AS (
+            SELECT kind, max(listed_at) AS last_round FROM objects
+            WHERE listed_at <= ? AND coalesce(watch_type, '') = '' GROUP BY kind
+        )
+        SELECT l.kind, l.namespace, l.name,
+               json_extract(l.body, '$.metadata.ownerReferences')::VARCHAR,
+               json_extract(l.body, '$.metadata.labels')::VARCHAR,
+               CASE WHEN l.kind IN ('Pod', 'Service', 'HorizontalPodAutoscaler', 'PersistentVolumeClaim')
+                    THEN json_extract(l.body, '$.spec')::VARCHAR
+                    WHEN l.kind IN ('Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job')
+                    THEN json_extract(l.body, '$.spec.template.spec')::VARCHAR
+                    WHEN ends_with(l.kind, 'Chaos')
+                    THEN json_object('spec', json_extract(l.body, '$.spec'),
+                                     'instances', json_extract(l.body, '$.status.instances'))::VARCHAR
+                    END
+        FROM latest l LEFT JOIN rounds r ON r.kind = l.kind
+        WHERE coalesce(l.watch_type, '') <> 'DELETED'
+          AND (coalesce(l.watch_type, '') <> '' OR r.last_round IS NULL
+               OR l.last_listed >= r.last_round - INTERVAL {int(LISTING_TOLERANCE.total_seconds())} SECOND)
+        ORDER BY l.kind, l.namespace, l.name
+        """,
+        [at, at],
+    )
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def _pod_references(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(kind, name, how) of the ConfigMaps, Secrets and claims a pod spec refers to."""
+    references: list[tuple[str, str, str]] = []
+    for volume in spec.get("volumes") or []:
+        volume_name = volume.get("name", "")
+        if (config_map := volume.get("configMap")) and config_map.get("name"):
+            references.append(("ConfigMap", config_map["name"], f"volume {volume_name}"))
+        if (secret := volume.get("secret")) and secret.get("secretName"):
+            references.append(("Secret", secret["secretName"], f"volume {volume_name}"))
+        if (claim := volume.get("persistentVolumeClaim")) and claim.get("claimName"):
+            references.append(("PersistentVolumeClaim", claim["claimName"], f"volume {volume_name}"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if (config_map := source.get("configMap")) and config_map.get("name"):
+                references.append(("ConfigMap", config_map["name"], f"volume {volume_name}"))
+            if (secret := source.get("secret")) and secret.get("name"):
+                references.append(("Secret", secret["name"], f"volume {volume_name}"))
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        container_name = container.get("name", "")
+        for env in container.get("env") or []:
+            value_from = env.get("valueFrom") or {}
+            if (ref := value_from.get("configMapKeyRef")) and ref.get("name"):
+                references.append(
+                    ("ConfigMap", ref["name"], f"env {env.get('name', '')} of {container_name}")
+                )
+            if (ref := value_from.get("secretKeyRef")) and ref.get("name"):
+                references.append(("Secret", ref["name"], f"env {env.get('name', '')} of {container_name}"))
+        for env_from in container.get("envFrom") or []:
+            if (ref := env_from.get("configMapRef")) and ref.get("name"):
+                references.append(("ConfigMap", ref["name"], f"envFrom of {container_name}"))
+            if (ref := env_from.get("secretRef")) and ref.get("name"):
+                references.append(("Secret", ref["name"], f"envFrom of {container_name}"))
+    return references
+
+
+def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
+    """The Kubernetes object graph as of ``at`` (the last listing at or before it), sorted."""
+    rows = _latest_objects(snapshot, at)
+    edges: set[Edge] = set()
+    pods: list[tuple[EntityRef, dict[str, str]]] = []
+    services: list[tuple[EntityRef, dict[str, str]]] = []
+    namespace_limits: dict[str, list[EntityRef]] = defaultdict(list)
+    workloads: list[EntityRef] = []
+    chaos: list[tuple[EntityRef, dict[str, Any]]] = []
+    for kind, namespace, name, owners_text, labels_text, spec_text in rows:
+        ref = EntityRef.from_index(namespace, kind, name)
+        for owner in _json(owners_text) or []:
+            if owner.get("kind") and owner.get("name"):
+                edges.add(
+                    Edge(ref, "owned-by", EntityRef.from_index(namespace, owner["kind"], owner["name"]))
+                )
+        spec = _json(spec_text) or {}
+        if kind == "Pod":
+            pods.append((ref, _json(labels_text) or {}))
+            for target_kind, target_name, how in _pod_references(spec):
+                edges.add(Edge(ref, "uses", EntityRef.from_index(namespace, target_kind, target_name), how))
+            if spec.get("nodeName"):
+                edges.add(Edge(ref, "runs-on", EntityRef.from_index("", "Node", spec["nodeName"])))
+        elif kind == "Service" and spec.get("selector"):
+            services.append((ref, spec["selector"]))
+        elif kind == "HorizontalPodAutoscaler":
+            target = spec.get("scaleTargetRef") or {}
+            if target.get("kind") and target.get("name"):
+                target_ref = EntityRef.from_index(namespace, target["kind"], target["name"])
+                detail = f"min {spec.get('minReplicas', '?')} max {spec.get('maxReplicas', '?')}"
+                edges.add(Edge(target_ref, "scaled-by", ref, detail))
+        elif kind == "PersistentVolumeClaim" and spec.get("volumeName"):
+            edges.add(Edge(ref, "bound-to", EntityRef.from_index("", "PersistentVolume", spec["volumeName"])))
+        elif kind in ("ResourceQuota", "LimitRange"):
+            namespace_limits[namespace].append(ref)
+        elif kind in _WORKLOAD_KINDS:
+            workloads.append(ref)
+        elif kind.endswith("Chaos"):
+            chaos.append((ref, spec))
+        if kind in _TEMPLATE_KINDS:
+            for target_kind, target_name, how in _pod_references(spec):
+                edges.add(Edge(ref, "uses", EntityRef.from_index(namespace, target_kind, target_name), how))
+    for service, selector in services:
+        for pod, labels in pods:
+            if pod.namespace == service.namespace and all(labels.get(k) == v for k, v in selector.items()):
+                edges.add(Edge(service, "selects", pod))
+    for workload in workloads:
+        for limit in namespace_limits.get(workload.index_namespace, []):
+            edges.add(Edge(workload, "limited-by", limit))
+    for experiment, content in chaos:
+        for pod, detail in _chaos_targets(experiment, content, pods):
+            edges.add(Edge(pod, "affected-by", experiment, detail))
+    return sorted(edges)
+
+
+def _selected_pods(
+    selector: dict[str, Any], default_namespace: str, pods: list[tuple[EntityRef, dict[str, str]]]
+) -> list[EntityRef]:
+    """The pods a Chaos Mesh selector picks (namespaces, labelSelectors and pods)."""
+    namespaces = set(selector.get("namespaces") or [default_namespace])
+    labels = selector.get("labelSelectors") or {}
+    named = {(ns, name) for ns, names in (selector.get("pods") or {}).items() for name in names}
+    if named:
+        return [pod for pod, _ in pods if (pod.namespace, pod.name) in named]
+    return [
+        pod
+        for pod, pod_labels in pods
+        if pod.namespace in namespaces and all(pod_labels.get(k) == v for k, v in labels.items())
+    ]
+
+
+def _chaos_targets(
+    experiment: EntityRef, content: dict[str, Any], pods: list[tuple[EntityRef, dict[str, str]]]
+) -> list[tuple[EntityRef, str]]:
+    """The pods a chaos experiment acts on: those it reports as injected, else those its selector
+    picks; for network chaos also the pods of its ``target`` (the other side of the link)."""
+    spec = content.get("spec") or {}
+    action = str(spec.get("action", "")) or experiment.kind
+    injected = set(content.get("instances") or {})
+    if injected:
+        chosen = [pod for pod, _ in pods if f"{pod.namespace}/{pod.name}" in injected]
+    else:
+        chosen = _selected_pods(spec.get("selector") or {}, experiment.namespace, pods)
+    targets = [(pod, action) for pod in chosen]
+    target_selector = (spec.get("target") or {}).get("selector")
+    if target_selector:
+        targets += [
+            (pod, f"{action} (target side)")
+            for pod in _selected_pods(target_selector, experiment.namespace, pods)
+        ]
+    return targets
+
+
+def _call_endpoints(
+    snapshot: Snapshot, names: set[str], edges: list[Edge]
+) -> tuple[dict[str, EntityRef], dict[str, EntityRef]]:
+    """For each traced service name: the workload that makes its calls (its Deployment,
+    StatefulSet or DaemonSet) and the Service that receives them, where they can be found."""
+    by_name: dict[tuple[str, str], set[EntityRef]] = defaultdict(set)
+    for edge in edges:
+        for ref in (edge.source, edge.target):
+            by_name[(ref.kind, ref.name)].add(ref)
+    span_namespaces = dict(
+        snapshot.query(
+            "SELECT service, min(namespace) FROM spans WHERE coalesce(namespace, '') <> '' GROUP BY service"
+        )
+    )
+
+    def find(kinds: tuple[str, ...], name: str) -> EntityRef | None:
+        candidates = sorted(ref for kind in kinds for ref in by_name.get((kind, name), set()))
+        preferred = [ref for ref in candidates if ref.namespace == span_namespaces.get(name)]
+        return (preferred or candidates or [None])[0]
+
+    callers: dict[str, EntityRef] = {}
+    callees: dict[str, EntityRef] = {}
+    for name in sorted(names):
+        service = find(("Service",), name)
+        if service is None and span_namespaces.get(name):
+            service = EntityRef(span_namespaces[name], "Service", name)
+        workload = find(_WORKLOAD_KINDS, name) or service
+        if service is not None and workload is not None:
+            callers[name], callees[name] = workload, service
+    return callers, callees
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    entity: EntityRef
+    depth: int
+    direction: Literal["up", "down"]
+    via: Edge
+
+
+def neighbours(
+    snapshot: Snapshot,
+    entity: EntityRef,
+    *,
+    since: datetime,
+    until: datetime,
+    direction: Direction = "both",
+    depth: int = 2,
+) -> list[Neighbour]:
+    """The objects within ``depth`` edges of ``entity``, up (dependencies), down (dependents) or
+    both, in breadth-first order; each with the edge that reached it."""
+    edges = object_edges(snapshot, at=until)
+    calls = service_calls(snapshot, since=since, until=until)
+    callers, callees = _call_endpoints(snapshot, {c.caller for c in calls} | {c.callee for c in calls}, edges)
+    for call in calls:
+        caller, callee = callers.get(call.caller), callees.get(call.callee)
+        if caller and callee and caller != callee:
+            edges.append(Edge(caller, "calls", callee, f"{call.calls} calls, {call.errors} errors"))
+    outgoing: dict[EntityRef, list[Edge]] = defaultdict(list)
+    incoming: dict[EntityRef, list[Edge]] = defaultdict(list)
+    for edge in edges:
+        outgoing[edge.source].append(edge)
+        incoming[edge.target].append(edge)
+    found: list[Neighbour] = []
+    directions: list[Literal["up", "down"]] = ["up", "down"] if direction == "both" else [direction]
+    for way in directions:
+        seen = {entity}
+        queue = deque([(entity, 0)])
+        while queue:
+            current, distance = queue.popleft()
+            if distance == depth:
+                continue
+            steps = outgoing[current] if way == "up" else incoming[current]
+            for edge in sorted(steps):
+                other = edge.target if way == "up" else edge.source
+                if other not in seen:
+                    seen.add(other)
+                    found.append(Neighbour(other, distance + 1, way, edge))
+                    queue.append((other, distance + 1))
+    return found
+
+
+def render_calls(calls: list[CallEdge]) -> list[str]:
+    return [
+        f"{call.caller} -> {call.callee}  calls={call.calls} errors={call.errors}"
+        f" ({call.errors / call.calls:.0%}){'  [from client attributes]' if call.via == 'attributes' else ''}"
+        for call in calls
+    ]
+
+
+def render_edges(edges: list[Edge]) -> list[str]:
+    return [
+        f"{edge.source} --{edge.relation}--> {edge.target}{'  (' + edge.detail + ')' if edge.detail else ''}"
+        for edge in edges
+    ]
+
+
+def render_neighbours(entity: EntityRef, found: list[Neighbour], at: datetime) -> list[str]:
+    lines = [f"{entity} (objects as of {format_time(at)})"]
+    for neighbour in found:
+        edge = neighbour.via
+        detail = f" ({edge.detail})" if edge.detail else ""
+        arrow = f"{edge.source} --{edge.relation}--> {edge.target}"
+        lines.append(f"{neighbour.direction} {neighbour.depth}: {neighbour.entity}    via {arrow}{detail}")
+    return lines
