@@ -325,3 +325,30 @@ def test_the_ground_truth_is_never_read_even_through_a_symlink(tmp_path: Path, c
                          "symlink leading outside the scenario or to its ground truth; not read"),
         ]  # fmt: skip
     assert secret.encode() not in index_bytes
+
+
+def test_a_bad_line_in_one_of_many_metric_files_is_reported_against_that_file(
+    tmp_path: Path, cache: Path
+) -> None:
+    for pod in ("ad-1", "cart-1", "email-1"):
+        write_tsv(tmp_path / "metrics" / f"pod_{pod}_raw.tsv", POD_METRIC_COLUMNS, [
+            {"metric_name": "up", "timestamp": "2025-12-15 17:25:00", "value": "1", "pod_name": pod},
+        ])  # fmt: skip
+    with (tmp_path / "metrics" / "pod_cart-1_raw.tsv").open("a", encoding="utf-8") as handle:
+        handle.write("up\t2025-12-15 17:26:00\n")
+    # A file whose header differs from the others is read on its own.
+    write_tsv(tmp_path / "metrics" / "pod_fraud-1_raw.tsv", ["timestamp", "metric_name", "value"], [
+        {"metric_name": "up", "timestamp": "2025-12-15 17:25:00", "value": "0"},
+    ])  # fmt: skip
+    with load(tmp_path, cache) as snapshot:
+        assert snapshot.query("SELECT entity, value FROM samples ORDER BY entity") == [
+            ("ad-1", 1.0), ("cart-1", 1.0), ("email-1", 1.0), ("fraud-1", 0.0),
+        ]  # fmt: skip
+        [skipped] = snapshot.skipped()
+        assert (skipped.file, skipped.line) == ("metrics/pod_cart-1_raw.tsv", 3)
+        assert [row[:3] for row in snapshot.inventory()] == [
+            ("metrics/pod_ad-1_raw.tsv", "samples", 1),
+            ("metrics/pod_cart-1_raw.tsv", "samples", 1),
+            ("metrics/pod_email-1_raw.tsv", "samples", 1),
+            ("metrics/pod_fraud-1_raw.tsv", "samples", 1),
+        ]

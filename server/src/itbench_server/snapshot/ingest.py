@@ -277,6 +277,7 @@ class IndexBuilder:
         self.files = files
         self.db = connection
         self._reject_seq = 0
+        self._inventory: list[tuple[str, str, int, int]] = []
 
     def build(self) -> BuildReport:
         self.db.execute("SET TimeZone = 'UTC'")
@@ -290,9 +291,9 @@ class IndexBuilder:
             for source in self.files.of_kind(kind):
                 self._ingest_tsv(source)
         for kind in ("pod_metrics", "service_metrics"):
-            for source in self.files.of_kind(kind):
-                self._ingest_tsv(source)
+            self._ingest_metric_files(self.files.of_kind(kind))
         self._ingest_alerts(self.files.of_kind("alerts"))
+        self._insert_values("inventory", self._inventory, 4)
         self._fill_missing_resources()
         self._write_meta()
         rows = {
@@ -355,23 +356,38 @@ class IndexBuilder:
 
     def _select(self, source: SourceFile, columns: set[str], relation: str) -> str:
         if source.kind in ("pod_metrics", "service_metrics"):
-            entity = source.entity.replace("'", "''")
-            relation = f"(SELECT *, '{entity}' AS file_entity FROM {relation})"
+            relation = f"(SELECT *, '{_sql_text(source.entity)}' AS file_entity FROM {relation})"
             return _metrics_select(columns, relation, source.kind)
         return _SELECTS[source.kind](columns, relation)
 
     def _collect_rejects(
         self, source: SourceFile, header: list[str], rejects: str, scan: str, table: str, columns: set[str]
     ) -> None:
+        rows = self._fetch_rejects(rejects, scan)
+        self._handle_rejects(source, header, [row[1:] for row in rows], table, columns)
+
+    def _fetch_rejects(self, rejects: str, scan: str) -> list[tuple[Any, ...]]:
+        """(file path, record, error type, message, line text, line byte offset) of every reject."""
         try:
-            rows = self.db.execute(
-                f"SELECT line, error_type, error_message, csv_line, line_byte_position FROM {rejects} ORDER BY line"
+            return self.db.execute(
+                f"""SELECT s.file_path, r.line, r.error_type, r.error_message, r.csv_line, r.line_byte_position
+                    FROM {rejects} AS r JOIN {scan} AS s USING (scan_id, file_id)
+                    ORDER BY s.file_path, r.line"""
             ).fetchall()
         except duckdb.Error:
-            return
+            return []
         finally:
             self.db.execute(f"DROP TABLE IF EXISTS {rejects}")
             self.db.execute(f"DROP TABLE IF EXISTS {scan}")
+
+    def _handle_rejects(
+        self,
+        source: SourceFile,
+        header: list[str],
+        rows: list[tuple[Any, ...]],
+        table: str,
+        columns: set[str],
+    ) -> None:
         salvaged: list[list[str]] = []
         reported = 0
         seen_records: set[int] = set()
@@ -407,6 +423,51 @@ class IndexBuilder:
             self.db.execute(f"INSERT INTO {table} {self._select(source, columns, staging)}")
             self.db.execute(f"DROP TABLE {staging}")
 
+    # -- metric files: one read per set of files with the same header -------------------
+
+    def _ingest_metric_files(self, sources: list[SourceFile]) -> None:
+        groups: dict[tuple[str, ...], list[SourceFile]] = {}
+        for source in sources:
+            header = self._header(source)
+            if header is not None:
+                groups.setdefault(tuple(header), []).append(source)
+        for header, members in groups.items():
+            self._ingest_metric_group(list(header), members)
+
+    def _ingest_metric_group(self, header: list[str], sources: list[SourceFile]) -> None:
+        columns = set(header)
+        self._reject_seq += 1
+        rejects, scan = f"rejects_{self._reject_seq}", f"rejects_scan_{self._reject_seq}"
+        by_path = {str(source.path): source for source in sources}
+        self.db.execute("CREATE OR REPLACE TEMP TABLE metric_files (path VARCHAR, entity VARCHAR)")
+        self._insert_values("metric_files", [(path, source.entity) for path, source in by_path.items()], 2)
+        reader = _csv_reader([source.path for source in sources], header, rejects, scan)
+        try:
+            self.db.execute(
+                f"""CREATE OR REPLACE TEMP TABLE metric_rows AS
+                    SELECT r.*, f.entity AS file_entity FROM {reader} AS r JOIN metric_files AS f ON r.filename = f.path"""
+            )
+        except duckdb.Error as error:
+            for source in sources:
+                self._skip(source.relative, None, f"unreadable: {_short(error)}")
+            return
+        kind = sources[0].kind
+        self.db.execute(
+            f"INSERT INTO samples {_metrics_select(columns | {'file_entity'}, 'metric_rows', kind)}"
+        )
+        rejected: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self._fetch_rejects(rejects, scan):
+            rejected.setdefault(row[0], []).append(row[1:])
+        for path, rows in sorted(rejected.items()):
+            if path in by_path:
+                self._handle_rejects(by_path[path], header, rows, "samples", columns)
+        counts = dict(
+            self.db.execute("SELECT filename, count(*) FROM metric_rows GROUP BY filename").fetchall()
+        )
+        for path, source in by_path.items():
+            self._record_inventory(source, "samples", counts.get(path, 0))
+        self.db.execute("DROP TABLE metric_rows")
+
     def _report_bad_bodies(self, source: SourceFile, reader: str) -> None:
         (bad,) = self.db.execute(
             f"""SELECT count(*) FROM {reader}
@@ -434,8 +495,17 @@ class IndexBuilder:
                 continue
             rows.extend(_alert_row(alert, sampled_at) for alert in alerts)
             self._record_inventory(source, "alerts", len(alerts))
-        if rows:
-            self.db.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?, ts_parse(?), ?, ?, ?, ?, ?, ?)", rows)
+        self.db.execute(
+            """CREATE TEMP TABLE alert_rows (sampled_at TIMESTAMP, alertname VARCHAR, severity VARCHAR,
+               state VARCHAR, active_at VARCHAR, namespace VARCHAR, service VARCHAR, pod VARCHAR, value VARCHAR,
+               labels VARCHAR, annotations VARCHAR)"""
+        )
+        self._insert_values("alert_rows", rows, 11)
+        self.db.execute(
+            """INSERT INTO alerts SELECT sampled_at, alertname, severity, state, ts_parse(active_at), namespace,
+               service, pod, value, labels, annotations FROM alert_rows"""
+        )
+        self.db.execute("DROP TABLE alert_rows")
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -480,23 +550,39 @@ class IndexBuilder:
         self.db.execute("INSERT INTO skipped VALUES (?, ?, ?)", [file, line, reason])
 
     def _record_inventory(self, source: SourceFile, table: str, rows: int) -> None:
-        self.db.execute(
-            "INSERT INTO inventory VALUES (?, ?, ?, ?)", [source.relative, table, rows, source.size]
-        )
+        self._inventory.append((source.relative, table, rows, source.size))
+
+    def _insert_values(self, table: str, rows: list[tuple[Any, ...]], width: int) -> None:
+        """Insert Python rows with one statement per 500 (``executemany`` costs a statement per row)."""
+        placeholders = "(" + ", ".join(["?"] * width) + ")"
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join([placeholders] * len(chunk))
+            self.db.execute(f"INSERT INTO {table} VALUES {values}", [value for row in chunk for value in row])
 
     def _count(self, table: str) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
 
 
-def _csv_reader(path: Path, header: list[str], rejects: str | None = None, scan: str | None = None) -> str:
-    """The ``read_csv`` call for one TSV file: Go encoding/csv quoting, every column as text."""
+def _csv_reader(
+    paths: Path | list[Path], header: list[str], rejects: str | None = None, scan: str | None = None
+) -> str:
+    """The ``read_csv`` call for TSV files: Go encoding/csv quoting, every column as text.
+
+    Given a list of files (all with ``header``), rows carry a ``filename`` column.
+    """
     column_spec = "{" + ", ".join(f"'{_sql_text(name)}': 'VARCHAR'" for name in header) + "}"
     reject_options = (
         f"store_rejects=true, rejects_table='{rejects}', rejects_scan='{scan}', rejects_limit=100000,"
         if rejects and scan
         else ""
     )
-    return f"""read_csv('{_sql_text(str(path))}', delim='\t', quote='"', escape='"', header=true,
+    if isinstance(paths, list):
+        target = "[" + ", ".join(f"'{_sql_text(str(path))}'" for path in paths) + "]"
+        reject_options += " filename=true,"
+    else:
+        target = f"'{_sql_text(str(paths))}'"
+    return f"""read_csv({target}, delim='\t', quote='"', escape='"', header=true,
         auto_detect=false, columns={column_spec}, ignore_errors=true, {reject_options}
         max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES * 2})"""
 
