@@ -8,8 +8,8 @@
 * a dataset's ``data.jsonl``: one JSON row per scenario with its ground truth as a YAML string,
   the scenario directories beside it.
 
-Without ``--scenarios`` the repository's bundled ``fixtures/`` are used; an installed wheel has
-no fixtures and needs ``--scenarios``.
+Without ``--scenarios`` the repository's bundled ``fixtures/`` are used: beside the package in a
+source checkout, else ``./fixtures`` in the working directory.
 
 The ground truth is read here, by the evaluator. An agent never gets it: agents see only a
 :class:`~itbench_eval.agents.base.TaskView`.
@@ -53,8 +53,13 @@ class Task(BaseModel):
 
 
 def default_scenarios_dir() -> Path:
-    """The repository's ``fixtures/`` directory (exists only in a source checkout)."""
-    return Path(__file__).resolve().parents[3] / "fixtures"
+    """The bundled ``fixtures/``: next to the package in a source checkout (an editable install),
+    else ``./fixtures`` in the working directory (a regular install run from the repository root).
+    """
+    beside_source = Path(__file__).resolve().parents[3] / "fixtures"
+    if beside_source.is_dir():
+        return beside_source
+    return Path.cwd() / "fixtures"
 
 
 def is_scenario_dir(path: Path) -> bool:
@@ -220,8 +225,8 @@ def discover_tasks(sources: Sequence[Path] | None = None) -> list[Task]:
         fixtures = default_scenarios_dir()
         if not fixtures.is_dir():
             raise TaskError(
-                "no --scenarios given and no bundled fixtures/ next to the package "
-                "(an installed wheel has none): pass --scenarios DIR"
+                "no --scenarios given and no bundled fixtures/ next to the package or in the "
+                "working directory: pass --scenarios DIR, or run from the repository root"
             )
         sources = [fixtures]
     tasks: list[Task] = []
