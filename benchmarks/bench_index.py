@@ -99,7 +99,9 @@ def ensure_scenario(fault: str, seed: int, size: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", default="large")
     parser.add_argument("--fault", default="resource-quota")
     parser.add_argument("--seed", type=int, default=1)
