@@ -154,3 +154,18 @@ def test_resume_needs_the_results_directory(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().err.splitlines() == [
         "error: --resume needs --out RESULTS_DIR, the directory of the runs to continue"
     ]
+
+
+def test_a_relative_results_directory_still_collects_the_submission(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = discover_tasks()[0].scenario_dir
+    monkeypatch.chdir(tmp_path)
+
+    status = main(
+        ["--agent", "oracle", "--scenarios", str(scenario), "--repeats", "1", "--out", "relative-out"]
+    )
+
+    assert status == 0
+    [row] = read_results(tmp_path / "relative-out" / "results.jsonl")
+    assert (row.error_class, row.score) == ("ok", 1.0)

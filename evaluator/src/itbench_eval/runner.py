@@ -187,7 +187,9 @@ async def run_one(
 ) -> RunResult:
     """Run ``task`` once with a fresh agent and a fresh server; never raises for a failed run."""
     label = agent_label(settings.agent)
-    run_dir = run_directory(settings.out_dir, task.id, label, repeat)
+    # The server runs in the run directory, so every path handed to it must be absolute.
+    out_dir = settings.out_dir.resolve()
+    run_dir = run_directory(out_dir, task.id, label, repeat)
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a run cut short before its row was written
     run_dir.mkdir(parents=True)
@@ -275,7 +277,7 @@ async def run_one(
         wall_time_s=round(wall_time, 3),
         error_class=outcome.error_class,
         error=outcome.error,
-        run_dir=str(run_dir.relative_to(settings.out_dir)),
+        run_dir=str(run_dir.relative_to(out_dir)),
     )
 
 
