@@ -16,7 +16,7 @@ from mcp_scenario import text_of
 
 from itbench_server import __version__
 from itbench_server.errors import AmbiguousEntityError, EntityNotFoundError
-from itbench_server.mcp.calls import READ_ONLY, InterruptibleSnapshot, tool_errors
+from itbench_server.mcp.calls import READ_ONLY, tool_errors, track_cursor
 from itbench_server.mcp.server import create_server
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.snapshot import Snapshot
@@ -156,7 +156,7 @@ async def test_a_slow_sql_query_is_stopped_at_the_time_limit(snapshot: Snapshot,
 
 async def test_a_slow_analysis_query_is_interrupted_not_abandoned(snapshot: Snapshot) -> None:
     server = create_server(snapshot, ServerSettings(call_timeout=0.5))
-    guarded = InterruptibleSnapshot(snapshot)
+    guarded = snapshot.with_cursor_hook(track_cursor)
     finished = threading.Event()
 
     @server.tool()

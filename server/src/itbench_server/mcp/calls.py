@@ -5,8 +5,8 @@ must reach it as a ``ToolError`` whose message says how to fix the call; :func:`
 does that translation for any tool function, sync or async.
 
 The time limit works on the DuckDB cursors a call opens. :func:`time_limit_middleware` gives
-each ``tools/call`` a :class:`CallScope`; every cursor opened from an :class:`InterruptibleSnapshot`
-(or registered with :func:`track_cursor`) while the call runs joins that scope, and when the
+each ``tools/call`` a :class:`CallScope`; every cursor opened from a snapshot view made with
+``snapshot.with_cursor_hook(track_cursor)`` while the call runs joins that scope, and when the
 limit passes the middleware interrupts them all, so a slow query really stops instead of
 running on in an abandoned thread. The call then answers with an error that says to narrow it.
 """
@@ -27,12 +27,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from itbench_server.errors import QueryError
-from itbench_server.snapshot import Snapshot
 
 __all__ = [
     "READ_ONLY",
     "CallScope",
-    "InterruptibleSnapshot",
     "time_limit_middleware",
     "tool_errors",
     "track_cursor",
@@ -120,20 +118,6 @@ def track_cursor(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     if scope is not None:
         scope.add(cursor)
     return cursor
-
-
-class InterruptibleSnapshot(Snapshot):
-    """The same opened index, whose cursors join the running call's :class:`CallScope`.
-
-    It shares the wrapped snapshot's connection (nothing is reopened); ``create_server``
-    hands it to every tool so that the time limit reaches the analysis layer's queries.
-    """
-
-    def __init__(self, snapshot: Snapshot) -> None:  # no super().__init__: share, do not reopen
-        vars(self).update(vars(snapshot))
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        return track_cursor(super().cursor())
 
 
 def time_limit_message(tool: str, seconds: float) -> str:

@@ -1,8 +1,8 @@
 """``create_server``: one recorded incident served as an MCP server.
 
 The tools are registered in a fixed order (the order an investigation usually takes), so that
-``tools/list`` is identical from run to run. Every tool gets the snapshot wrapped in an
-:class:`~itbench_server.mcp.calls.InterruptibleSnapshot`, so that the per-call time limit can
+``tools/list`` is identical from run to run. Every tool gets a view of the snapshot whose cursors
+join the running call (``with_cursor_hook(track_cursor)``), so that the per-call time limit can
 stop its queries; the audit log (when configured) is the outermost middleware, so it records
 what the client finally received.
 """
@@ -16,7 +16,7 @@ from mcp.server.context import ServerMiddleware
 
 from itbench_server import __version__
 from itbench_server.mcp.audit import AuditLog
-from itbench_server.mcp.calls import InterruptibleSnapshot, time_limit_middleware
+from itbench_server.mcp.calls import time_limit_middleware, track_cursor
 from itbench_server.mcp.overview import register_overview_tool
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.mcp.sql import register_sql_tool
@@ -60,7 +60,7 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
         middleware=middleware,
         log_level="WARNING",
     )
-    guarded = InterruptibleSnapshot(snapshot)
+    guarded = snapshot.with_cursor_hook(track_cursor)
 
     # Imported here: these modules sit on the kube and analysis layers, which the rest of the
     # MCP frame does not need.

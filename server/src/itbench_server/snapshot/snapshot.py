@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,12 +47,25 @@ class Snapshot:
         except duckdb.Error as error:
             raise IndexBuildError(f"{index_path}: cannot open the index: {error}") from None
         self._lock = threading.Lock()
+        self._cursor_hook: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection] | None = None
         self.window = self._read_window()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for one thread; close it (or use it as a context manager) when done."""
         with self._lock:
-            return self._connection.cursor()
+            cursor = self._connection.cursor()
+        return self._cursor_hook(cursor) if self._cursor_hook else cursor
+
+    def with_cursor_hook(
+        self, hook: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection]
+    ) -> Snapshot:
+        """A view of the same opened index (nothing is reopened) whose new cursors pass through ``hook``.
+
+        The MCP layer uses it to put every query of a tool call under that call's time limit.
+        """
+        view = copy.copy(self)
+        view._cursor_hook = hook
+        return view
 
     def query(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only query and return all rows."""
