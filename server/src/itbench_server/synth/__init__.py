@@ -2,10 +2,28 @@
 
 ``generate_scenario(fault, seed, out)`` writes one incident in the exact published ITBench-AA
 layout (alerts, metrics, events, objects, logs, traces and ``ground_truth.yaml``), deterministic
-per (fault, seed, size, variant). See docs/generator.md.
+per (fault, seed, size, variant), with the background noise of a real cluster around the fault
+(``scenario_noise``). See docs/generator.md.
 """
 
 from itbench_server.synth.formats import VARIANTS
-from itbench_server.synth.generator import FAULTS, SIZES, describe_faults, generate_scenario, size_preset
+from itbench_server.synth.generator import (
+    FAULTS,
+    SIZES,
+    describe_faults,
+    generate_scenario,
+    scenario_noise,
+    size_preset,
+)
+from itbench_server.synth.noise import NOISE_CATALOGUE
 
-__all__ = ["FAULTS", "SIZES", "VARIANTS", "describe_faults", "generate_scenario", "size_preset"]
+__all__ = [
+    "FAULTS",
+    "NOISE_CATALOGUE",
+    "SIZES",
+    "VARIANTS",
+    "describe_faults",
+    "generate_scenario",
+    "scenario_noise",
+    "size_preset",
+]

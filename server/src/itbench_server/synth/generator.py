@@ -19,6 +19,7 @@ from itbench_server.synth.faults import FAULT_TYPES, Fault, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
 from itbench_server.synth.groundtruth import build_ground_truth
 from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
+from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
     BUCKETS_MS,
     SLOT,
@@ -216,8 +217,18 @@ def generate_scenario(
     return out
 
 
+def scenario_noise(fault: str, seed: int) -> Noise:
+    """The background noise planted in the scenario of ``(fault, seed)`` (the same at every size
+    and variant): which catalogue entries, on which objects, and the alerts they fire."""
+    if fault not in FAULTS:
+        raise GeneratorError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
+    return _Scenario(fault, seed, SIZES["tiny"], "default", Path(), simulate=False).noise
+
+
 class _Scenario:
-    def __init__(self, fault: str, seed: int, preset: SizePreset, variant: str, out: Path) -> None:
+    def __init__(
+        self, fault: str, seed: int, preset: SizePreset, variant: str, out: Path, *, simulate: bool = True
+    ) -> None:
         self.fault_name = fault
         self.seed = seed
         self.preset = preset
@@ -239,9 +250,13 @@ class _Scenario:
         )
         self.fault.inject(self.incident)
         self._routine_change(random.Random(f"{key}:routine"))
-        self.disruption = self.fault.disruption()
+        add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
+        self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
+        if not simulate:
+            return
+        self.disruption = self.noise.disrupt(self.fault.disruption())
         self.stats = self._simulate(random.Random(f"{key}:simulation"))
-        self.alerts = AlertEvaluator(self.stats, self.cluster)
+        self.alerts = AlertEvaluator(self.stats, self.cluster, self.noise.alerts)
         self.out_rng = random.Random(f"{key}:output")
 
     def _routine_change(self, rng: random.Random) -> None:
@@ -799,7 +814,10 @@ class _Scenario:
         firing_keys = {
             current.key for t in range(self.start, self.end, MINUTE) for current in self.alerts.firing(t)
         }
-        in_window = [alert for alert in fired if alert.key in firing_keys]
+        # Alerts the background noise fires belong to no part of the incident.
+        in_window = [
+            alert for alert in fired if alert.key in firing_keys and alert.key not in self.noise.alert_keys
+        ]
         pod_workloads = {pod.name: pod.workload for pod in self.cluster.pods}
         payload = build_ground_truth(self.fault.root_cause(self.incident), in_window, pod_workloads)
         name = f"synthetic-{self.fault_name}-{self.seed}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -163,9 +163,12 @@ class AlertEvaluator:
 
     EVAL = 30 * SECOND
 
-    def __init__(self, stats: SpanStats, cluster: Cluster) -> None:
+    def __init__(
+        self, stats: SpanStats, cluster: Cluster, extra: Sequence[tuple[int, int, Alert]] = ()
+    ) -> None:
         self.stats = stats
         self.cluster = cluster
+        self.extra = list(extra)  # (from, until, alert): alerts of things the rules do not model
         self.start = stats.start
         self.end = stats.end
         self._streaks: dict[tuple[str, ...], int] = {}
@@ -285,6 +288,7 @@ class AlertEvaluator:
             ),
         )
         self._kube(out, t)
+        out.extend(alert for since, until, alert in self.extra if since <= t < until)
         return out
 
     def _kube(self, out: list[Alert], t: int) -> None:
