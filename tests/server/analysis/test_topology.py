@@ -114,3 +114,17 @@ def test_chaos_experiments_affect_the_pods_they_inject_or_select(tmp_path: Path)
         "otel-demo/Pod/shipping-2 --affected-by--> chaos-mesh/NetworkChaos/delay  (delay)",
         "otel-demo/Pod/shipping-2 --affected-by--> chaos-mesh/NetworkChaos/partition  (partition)",
     ]
+
+
+def test_the_call_graph_of_a_time_range_is_computed_once_per_index(incident: Snapshot) -> None:
+    opened: list[object] = []
+
+    def counting(cursor: Any) -> Any:
+        opened.append(cursor)
+        return cursor
+
+    watched = incident.with_cursor_hook(counting)
+    first = service_calls(watched, since=WINDOW_START, until=at(7))
+    queries_for_first = len(opened)
+    assert service_calls(watched, since=WINDOW_START, until=at(7)) == first
+    assert queries_for_first > 0 and len(opened) == queries_for_first

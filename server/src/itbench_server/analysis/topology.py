@@ -24,7 +24,8 @@ callee's Kubernetes Service: ``Deployment/frontend calls Service/ad``.
 from __future__ import annotations
 
 import json
-from collections import defaultdict, deque
+import threading
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -79,8 +80,29 @@ class CallEdge:
     (only the client spans' attributes name the callee)."""
 
 
+# The index never changes once built, so a call graph computed for one time range stays right;
+# it joins every span, which makes it worth keeping for the next caller.
+_CALL_GRAPHS: OrderedDict[tuple[str, datetime, datetime], list[CallEdge]] = OrderedDict()
+_CALL_GRAPHS_LOCK = threading.Lock()
+_CALL_GRAPHS_KEPT: Final = 32
+
+
 def service_calls(snapshot: Snapshot, *, since: datetime, until: datetime) -> list[CallEdge]:
     """Service-to-service calls in [since, until] with call and error counts, most calls first."""
+    key = (str(snapshot.index_path), since, until)
+    with _CALL_GRAPHS_LOCK:
+        if key in _CALL_GRAPHS:
+            _CALL_GRAPHS.move_to_end(key)
+            return list(_CALL_GRAPHS[key])
+    edges = _compute_service_calls(snapshot, since=since, until=until)
+    with _CALL_GRAPHS_LOCK:
+        _CALL_GRAPHS[key] = edges
+        while len(_CALL_GRAPHS) > _CALL_GRAPHS_KEPT:
+            _CALL_GRAPHS.popitem(last=False)
+    return list(edges)
+
+
+def _compute_service_calls(snapshot: Snapshot, *, since: datetime, until: datetime) -> list[CallEdge]:
     address = "json_extract_string(c.span_attributes, '$.\"server.address\"')"
     rows = snapshot.query(
         f"""
