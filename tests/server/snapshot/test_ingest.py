@@ -352,3 +352,19 @@ def test_a_bad_line_in_one_of_many_metric_files_is_reported_against_that_file(
             ("metrics/pod_email-1_raw.tsv", "samples", 1),
             ("metrics/pod_fraud-1_raw.tsv", "samples", 1),
         ]
+
+
+def test_logs_and_spans_without_attribute_columns_load_each_row_once(tmp_path: Path, cache: Path) -> None:
+    (tmp_path / "otel_logs_raw.tsv").write_text(
+        "Timestamp\tBody\tServiceName\n2025-12-15 17:25:19\thello\tad\n2025-12-15 17:25:20\tagain\tad\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "otel_traces_raw.tsv").write_text(
+        "Timestamp\tTraceId\tSpanId\tSpanAttributes\n2025-12-15 17:25:19\tt\ts\t\n", encoding="utf-8"
+    )
+    with load(tmp_path, cache) as snapshot:
+        assert snapshot.query("SELECT body, resource_attributes, log_attributes FROM logs ORDER BY ts") == [
+            ("hello", "{}", "{}"),
+            ("again", "{}", "{}"),
+        ]
+        assert snapshot.query("SELECT span_id, span_attributes FROM spans") == [("s", "{}")]

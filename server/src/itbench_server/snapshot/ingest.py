@@ -79,30 +79,81 @@ def _col(columns: set[str], name: str, default: str = "NULL") -> str:
     return f'"{name}"' if name in columns else default
 
 
-# Resource attributes repeat for every record of a pod; they are parsed once per distinct value
-# into this dictionary table and joined back, which keeps ingest near the reader's own speed.
+# Attribute maps repeat: resource attributes for every record of a pod, log and span attributes
+# for every record of one kind of request. Each distinct text is parsed once into a dictionary
+# table and joined back, which keeps ingest near the reader's own speed.
 RESOURCE_DICTIONARY = "resource_dictionary"
+ROW_DICTIONARY = "row_attribute_dictionary"
+ROW_ATTRIBUTES = {"logs": "LogAttributes", "spans": "SpanAttributes"}
 
 
-def resource_dictionary_sql(columns: set[str], reader: str) -> str:
-    """Create the resource-attribute dictionary of one TSV file."""
-    if "ResourceAttributes" not in columns:
-        return f"CREATE OR REPLACE TEMP TABLE {RESOURCE_DICTIONARY} (raw VARCHAR, js VARCHAR, service VARCHAR, namespace VARCHAR, pod VARCHAR, container VARCHAR)"
-    return f"""
-        CREATE OR REPLACE TEMP TABLE {RESOURCE_DICTIONARY} AS
-        SELECT raw, js, attr(js, 'service.name') AS service, attr(js, 'k8s.namespace.name') AS namespace,
-               attr(js, 'k8s.pod.name') AS pod, attr(js, 'k8s.container.name') AS container
-        FROM (SELECT raw, attrs_json(raw) AS js FROM (SELECT DISTINCT "ResourceAttributes" AS raw FROM {reader}))
+def attribute_dictionaries_sql(columns: set[str], reader: str, row_column: str) -> list[str]:
+    """Statements that create both attribute dictionaries of one TSV file with one extra read."""
+    present = [(name, column) for name, column in (("resource", "ResourceAttributes"), ("row", row_column))
+               if column in columns]  # fmt: skip
+    statements = [
+        f"CREATE OR REPLACE TEMP TABLE {RESOURCE_DICTIONARY} (raw VARCHAR, js VARCHAR, service VARCHAR, "
+        "namespace VARCHAR, pod VARCHAR, container VARCHAR)",
+        f"CREATE OR REPLACE TEMP TABLE {ROW_DICTIONARY} (raw VARCHAR, js VARCHAR)",
+    ]
+    if not present:
+        return statements
+    selected = ", ".join(f'"{column}" AS {name}_raw' for name, column in present)
+    sets = ", ".join(f'("{column}")' for _, column in present)
+    of_row = (
+        f'GROUPING("{present[0][1]}") = 1'
+        if len(present) == 2
+        else ("true" if present[0][0] == "row" else "false")
+    )
+    statements.append(
+        f"""CREATE OR REPLACE TEMP TABLE distinct_attributes AS
+            SELECT {selected}, {of_row} AS of_row FROM {reader} GROUP BY GROUPING SETS ({sets})"""
+    )
+    if "ResourceAttributes" in columns:
+        statements.append(
+            f"""INSERT INTO {RESOURCE_DICTIONARY}
+                SELECT raw, js, attr(js, 'service.name'), attr(js, 'k8s.namespace.name'),
+                       attr(js, 'k8s.pod.name'), attr(js, 'k8s.container.name')
+                FROM (SELECT resource_raw AS raw, attrs_json(resource_raw) AS js
+                      FROM distinct_attributes WHERE NOT of_row)"""
+        )
+    if row_column in columns:
+        statements.append(
+            f"""INSERT INTO {ROW_DICTIONARY}
+                SELECT row_raw, attrs_json(row_raw) FROM distinct_attributes WHERE of_row"""
+        )
+    statements.append("DROP TABLE distinct_attributes")
+    return statements
+
+
+def _with_attributes(columns: set[str], source: str, row_column: str) -> str:
+    """``source`` joined to both attribute dictionaries.
+
+    Adds ``js`` (resource attributes as JSON), ``d_service``, ``d_namespace``, ``d_pod``,
+    ``d_container`` and ``row_js`` (the row's own attributes as JSON). Rows whose text is not in
+    a dictionary (salvaged lines) are parsed on the spot; a missing column gives ``{}``.
     """
-
-
-def _with_resources(columns: set[str], source: str) -> str:
-    """``source`` joined to the resource dictionary as ``d`` (columns js, service, namespace, pod, container)."""
-    if "ResourceAttributes" not in columns:
-        return f"(SELECT src.*, NULL::VARCHAR AS js, NULL::VARCHAR AS d_service, NULL::VARCHAR AS d_namespace, NULL::VARCHAR AS d_pod, NULL::VARCHAR AS d_container FROM {source} AS src)"
-    return f"""(SELECT src.*, COALESCE(d.js, attrs_json(src."ResourceAttributes")) AS js,
-               d.service AS d_service, d.namespace AS d_namespace, d.pod AS d_pod, d.container AS d_container
-        FROM {source} AS src LEFT JOIN {RESOURCE_DICTIONARY} AS d ON src."ResourceAttributes" IS NOT DISTINCT FROM d.raw)"""
+    joins = []
+    if "ResourceAttributes" in columns:
+        resource_js = 'COALESCE(d.js, attrs_json(src."ResourceAttributes"))'
+        resource_fields = (
+            "d.service AS d_service, d.namespace AS d_namespace, d.pod AS d_pod, d.container AS d_container"
+        )
+        joins.append(
+            f'LEFT JOIN {RESOURCE_DICTIONARY} AS d ON src."ResourceAttributes" IS NOT DISTINCT FROM d.raw'
+        )
+    else:
+        resource_js = "'{}'"
+        resource_fields = ", ".join(
+            f"NULL::VARCHAR AS d_{field}" for field in ("service", "namespace", "pod", "container")
+        )
+    if row_column in columns:
+        row_js = f'COALESCE(a.js, attrs_json(src."{row_column}"))'
+        joins.append(f'LEFT JOIN {ROW_DICTIONARY} AS a ON src."{row_column}" IS NOT DISTINCT FROM a.raw')
+    else:
+        row_js = "'{}'"
+    return f"""(SELECT src.*, {resource_js} AS js, {resource_fields}, {row_js} AS row_js
+        FROM {source} AS src {" ".join(joins)})"""
 
 
 def _logs_select(columns: set[str], source: str) -> str:
@@ -119,8 +170,8 @@ def _logs_select(columns: set[str], source: str) -> str:
                COALESCE({c("TraceId")}, '') AS trace_id,
                COALESCE({c("SpanId")}, '') AS span_id,
                js AS resource_attributes,
-               attrs_json({c("LogAttributes")}) AS log_attributes
-        FROM {_with_resources(columns, source)}
+               row_js AS log_attributes
+        FROM {_with_attributes(columns, source, "LogAttributes")}
     """
 
 
@@ -139,9 +190,9 @@ def _spans_select(columns: set[str], source: str) -> str:
                TRY_CAST({c("Duration")} AS DOUBLE) / 1e6 AS duration_ms,
                norm_status({c("StatusCode")}) AS status,
                COALESCE({c("StatusMessage")}, '') AS status_message,
-               attrs_json({c("SpanAttributes")}) AS span_attributes,
+               row_js AS span_attributes,
                js AS resource_attributes
-        FROM {_with_resources(columns, source)}
+        FROM {_with_attributes(columns, source, "SpanAttributes")}
     """
 
 
@@ -341,7 +392,10 @@ class IndexBuilder:
         reader = _csv_reader(source.path, header, rejects, scan)
         table = _TABLE_OF[source.kind]
         if source.kind in ("logs", "spans"):
-            self.db.execute(resource_dictionary_sql(columns, _csv_reader(source.path, header)))
+            for statement in attribute_dictionaries_sql(
+                columns, _csv_reader(source.path, header), ROW_ATTRIBUTES[source.kind]
+            ):
+                self.db.execute(statement)
         select = self._select(source, columns, reader)
         before = self._count(table)
         try:

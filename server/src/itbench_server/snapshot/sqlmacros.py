@@ -115,17 +115,20 @@ MACROS: Final[tuple[str, ...]] = (
     END
     """,
     r"""
-    CREATE OR REPLACE TEMP MACRO norm_span_kind(text) AS CASE
-        WHEN regexp_full_match(trim(COALESCE(text, '')), '\d') THEN
-            ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][CAST(trim(text) AS INTEGER) + 1]
-        ELSE COALESCE(NULLIF(title_enum(text, 'SPAN_KIND_'), ''), 'Unspecified')
+    CREATE OR REPLACE TEMP MACRO norm_span_kind(text) AS CASE upper(replace(trim(COALESCE(text, '')), 'SPAN_KIND_', ''))
+        WHEN 'SERVER' THEN 'Server' WHEN '2' THEN 'Server'
+        WHEN 'CLIENT' THEN 'Client' WHEN '3' THEN 'Client'
+        WHEN 'INTERNAL' THEN 'Internal' WHEN '1' THEN 'Internal'
+        WHEN 'PRODUCER' THEN 'Producer' WHEN '4' THEN 'Producer'
+        WHEN 'CONSUMER' THEN 'Consumer' WHEN '5' THEN 'Consumer'
+        ELSE 'Unspecified'
     END
     """,
     r"""
-    CREATE OR REPLACE TEMP MACRO norm_status(text) AS CASE
-        WHEN trim(COALESCE(text, '')) IN ('', '0') THEN 'Unset'
-        WHEN trim(text) = '1' THEN 'Ok'
-        WHEN trim(text) = '2' THEN 'Error'
+    CREATE OR REPLACE TEMP MACRO norm_status(text) AS CASE upper(replace(trim(COALESCE(text, '')), 'STATUS_CODE_', ''))
+        WHEN 'ERROR' THEN 'Error' WHEN '2' THEN 'Error'
+        WHEN 'OK' THEN 'Ok' WHEN '1' THEN 'Ok'
+        WHEN 'UNSET' THEN 'Unset' WHEN '0' THEN 'Unset' WHEN '' THEN 'Unset'
         ELSE title_enum(text, 'STATUS_CODE_')
     END
     """,
