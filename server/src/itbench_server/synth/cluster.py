@@ -1483,6 +1483,72 @@ class Cluster:
         )
 
 
+def hpa_manifest(
+    meta: JsonObject, target: str, *, max_replicas: int, utilization: int, since: int, limited_condition: bool
+) -> JsonObject:
+    """A settled CPU HorizontalPodAutoscaler of Deployment ``target`` at one replica.
+
+    ``limited_condition`` adds the ``ScalingLimited`` condition that a controller reports once it
+    has compared the recommendation with the bounds.
+    """
+    conditions: list[JsonObject] = [
+        {
+            "type": "AbleToScale",
+            "status": "True",
+            "reason": "ReadyForNewScale",
+            "message": "recommended size matches current size",
+            "lastTransitionTime": iso(since),
+        },
+        {
+            "type": "ScalingActive",
+            "status": "True",
+            "reason": "ValidMetricFound",
+            "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)",
+            "lastTransitionTime": iso(since),
+        },
+    ]
+    if limited_condition:
+        conditions.append(
+            {
+                "type": "ScalingLimited",
+                "status": "False",
+                "reason": "DesiredWithinRange",
+                "message": "the desired count is within the acceptable range",
+                "lastTransitionTime": iso(since),
+            }
+        )
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta,
+        "spec": {
+            "maxReplicas": max_replicas,
+            "minReplicas": 1,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ],
+        },
+        "status": {
+            "currentReplicas": 1,
+            "desiredReplicas": 1,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "current": {"averageUtilization": utilization, "averageValue": f"{utilization}m"},
+                    },
+                }
+            ],
+            "conditions": conditions,
+        },
+    }
+
+
 def _node_ip(node: str) -> str:
     return f"172.18.0.{(NODES.index(node) + 3) if node in NODES else 2}"
 

@@ -23,6 +23,7 @@ from itbench_server.synth.cluster import (
     JsonObject,
     PodState,
     flagd_json,
+    hpa_manifest,
     iso,
     iso_micro,
 )
@@ -1035,64 +1036,14 @@ class HpaFault(Fault):
             cluster.add_static(
                 "horizontalpodautoscalers",
                 cluster.installed,
-                {
-                    "apiVersion": "autoscaling/v2",
-                    "kind": "HorizontalPodAutoscaler",
-                    "metadata": meta,
-                    "spec": {
-                        "maxReplicas": self.max_replicas,
-                        "minReplicas": 1,
-                        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                        "metrics": [
-                            {
-                                "type": "Resource",
-                                "resource": {
-                                    "name": "cpu",
-                                    "target": {"type": "Utilization", "averageUtilization": 80},
-                                },
-                            }
-                        ],
-                    },
-                    "status": {
-                        "currentReplicas": 1,
-                        "desiredReplicas": 1,
-                        "currentMetrics": [
-                            {
-                                "type": "Resource",
-                                "resource": {
-                                    "name": "cpu",
-                                    "current": {
-                                        "averageUtilization": utilization,
-                                        "averageValue": f"{utilization}m",
-                                    },
-                                },
-                            }
-                        ],
-                        "conditions": [
-                            {
-                                "type": "AbleToScale",
-                                "status": "True",
-                                "reason": "ReadyForNewScale",
-                                "message": "recommended size matches current size",
-                                "lastTransitionTime": iso(cluster.installed),
-                            },
-                            {
-                                "type": "ScalingActive",
-                                "status": "True",
-                                "reason": "ValidMetricFound",
-                                "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)",
-                                "lastTransitionTime": iso(cluster.installed),
-                            },
-                            {
-                                "type": "ScalingLimited",
-                                "status": "False",
-                                "reason": "DesiredWithinRange",
-                                "message": "the desired count is within the acceptable range",
-                                "lastTransitionTime": iso(cluster.installed),
-                            },
-                        ],
-                    },
-                },
+                hpa_manifest(
+                    meta,
+                    name,
+                    max_replicas=self.max_replicas,
+                    utilization=utilization,
+                    since=cluster.installed,
+                    limited_condition=True,
+                ),
             )
 
     def inject(self, incident: Incident) -> None:

@@ -30,6 +30,7 @@ from itbench_server.synth.cluster import (
     JsonObject,
     Pod,
     PodState,
+    hpa_manifest,
     iso,
     iso_micro,
 )
@@ -852,55 +853,12 @@ class _Planter:
         cluster.add_static(
             "horizontalpodautoscalers",
             cluster.installed,
-            {
-                "apiVersion": "autoscaling/v2",
-                "kind": "HorizontalPodAutoscaler",
-                "metadata": meta,
-                "spec": {
-                    "maxReplicas": 5,
-                    "minReplicas": 1,
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {"type": "Utilization", "averageUtilization": 80},
-                            },
-                        }
-                    ],
-                },
-                "status": {
-                    "currentReplicas": 1,
-                    "desiredReplicas": 1,
-                    "currentMetrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "current": {
-                                    "averageUtilization": utilization,
-                                    "averageValue": f"{utilization}m",
-                                },
-                            },
-                        }
-                    ],
-                    "conditions": [
-                        {
-                            "type": "AbleToScale",
-                            "status": "True",
-                            "reason": "ReadyForNewScale",
-                            "message": "recommended size matches current size",
-                            "lastTransitionTime": iso(cluster.installed),
-                        },
-                        {
-                            "type": "ScalingActive",
-                            "status": "True",
-                            "reason": "ValidMetricFound",
-                            "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)",
-                            "lastTransitionTime": iso(cluster.installed),
-                        },
-                    ],
-                },
-            },
+            hpa_manifest(
+                meta,
+                name,
+                max_replicas=5,
+                utilization=utilization,
+                since=cluster.installed,
+                limited_condition=False,
+            ),
         )
