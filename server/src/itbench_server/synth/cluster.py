@@ -21,6 +21,7 @@ from itbench_server.synth.topology import (
     CHART,
     DEMO_VERSION,
     NAMESPACE,
+    WORKLOAD_BY_NAME,
     WORKLOADS,
     Workload,
 )
@@ -261,6 +262,66 @@ class Cluster:
         if annotations:
             meta["annotations"] = annotations
         return meta
+
+    def install_autoscaler(
+        self,
+        name: str,
+        *,
+        max_replicas: int,
+        draw_utilization: Callable[[], int],
+        limited_condition: bool,
+        helm_managed_fields: bool,
+    ) -> None:
+        """An HPA of Deployment ``name`` installed with the demo (CPU target 80%), and the CPU
+        request it needs on every version of the Deployment and its ReplicaSets.
+
+        ``draw_utilization`` is called once, after the object's metadata is made, for the CPU
+        utilization its status reports.
+        """
+        requests = {"cpu": "100m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
+        for _at, spec, _generation in self.deployments[name].versions:
+            spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
+        for replicaset in self.replicasets.values():
+            if replicaset.deployment == name:
+                replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
+        meta = self.metadata(
+            name,
+            NAMESPACE,
+            self.installed,
+            generation=1,
+            labels={"app.kubernetes.io/component": name, "app.kubernetes.io/managed-by": "Helm"},
+            annotations={
+                "meta.helm.sh/release-name": "otel-demo",
+                "meta.helm.sh/release-namespace": NAMESPACE,
+            },
+        )
+        if helm_managed_fields:
+            meta["managedFields"] = [
+                {
+                    "apiVersion": "autoscaling/v2",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {
+                        "f:spec": {
+                            "f:maxReplicas": {},
+                            "f:metrics": {},
+                            "f:minReplicas": {},
+                            "f:scaleTargetRef": {},
+                        }
+                    },
+                    "manager": "helm",
+                    "operation": "Update",
+                    "time": iso(self.installed),
+                }
+            ]
+        manifest = hpa_manifest(
+            meta,
+            name,
+            max_replicas=max_replicas,
+            utilization=draw_utilization(),
+            since=self.installed,
+            limited_condition=limited_condition,
+        )
+        self.add_static("horizontalpodautoscalers", self.installed, manifest)
 
     def add_static(self, resource: str, at: int, body: JsonObject) -> StaticObject:
         meta = body["metadata"]

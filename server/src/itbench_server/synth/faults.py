@@ -23,7 +23,6 @@ from itbench_server.synth.cluster import (
     JsonObject,
     PodState,
     flagd_json,
-    hpa_manifest,
     iso,
     iso_micro,
 )
@@ -993,57 +992,12 @@ class HpaFault(Fault):
 
     def setup(self, cluster: Cluster) -> None:
         for name in self._AUTOSCALED:
-            for _at, spec, _generation in cluster.deployments[name].versions:
-                spec["template"]["spec"]["containers"][0]["resources"]["requests"] = {
-                    "cpu": "100m",
-                    "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi",
-                }
-            for replicaset in cluster.replicasets.values():
-                if replicaset.deployment == name:
-                    replicaset.template["spec"]["containers"][0]["resources"]["requests"] = {
-                        "cpu": "100m",
-                        "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi",
-                    }
-            meta = cluster.metadata(
+            cluster.install_autoscaler(
                 name,
-                NAMESPACE,
-                cluster.installed,
-                generation=1,
-                labels={"app.kubernetes.io/component": name, "app.kubernetes.io/managed-by": "Helm"},
-                annotations={
-                    "meta.helm.sh/release-name": "otel-demo",
-                    "meta.helm.sh/release-namespace": NAMESPACE,
-                },
-            )
-            meta["managedFields"] = [
-                {
-                    "apiVersion": "autoscaling/v2",
-                    "fieldsType": "FieldsV1",
-                    "fieldsV1": {
-                        "f:spec": {
-                            "f:maxReplicas": {},
-                            "f:metrics": {},
-                            "f:minReplicas": {},
-                            "f:scaleTargetRef": {},
-                        }
-                    },
-                    "manager": "helm",
-                    "operation": "Update",
-                    "time": iso(cluster.installed),
-                }
-            ]
-            utilization = 20 + cluster.rng.randrange(0, 40)
-            cluster.add_static(
-                "horizontalpodautoscalers",
-                cluster.installed,
-                hpa_manifest(
-                    meta,
-                    name,
-                    max_replicas=self.max_replicas,
-                    utilization=utilization,
-                    since=cluster.installed,
-                    limited_condition=True,
-                ),
+                max_replicas=self.max_replicas,
+                draw_utilization=lambda: 20 + cluster.rng.randrange(0, 40),
+                limited_condition=True,
+                helm_managed_fields=True,
             )
 
     def inject(self, incident: Incident) -> None:

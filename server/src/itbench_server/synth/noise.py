@@ -30,7 +30,6 @@ from itbench_server.synth.cluster import (
     JsonObject,
     Pod,
     PodState,
-    hpa_manifest,
     iso,
     iso_micro,
 )
@@ -831,34 +830,10 @@ class _Planter:
 
     def _install_autoscaler(self, name: str) -> None:
         """An HPA installed with the demo (CPU target 80%), and the CPU request it needs."""
-        cluster = self.cluster
-        requests = {"cpu": "100m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
-        for _at, spec, _generation in cluster.deployments[name].versions:
-            spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
-        for replicaset in cluster.replicasets.values():
-            if replicaset.deployment == name:
-                replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
-        meta = cluster.metadata(
+        self.cluster.install_autoscaler(
             name,
-            NAMESPACE,
-            cluster.installed,
-            generation=1,
-            labels={"app.kubernetes.io/component": name, "app.kubernetes.io/managed-by": "Helm"},
-            annotations={
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
-        )
-        utilization = 30 + self.rng.randrange(0, 30)
-        cluster.add_static(
-            "horizontalpodautoscalers",
-            cluster.installed,
-            hpa_manifest(
-                meta,
-                name,
-                max_replicas=5,
-                utilization=utilization,
-                since=cluster.installed,
-                limited_condition=False,
-            ),
+            max_replicas=5,
+            draw_utilization=lambda: 30 + self.rng.randrange(0, 30),
+            limited_condition=False,
+            helm_managed_fields=False,
         )
