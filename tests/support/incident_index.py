@@ -28,19 +28,21 @@ def at(minute: float) -> datetime:
     return WINDOW_START + timedelta(minutes=minute)
 
 
-def build_index(directory: Path, rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    """Write a DuckDB index with the given rows (missing columns are NULL) and open it."""
+def build_index(directory: Path, tables: dict[str, list[dict[str, Any]]]) -> Snapshot:
+    """Write the given rows (missing columns are NULL) as a DuckDB index of the window and open it."""
     index_path = directory / "index.duckdb"
     connection = duckdb.connect(str(index_path))
     for ddl in TABLE_DDL.values():
         connection.execute(ddl)
-    for table, table_rows in rows.items():
-        for row in table_rows:
-            columns = list(row)
-            placeholders = ", ".join("?" for _ in columns)
-            connection.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-                [json.dumps(value) if isinstance(value, dict) else value for value in row.values()],
+    for table, rows in tables.items():
+        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+        for row in rows:
+            values = [json.dumps(v) if isinstance(v, dict) else v for v in row.values()]
+            by_columns.setdefault(tuple(row), []).append(values)
+        for columns, values in by_columns.items():
+            connection.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                values,
             )
     connection.executemany(
         "INSERT INTO meta VALUES (?, ?)",

