@@ -8,8 +8,7 @@ import pytest
 from mcp import Client
 from mcp_scenario import text_of
 
-from itbench_server.errors import QueryError
-from itbench_server.mcp.kubectl_tool import ALLOWED_VERBS, check_kubectl_args
+from itbench_server.mcp.kubectl_tool import ALLOWED_VERBS
 from itbench_server.mcp.server import create_server
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.snapshot import Snapshot
@@ -27,7 +26,8 @@ REFUSED_FLAGS = [
     "--kubeconfig", "--server", "--token", "--as", "--as-group", "--as-uid", "--context", "--cluster",
     "--user", "--username", "--password", "--certificate-authority", "--client-certificate",
     "--client-key", "--insecure-skip-tls-verify", "--tls-server-name", "--cache-dir", "--kuberc",
-    "--filename", "--kustomize", "--raw", "--profile", "--watch",
+    "--filename", "--kustomize", "--raw", "--profile", "--watch", "--proxy-url", "--kuberc", "--as-user-extra",
+    "--profile-output", "--watch-only", "--follow", "--recursive", "--vmodule", "--v",
 ]  # fmt: skip
 
 
@@ -82,48 +82,6 @@ async def test_kubectl_refuses_flags_that_change_the_target_credentials_or_read_
     error, text = await call(client, command=command)
     assert error
     assert text.startswith(f"Error executing tool kubectl: {flag} is not allowed: ")
-
-
-@pytest.mark.parametrize(
-    ("command", "message"),
-    [
-        ("get pods -s https://elsewhere", "-s (--server) is not allowed"),
-        ("get -f pod.yaml", "-f is not allowed"),
-        ("logs ad-5d9f7c6b8-x2x9q -n otel-demo -f", "-f is not allowed"),
-        ("get -k ./overlay", "-k (--kustomize) is not allowed"),
-        ("get pods -Aw", "-w (--watch) is not allowed"),
-        (
-            "get pods -o jsonpath-file=/etc/passwd",
-            "jsonpath-file=/etc/passwd: output templates read from local files",
-        ),
-        ("get pods -o go-template-file=/etc/passwd", "output templates read from local files"),
-        ("logs ad-5d9f7c6b8-x2x9q -- cat /etc/passwd", "'--' is not allowed"),
-        ("get pods 'unclosed", "command: cannot split"),
-        ("", "command: empty"),
-        ("-n otel-demo", "command: no verb found"),
-    ],
-)
-def test_check_refuses_short_flags_local_files_and_unreadable_commands(command: str, message: str) -> None:
-    with pytest.raises(QueryError) as raised:
-        check_kubectl_args(command)
-    assert message in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        "get pods -n otel-demo -lapp=ad -o wide",
-        "-n otel-demo get pods -ojson",
-        "--namespace otel-demo describe pod ad-5d9f7c6b8-x2x9q",
-        "logs ad-5d9f7c6b8-x2x9q -n otel-demo -c ad --tail=20 --since=5m --timestamps -p",
-        "top pods -A --containers",
-        "events -n otel-demo --for pod/ad-5d9f7c6b8-x2x9q",
-        "get pods -A -o custom-columns=NAME:.metadata.name,STATUS:.status.phase --sort-by=.metadata.name",
-        "api-resources --namespaced=true",
-    ],
-)
-def test_check_accepts_read_only_commands_with_their_usual_flags(command: str) -> None:
-    assert check_kubectl_args(command)
 
 
 async def test_explain_answers_that_schemas_are_not_recorded(client: Client) -> None:

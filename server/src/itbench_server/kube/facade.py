@@ -50,9 +50,9 @@ class _ThreadedServer(uvicorn.Server):
         self.listening = not self.should_exit
         self.settled.set()
 
-    def serve_in_thread(self, listener: socket.socket) -> None:
+    def serve_in_thread(self, listeners: list[socket.socket]) -> None:
         try:
-            self.run(sockets=[listener])
+            self.run(sockets=listeners)
         finally:
             self.settled.set()
 
@@ -77,6 +77,8 @@ class KubeFacade:
         self._private_dir: tempfile.TemporaryDirectory[str] | None = None
         self._certificate: ServerCertificate | None = None
         self.port = 0
+        self.unix_socket: Path | None = None
+        """The same API on a Unix socket (for sandboxes without a network); set by :meth:`start`."""
 
     @property
     def url(self) -> str:
@@ -106,7 +108,15 @@ class KubeFacade:
             ) from None
         self.port = listener.getsockname()[1]
         self._private_dir = tempfile.TemporaryDirectory(prefix="itbench-kube-api-")
-        self._certificate = make_server_certificate(Path(self._private_dir.name))
+        private = Path(self._private_dir.name)
+        self._certificate = make_server_certificate(private)
+        # The same server, also on a Unix socket: a sandbox with no network reaches it through a
+        # relay (see itbench_server.sandbox), so only this socket, not the host's network, is
+        # shared with it.
+        self.unix_socket = private / "api.sock"
+        unix_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        unix_listener.bind(str(self.unix_socket))
+        self.unix_socket.chmod(0o600)
         config = uvicorn.Config(
             self.api.app,
             log_level="warning",
@@ -118,7 +128,10 @@ class KubeFacade:
         )
         self._server = _ThreadedServer(config)
         self._thread = threading.Thread(
-            target=self._server.serve_in_thread, args=(listener,), name="kube-api", daemon=True
+            target=self._server.serve_in_thread,
+            args=([listener, unix_listener],),
+            name="kube-api",
+            daemon=True,
         )
         self._thread.start()
         if not self._server.settled.wait(_START_TIMEOUT) or not self._server.listening:
@@ -137,6 +150,7 @@ class KubeFacade:
         if self._private_dir is not None:
             self._private_dir.cleanup()
             self._private_dir = None
+        self.unix_socket = None
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C in the foreground)."""
