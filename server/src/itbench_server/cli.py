@@ -74,8 +74,19 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--submission-out", type=Path, default=None, help="write the submitted diagnosis (JSON) here"
     )
     parser.add_argument("--output-budget", type=int, default=None, help="most characters in one tool result")
-    parser.add_argument(
-        "--token", default=None, help="bearer token HTTP clients must send (default: $ITBENCH_SERVER_TOKEN)"
+    tokens = parser.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read the bearer token HTTP clients must send from the first line of this file",
+    )
+    tokens.add_argument(
+        "--token",
+        default=None,
+        help="the bearer token itself (visible to other users in ps; prefer --token-file or "
+        "$ITBENCH_SERVER_TOKEN, the default)",
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
     parser.set_defaults(handler=_run_serve)
@@ -87,12 +98,12 @@ def _run_serve(args: argparse.Namespace) -> int:
     import anyio
     from pydantic import ValidationError
 
-    from itbench_server.mcp.http import check_exposure, serve_http
+    from itbench_server.mcp.http import check_exposure, resolve_token, serve_http
     from itbench_server.mcp.server import create_server
     from itbench_server.mcp.settings import ServerSettings
     from itbench_server.snapshot import open_snapshot
 
-    token = args.token or os.environ.get("ITBENCH_SERVER_TOKEN") or None
+    token = resolve_token(args.token, args.token_file, os.environ)
     if args.transport == "http":
         check_exposure(args.host, token)
     options = {"output_budget": args.output_budget} if args.output_budget is not None else {}

@@ -147,6 +147,23 @@ async def test_http_server_refuses_requests_without_the_token(
     assert other_path.status_code == 401
 
 
+@pytest.mark.anyio
+async def test_http_server_refuses_a_foreign_host_header_even_with_the_token(http_server: HttpServer) -> None:
+    url, token, _ = http_server
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {token}",
+        "Host": "rebound.example.com" + url.removeprefix("http://127.0.0.1").removesuffix("/mcp"),
+    }
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(url, json=request, headers=headers)
+
+    assert response.status_code == 421
+    assert response.json()["error"].startswith("misdirected request: the Host header must be localhost:")
+
+
 def test_serve_refuses_a_non_loopback_address_without_a_token(
     scenario_dir: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,7 +175,7 @@ def test_serve_refuses_a_non_loopback_address_without_a_token(
 
     assert status == 2
     assert capsys.readouterr().err == (
-        "error: refusing to serve on 0.0.0.0 without a bearer token; pass --token or set "
+        "error: refusing to serve on 0.0.0.0 without a bearer token; pass --token-file or set "
         "ITBENCH_SERVER_TOKEN (or bind to 127.0.0.1)\n"
     )
 
