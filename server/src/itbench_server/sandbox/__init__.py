@@ -22,11 +22,13 @@ import functools
 import io
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,15 +66,21 @@ class ResourceLimits:
     address_space_bytes: int = 2 << 30
     file_size_bytes: int = 64 << 20
     open_files: int = 256
+    max_processes: int | None = None
+    """Processes and threads the command may have at once (a pids cgroup where the machine
+    allows one, else ``RLIMIT_NPROC``, which the kernel does not apply to root)."""
 
     def as_rlimits(self) -> dict[str, int]:
-        return {
+        limits = {
             "RLIMIT_CPU": self.cpu_seconds,
             "RLIMIT_AS": self.address_space_bytes,
             "RLIMIT_FSIZE": self.file_size_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+        if self.max_processes is not None:
+            limits["RLIMIT_NPROC"] = self.max_processes
+        return limits
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,9 @@ class ConfinedResult:
     stdout: bytes
     stderr: bytes
     output_cut: bool
-    """The command was killed because its output passed the cap."""
+    """Output was left out: past the cap, or between head and tail."""
+    output_stopped: bool
+    """The command was killed because it printed past the cap (or, keeping the tail, the drain limit)."""
     timed_out: bool
     confined: bool
 
@@ -179,7 +189,9 @@ def _bwrap_argv(spec: SandboxSpec, launcher_spec: dict[str, object]) -> list[str
         argv += ["--ro-bind", str(socket_path), f"{_RELAY_DIR_INSIDE}/{index}.sock"]
     for name, value in sorted(spec.environment.items()):
         argv += ["--setenv", name, value]
-    argv += ["--chdir", spec.workdir]
+    # Everything bubblewrap made on its own root (mount points such as /opt, /data) turns read-only;
+    # /tmp and the writable mounts stay writable.
+    argv += ["--remount-ro", "/", "--chdir", spec.workdir]
     interpreter = os.path.realpath(sys.executable)
     return [*argv, interpreter, "-I", "-S", _LAUNCHER_INSIDE, json.dumps(launcher_spec)]
 
@@ -191,8 +203,15 @@ def run_confined(
     timeout: float,
     stdout_limit: int = 8 << 20,
     stderr_limit: int = 64 << 10,
+    keep_tail: int = 0,
+    drain_limit: int = 256 << 20,
 ) -> ConfinedResult:
     """Run ``argv`` (paths as seen inside the sandbox) under ``spec``; never raises for the command's failures.
+
+    Each stream keeps its first ``stdout_limit``/``stderr_limit`` bytes. With ``keep_tail``, it
+    also keeps its last ``keep_tail`` bytes (``stdout`` is then head + tail, and the bytes left
+    out between them are counted in :attr:`ConfinedResult.output_cut`); the command is killed
+    once a stream has printed ``drain_limit`` bytes. Without ``keep_tail`` it is killed at the cap.
 
     Without bubblewrap the command runs directly with the same environment, limits, deadline and
     output caps; ``argv`` must then name host paths that are valid in both views (the caller
@@ -212,20 +231,44 @@ def run_confined(
         command = [os.path.realpath(sys.executable), "-I", "-S", str(_LAUNCHER), json.dumps(launcher_spec)]
         environment = dict(spec.environment)
         cwd = spec.workdir
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    group = _ProcessGroup.create(spec.limits.max_processes)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            cwd=cwd,
+            start_new_session=True,
+            # Joins the pids cgroup before bubblewrap starts, so no child escapes the limit.
+            preexec_fn=group.join if group is not None else None,
+        )
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
+    try:
+        return _collect(process, status.confined, timeout, stdout_limit, stderr_limit, keep_tail, drain_limit)
+    finally:
+        if group is not None:
+            group.remove()
+
+
+def _collect(
+    process: subprocess.Popen[bytes],
+    confined: bool,
+    timeout: float,
+    stdout_limit: int,
+    stderr_limit: int,
+    keep_tail: int,
+    drain_limit: int,
+) -> ConfinedResult:
     assert process.stdout is not None and process.stderr is not None
     cut = threading.Event()
     # Popen's pipes are buffered readers (read1 returns what is there, without waiting for more).
-    out = _CappedReader(cast(io.BufferedReader, process.stdout), stdout_limit, cut)
-    err = _CappedReader(cast(io.BufferedReader, process.stderr), stderr_limit, cut)
+    out = _CappedReader(cast(io.BufferedReader, process.stdout), stdout_limit, cut, keep_tail, drain_limit)
+    err = _CappedReader(cast(io.BufferedReader, process.stderr), stderr_limit, cut, keep_tail, drain_limit)
     readers = [threading.Thread(target=reader.run, daemon=True) for reader in (out, err)]
     for reader in readers:
         reader.start()
@@ -247,36 +290,115 @@ def run_confined(
         stdout=out.data(),
         stderr=err.data(),
         output_cut=out.overflowed or err.overflowed,
+        output_stopped=out.stopped or err.stopped,
         timed_out=timed_out,
-        confined=status.confined,
+        confined=confined,
     )
 
 
 class _CappedReader:
-    """Reads a pipe up to ``limit`` bytes; past it, flags ``cut`` so the process is killed."""
+    """Reads a pipe, keeping its head (and optionally its tail); flags ``cut`` to have the process killed."""
 
-    def __init__(self, stream: io.BufferedReader, limit: int, cut: threading.Event) -> None:
+    def __init__(
+        self,
+        stream: io.BufferedReader,
+        limit: int,
+        cut: threading.Event,
+        keep_tail: int = 0,
+        drain_limit: int = 0,
+    ) -> None:
         self.stream = stream
         self.limit = limit
         self.cut = cut
-        self.chunks: list[bytes] = []
-        self.size = 0
+        self.keep_tail = keep_tail
+        self.drain_limit = max(drain_limit, limit)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
         self.overflowed = False
+        self.stopped = False
 
     def run(self) -> None:
         with self.stream:
             while chunk := self.stream.read1(65536):
-                if self.size + len(chunk) > self.limit:
-                    self.chunks.append(chunk[: self.limit - self.size])
-                    self.size = self.limit
-                    self.overflowed = True
+                self.total += len(chunk)
+                room = self.limit - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                if not chunk:
+                    continue
+                self.overflowed = True
+                if not self.keep_tail or self.total >= self.drain_limit:
+                    self.stopped = True
                     self.cut.set()
                     return
-                self.chunks.append(chunk)
-                self.size += len(chunk)
+                self.tail += chunk
+                del self.tail[: max(len(self.tail) - self.keep_tail, 0)]
 
     def data(self) -> bytes:
-        return b"".join(self.chunks)
+        if not self.tail:
+            return bytes(self.head)
+        left_out = self.total - len(self.head) - len(self.tail)
+        marker = f"\n[... {left_out} bytes left out ...]\n".encode() if left_out else b""
+        return bytes(self.head) + marker + bytes(self.tail)
+
+
+class _ProcessGroup:
+    """A pids cgroup (v2, or v1's pids hierarchy) that caps the processes of one command."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, max_processes: int | None) -> _ProcessGroup | None:
+        if max_processes is None:
+            return None
+        for parent in _pids_cgroup_parents():
+            path = parent / f"itbench-sandbox-{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                path.mkdir()
+                (path / "pids.max").write_text(str(max_processes))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+                continue
+            return cls(path)
+        return None  # RLIMIT_NPROC (set by the launcher) is the remaining limit
+
+    def join(self) -> None:
+        """Runs in the child between fork and exec: move this process into the group."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self) -> None:
+        procs = self.path / "cgroup.procs"
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                pids = procs.read_text().split()
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
+                if not pids:
+                    break
+            time.sleep(0.01)  # the kernel reaps the killed processes asynchronously
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+@functools.cache
+def _pids_cgroup_parents() -> tuple[Path, ...]:
+    """Writable places for a pids cgroup: under this process's own v2 cgroup, or v1's pids root."""
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            hierarchy, controllers, where = line.split(":", 2)
+            if hierarchy == "0" and controllers == "":
+                unified = Path("/sys/fs/cgroup") / where.lstrip("/")
+                if "pids" in (unified / "cgroup.subtree_control").read_text().split():
+                    candidates.append(unified)
+            elif "pids" in controllers.split(","):
+                candidates.append(Path("/sys/fs/cgroup/pids") / where.lstrip("/"))
+    return tuple(path for path in candidates if os.access(path, os.W_OK))
 
 
 def _kill_when_cut(process: subprocess.Popen[bytes], cut: threading.Event) -> None:
