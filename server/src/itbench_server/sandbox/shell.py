@@ -91,9 +91,8 @@ class ScenarioShell:
             for source, relative in visible_files(self.scenario_dir)
         ]
         # The server's Python environment (pandas, numpy) and its interpreter, read-only.
-        for prefix in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
-            if not prefix.is_relative_to("/usr"):
-                mounts.append(Mount(prefix, str(prefix)))
+        prefixes = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
+        mounts += [Mount(prefix, str(prefix)) for prefix in prefixes if not prefix.is_relative_to("/usr")]
         mounts.append(Mount(Path(self._scratch.name), SCRATCH, writable=True))
         return mounts
 
