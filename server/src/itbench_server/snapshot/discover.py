@@ -3,13 +3,17 @@
 Published datasets flatten the recorder's ``raw/`` nesting; the recorder itself writes
 ``raw/metrics_pod/...`` and a reduced ``lite/`` copy. Both are read: a ``*_raw`` file wins over
 its ``lite`` twin. The ground truth and recorder metadata are never part of the result, and
-nothing outside the directory is followed (a symlink leading out, or to the ground truth, is
-refused and reported).
+nothing outside the directory is ever read: a symlink is followed only to a regular file inside
+the directory, symlinked directories are not entered, and every data-named entry that cannot be
+read (a symlink leading out or to the ground truth, a dangling or looping symlink, a directory, a
+FIFO) is refused and reported instead.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +43,8 @@ class SourceFile:
     size: int
     mtime_ns: int
     entity: str = ""  # the pod or service a metrics file is about
+    device: int = 0  # st_dev and st_ino: the file's identity, shared by its hard links
+    inode: int = 0
 
 
 @dataclass
@@ -71,50 +77,148 @@ def _classify(name: str) -> tuple[SourceKind, str, bool] | None:
     return None
 
 
+def never_read(name: str) -> bool:
+    """Whether a file of this name is the answer key or recorder metadata, never evidence."""
+    return bool(_NEVER_READ.match(name))
+
+
+_OUTSIDE = "symlink leading outside the scenario or to its ground truth; not read"
+
+
+def _kind_of_mode(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _walk(root: Path, found: ScenarioFiles) -> list[tuple[Path, str]]:
+    """(path, relative) of every entry under ``root``, never entering a symlinked directory.
+
+    Hidden entries are left out; a directory that cannot be listed is reported.
+    """
+    entries: list[tuple[Path, str]] = []
+    pending = [(root, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                children = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            found.refused.append((prefix.rstrip("/") or ".", f"cannot list: {error.strerror}; not read"))
+            continue
+        for entry in children:
+            if entry.name.startswith("."):
+                continue
+            relative = prefix + entry.name
+            entries.append((Path(entry.path), relative))
+            try:
+                is_directory = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_directory = False
+            if is_directory:
+                pending.append((Path(entry.path), relative + "/"))
+    return sorted(entries, key=lambda item: Path(item[1]).parts)
+
+
+def _readable_target(path: Path, resolved_root: Path) -> tuple[Path, os.stat_result] | str:
+    """The real file behind ``path`` and its status, or why it is not read.
+
+    A symlink is followed only to a regular file inside the scenario that is not the answer key.
+    """
+    try:
+        status = path.lstat()
+    except OSError as error:
+        return f"cannot read: {error.strerror}"
+    if not stat.S_ISLNK(status.st_mode):
+        if not stat.S_ISREG(status.st_mode):
+            return f"{_kind_of_mode(status.st_mode)}, not a file; not read"
+        try:  # the walk enters no symlinked directory; this holds whatever the walk did
+            inside = path.resolve(strict=True).is_relative_to(resolved_root)
+        except (RuntimeError, OSError) as error:
+            return f"cannot read: {getattr(error, 'strerror', None) or error}"
+        return (path, status) if inside else _OUTSIDE
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        target = path.resolve()
+        if not target.is_relative_to(resolved_root) or never_read(target.name):
+            return _OUTSIDE
+        return "dangling symlink (its target does not exist); not read"
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, OSError after
+        return "symlink loop; not read"
+    if not target.is_relative_to(resolved_root) or never_read(target.name):
+        return _OUTSIDE
+    try:
+        status = target.stat()
+    except OSError as error:
+        return f"cannot read: {error.strerror}"
+    if stat.S_ISDIR(status.st_mode):
+        return "symlink to a directory; not followed"
+    if not stat.S_ISREG(status.st_mode):
+        return f"symlink to {_kind_of_mode(status.st_mode)}, not a file; not read"
+    return target, status
+
+
 def find_scenario_files(root: Path) -> ScenarioFiles:
     """Walk ``root`` and classify its evidence files.
 
     Raises:
         NotAScenarioError: ``root`` is not a directory or holds no evidence file at all.
     """
-    if not root.exists():
-        raise NotAScenarioError(f"{root}: no such directory")
-    if not root.is_dir():
-        raise NotAScenarioError(f"{root}: not a directory (give the Scenario-<N>/ directory)")
-    resolved_root = root.resolve()
+    try:
+        if not root.exists():
+            raise NotAScenarioError(f"{root}: no such directory")
+        if not root.is_dir():
+            raise NotAScenarioError(f"{root}: not a directory (give the Scenario-<N>/ directory)")
+        resolved_root = root.resolve(strict=True)
+    except (OSError, RuntimeError) as error:
+        raise NotAScenarioError(f"{root}: cannot open the directory: {error}") from None
     found = ScenarioFiles(root=root)
     # (kind, entity) -> (is_raw, SourceFile): a *_raw file replaces its lite twin.
     chosen: dict[tuple[SourceKind, str, str], tuple[bool, SourceFile]] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if _NEVER_READ.match(path.name):
-            continue
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
+    for path, relative in _walk(root, found):
+        if never_read(path.name):
             continue
         classified = _classify(path.name)
         if classified is None:
+            if path.is_symlink() and path.is_dir():
+                found.refused.append((relative, "symlink to a directory; not followed"))
             continue
-        if path.is_symlink():
-            target = path.resolve()
-            if not target.is_relative_to(resolved_root) or _NEVER_READ.match(target.name):
-                found.refused.append(
-                    (relative, "symlink leading outside the scenario or to its ground truth; not read")
-                )
-                continue
-        if not path.is_file():
+        target = _readable_target(path, resolved_root)
+        if isinstance(target, str):
+            found.refused.append((relative, target))
             continue
+        real_path, status = target
         kind, entity, is_raw = classified
-        stat = path.stat()
-        source = SourceFile(kind, path, relative, stat.st_size, stat.st_mtime_ns, entity)
+        source = SourceFile(
+            kind,
+            real_path,
+            relative,
+            status.st_size,
+            status.st_mtime_ns,
+            entity,
+            device=status.st_dev,
+            inode=status.st_ino,
+        )
         # Alert files are one per minute; every one counts. Others: one per (kind, entity).
         key = (kind, entity, relative if kind == "alerts" else "")
         previous = chosen.get(key)
         if previous is None or (is_raw and not previous[0]):
             chosen[key] = (is_raw, source)
     found.sources = sorted((source for _, source in chosen.values()), key=lambda s: s.relative)
+    found.refused.sort()
     if not found.sources:
+        passed_over = "".join(f"; {relative}: {reason}" for relative, reason in found.refused[:3])
+        if len(found.refused) > 3:
+            passed_over += f"; and {len(found.refused) - 3} more passed over"
         raise NotAScenarioError(
             f"{root}: no scenario files found (expected otel_logs_raw.tsv, otel_traces_raw.tsv, "
-            "k8s_events_raw.tsv, k8s_objects_raw.tsv, metrics/*.tsv or alerts/*.json)"
+            f"k8s_events_raw.tsv, k8s_objects_raw.tsv, metrics/*.tsv or alerts/*.json){passed_over}"
         )
     return found

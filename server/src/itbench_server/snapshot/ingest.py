@@ -4,6 +4,10 @@ TSV files are read by DuckDB's CSV reader (tab delimiter, CSV quoting, as Go's e
 writes them) and normalized on the way in by the SQL macros of :mod:`.sqlmacros`. Lines the
 reader rejects are recorded in ``skipped`` with their line number; lines rejected only for
 invalid UTF-8 are salvaged with the bad bytes replaced. JSON files (alerts) are read in Python.
+
+Each file is loaded in its own transaction: a file the reader gives up on (garbage that breaks
+its CSV state machine) is read once more without strict quoting, and when that fails too it is
+skipped and reported, leaving nothing of it behind. No file stops the build.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +34,7 @@ from itbench_server.snapshot.sqlmacros import MACROS
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024  # a header row longer than this is not a header
 MAX_BODY_CHARS = 1_000_000  # a log line longer than this is cut (and the cut reported)
 SKIPPED_LINES_PER_FILE = 50  # beyond this, one summary row per file
 
@@ -357,13 +363,29 @@ class IndexBuilder:
     # -- TSV -------------------------------------------------------------------------------
 
     def _header(self, source: SourceFile) -> list[str] | None:
-        with source.path.open("rb") as handle:
-            first = handle.readline(1 << 20)
+        try:
+            with source.path.open("rb") as handle:
+                first = handle.readline(MAX_HEADER_BYTES + 1)
+        except OSError as error:
+            self._skip(source.relative, None, f"cannot read: {error.strerror}")
+            return None
         if not first.strip():
             self._skip(source.relative, None, "empty file (no header row)")
             return None
-        text = first.decode("utf-8", errors="replace").rstrip("\r\n")
-        header = next(csv.reader([text], delimiter="\t"), [])
+        if len(first) > MAX_HEADER_BYTES:
+            self._skip(source.relative, 1, f"header row longer than {MAX_HEADER_BYTES // 1024} KiB; not read")
+            return None
+        line = first.removesuffix(b"\n").removesuffix(b"\r")
+        if b"\r" in line:
+            # The reader would take it for the line end and misread every row.
+            self._skip(source.relative, 1, "header row holds a bare carriage return (CR); not read")
+            return None
+        text = line.decode("utf-8", errors="replace")
+        try:
+            header = next(csv.reader([text], delimiter="\t"), [])
+        except csv.Error as error:
+            self._skip(source.relative, 1, f"header row cannot be parsed: {error}")
+            return None
         missing = [name for name in REQUIRED_COLUMNS[source.kind] if name not in header]
         if missing:
             self._skip(
@@ -381,32 +403,58 @@ class IndexBuilder:
             unique.append(name if count == 0 else f"{name}__{count}")
         return unique
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        self.db.begin()
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
     def _ingest_tsv(self, source: SourceFile) -> None:
         header = self._header(source)
         if header is None:
             return
+        try:
+            with self._transaction():
+                rows = self._load_tsv(source, header, strict=True)
+        except (duckdb.Error, OSError) as error:
+            try:
+                with self._transaction():
+                    rows = self._load_tsv(source, header, strict=False)
+                    self._skip(
+                        source.relative,
+                        None,
+                        f"not valid CSV throughout ({_short(error)}); read again without strict quoting",
+                    )
+            except (duckdb.Error, OSError):
+                self._skip(source.relative, None, f"unreadable: {_short(error)}")
+                return
+        self._record_inventory(source, _TABLE_OF[source.kind], rows)
+
+    def _load_tsv(self, source: SourceFile, header: list[str], *, strict: bool) -> int:
+        """Load one TSV file and report its bad lines; the number of rows it added."""
         columns = set(header)
         self._reject_seq += 1
         rejects = f"rejects_{self._reject_seq}"
         scan = f"rejects_scan_{self._reject_seq}"
-        reader = _csv_reader(source.path, header, rejects, scan)
+        reader = _csv_reader(source.path, header, rejects, scan, strict=strict)
         table = _TABLE_OF[source.kind]
         if source.kind in ("logs", "spans"):
             for statement in attribute_dictionaries_sql(
-                columns, _csv_reader(source.path, header), ROW_ATTRIBUTES[source.kind]
+                columns, _csv_reader(source.path, header, strict=strict), ROW_ATTRIBUTES[source.kind]
             ):
                 self.db.execute(statement)
         select = self._select(source, columns, reader)
         before = self._count(table)
-        try:
-            self.db.execute(f"INSERT INTO {table} {select}")
-        except duckdb.Error as error:
-            self._skip(source.relative, None, f"unreadable: {_short(error)}")
-            return
+        self.db.execute(f"INSERT INTO {table} {select}")
         self._collect_rejects(source, header, rejects, scan, table, columns)
         if source.kind in ("events", "objects"):
-            self._report_bad_bodies(source, _csv_reader(source.path, header))
-        self._record_inventory(source, table, self._count(table) - before)
+            self._report_bad_bodies(source, _csv_reader(source.path, header, strict=strict))
+        return self._count(table) - before
 
     def _select(self, source: SourceFile, columns: set[str], relation: str) -> str:
         if source.kind in ("pod_metrics", "service_metrics"):
@@ -445,6 +493,7 @@ class IndexBuilder:
         salvaged: list[list[str]] = []
         reported = 0
         seen_records: set[int] = set()
+        seen_lines: set[tuple[int | None, str]] = set()
         # DuckDB numbers records; a quoted field may span lines, so report physical lines.
         positions = [row[4] for row in rows[: SKIPPED_LINES_PER_FILE * 2] if row[4] is not None]
         physical = _physical_lines(source.path, positions)
@@ -454,13 +503,19 @@ class IndexBuilder:
             seen_records.add(record)
             line = physical.get(position, record)
             if error_type == "INVALID ENCODING":
-                fields = next(csv.reader(io.StringIO(csv_line), delimiter="\t"), [])
+                try:
+                    fields = next(csv.reader(io.StringIO(csv_line or ""), delimiter="\t"), [])
+                except csv.Error:
+                    fields = []
                 if len(fields) == len(header):
                     salvaged.append(fields)
                     self._skip_limited(source, line, "invalid UTF-8 replaced with '?'", reported)
                     reported += 1
                     continue
             reason = _reject_reason(error_type, message)
+            if (line, reason) in seen_lines:
+                continue  # several broken records on one physical line: report it once
+            seen_lines.add((line, reason))
             self._skip_limited(source, line, reason, reported)
             reported += 1
         if reported > SKIPPED_LINES_PER_FILE:
@@ -489,22 +544,43 @@ class IndexBuilder:
             self._ingest_metric_group(list(header), members)
 
     def _ingest_metric_group(self, header: list[str], sources: list[SourceFile]) -> None:
+        try:
+            with self._transaction():
+                counts = self._load_metric_group(header, sources, strict=True)
+        except (duckdb.Error, OSError) as error:
+            if len(sources) > 1:  # find the file that broke the reader: one file at a time
+                for source in sources:
+                    self._ingest_metric_group(header, [source])
+                return
+            try:
+                with self._transaction():
+                    counts = self._load_metric_group(header, sources, strict=False)
+                    self._skip(
+                        sources[0].relative,
+                        None,
+                        f"not valid CSV throughout ({_short(error)}); read again without strict quoting",
+                    )
+            except (duckdb.Error, OSError):
+                self._skip(sources[0].relative, None, f"unreadable: {_short(error)}")
+                return
+        for source in sources:
+            self._record_inventory(source, "samples", counts.get(str(source.path), 0))
+
+    def _load_metric_group(
+        self, header: list[str], sources: list[SourceFile], *, strict: bool
+    ) -> dict[str, int]:
+        """Load metric files that share one header; rows per file path."""
         columns = set(header)
         self._reject_seq += 1
         rejects, scan = f"rejects_{self._reject_seq}", f"rejects_scan_{self._reject_seq}"
         by_path = {str(source.path): source for source in sources}
         self.db.execute("CREATE OR REPLACE TEMP TABLE metric_files (path VARCHAR, entity VARCHAR)")
         self._insert_values("metric_files", [(path, source.entity) for path, source in by_path.items()], 2)
-        reader = _csv_reader([source.path for source in sources], header, rejects, scan)
-        try:
-            self.db.execute(
-                f"""CREATE OR REPLACE TEMP TABLE metric_rows AS
-                    SELECT r.*, f.entity AS file_entity FROM {reader} AS r JOIN metric_files AS f ON r.filename = f.path"""
-            )
-        except duckdb.Error as error:
-            for source in sources:
-                self._skip(source.relative, None, f"unreadable: {_short(error)}")
-            return
+        reader = _csv_reader([source.path for source in sources], header, rejects, scan, strict=strict)
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE metric_rows AS
+                SELECT r.*, f.entity AS file_entity FROM {reader} AS r JOIN metric_files AS f ON r.filename = f.path"""
+        )
         kind = sources[0].kind
         self.db.execute(
             f"INSERT INTO samples {_metrics_select(columns | {'file_entity'}, 'metric_rows', kind)}"
@@ -518,9 +594,8 @@ class IndexBuilder:
         counts = dict(
             self.db.execute("SELECT filename, count(*) FROM metric_rows GROUP BY filename").fetchall()
         )
-        for path, source in by_path.items():
-            self._record_inventory(source, "samples", counts.get(path, 0))
         self.db.execute("DROP TABLE metric_rows")
+        return counts
 
     def _report_bad_bodies(self, source: SourceFile, reader: str) -> None:
         (bad,) = self.db.execute(
@@ -544,10 +619,14 @@ class IndexBuilder:
         for source in sources:
             try:
                 alerts, sampled_at = _read_alert_file(source)
+                file_rows = [_alert_row(alert, sampled_at) for alert in alerts]
             except SnapshotFileError as error:
                 self._skip(source.relative, error.line, error.reason)
                 continue
-            rows.extend(_alert_row(alert, sampled_at) for alert in alerts)
+            except RecursionError:  # json.loads or json.dumps of a deeply nested document
+                self._skip(source.relative, None, _TOO_DEEP)
+                continue
+            rows.extend(file_rows)
             self._record_inventory(source, "alerts", len(alerts))
         self.db.execute(
             """CREATE TEMP TABLE alert_rows (sampled_at TIMESTAMP, alertname VARCHAR, severity VARCHAR,
@@ -619,11 +698,17 @@ class IndexBuilder:
 
 
 def _csv_reader(
-    paths: Path | list[Path], header: list[str], rejects: str | None = None, scan: str | None = None
+    paths: Path | list[Path],
+    header: list[str],
+    rejects: str | None = None,
+    scan: str | None = None,
+    *,
+    strict: bool = True,
 ) -> str:
     """The ``read_csv`` call for TSV files: Go encoding/csv quoting, every column as text.
 
-    Given a list of files (all with ``header``), rows carry a ``filename`` column.
+    Given a list of files (all with ``header``), rows carry a ``filename`` column. ``strict``
+    off lets the reader go on past quoting its state machine cannot follow (garbage bytes).
     """
     column_spec = "{" + ", ".join(f"'{_sql_text(name)}': 'VARCHAR'" for name in header) + "}"
     reject_options = (
@@ -636,6 +721,8 @@ def _csv_reader(
         reject_options += " filename=true,"
     else:
         target = f"'{_sql_text(str(paths))}'"
+    if not strict:
+        reject_options += " strict_mode=false,"
     return f"""read_csv({target}, delim='\t', quote='"', escape='"', header=true,
         auto_detect=false, columns={column_spec}, ignore_errors=true, {reject_options}
         max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES * 2})"""
@@ -654,7 +741,11 @@ def _physical_lines(path: Path, positions: list[int]) -> dict[int, int]:
     newlines = 0
     offset = 0
     index = 0
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return {}
+    with handle:
         while index < len(wanted):
             chunk = handle.read(8 << 20)
             if not chunk:
@@ -685,6 +776,7 @@ def _reject_reason(error_type: str, message: str) -> str:
     return f"{error_type.lower()}: {first}"
 
 
+_TOO_DEEP = "JSON nested too deeply to read; not read"
 _ALERT_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})[-:](\d{2})[-:](\d{2})(\.\d+)?")
 
 
@@ -731,12 +823,15 @@ def _alert_row(alert: dict[str, Any], sampled_at: str | None) -> tuple[Any, ...]
         "",
     )
     active_at = alert.get("activeAt") or alert.get("startsAt")
+    active_at = active_at if isinstance(active_at, str) else None
     sampled = sampled_at or active_at
+    status = alert.get("status")
+    state = alert.get("state") or (status.get("state") if isinstance(status, dict) else None) or "firing"
     return (
         _naive_time(sampled),
         str(labels.get("alertname", "")),
         str(labels.get("severity", "")),
-        str(alert.get("state") or (alert.get("status") or {}).get("state", "firing")),
+        str(state),
         active_at,
         str(labels.get("namespace", "")),
         service,

@@ -1,19 +1,24 @@
 """Open a scenario: build its index once into a cache, then open it read-only.
 
-The cache key is the identity of the scenario's files (relative path, size, modification time)
-and the index schema version, so an index is rebuilt exactly when a file changes. A build writes
-to a temporary file and renames it into place, under a lock, so concurrent processes never see a
-half-built index and never build the same one twice.
+The cache key is the identity of the scenario's files (relative path, size, modification time,
+device and inode) and the index schema version, so an index is rebuilt exactly when a file
+changes, and a directory of hard links to the same files (the evaluator's view of a scenario
+without its answer key) shares the index of the original. A build writes to a temporary file
+and renames it into place, under a lock, so concurrent processes never see a half-built index
+and never build the same one twice. What a killed build leaves behind (its temporary file, the
+database's write-ahead log and spill directory, its lock file) is removed by the next build.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import hashlib
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +33,11 @@ from itbench_server.snapshot.snapshot import Snapshot
 logger = logging.getLogger(__name__)
 
 # Bump when ingest changes what it writes for the same files.
-INGEST_REVISION = 1
+INGEST_REVISION = 2
+
+# <scenario>-<fingerprint>.duckdb, its lock, and a build's leftovers (.building-<pid>[.wal|.tmp]).
+_INDEX_NAME = re.compile(r"^(?P<index>.+-[0-9a-f]{20}\.duckdb)(?P<partial>\.building-\d+(\.wal|\.tmp)?)?$")
+_LOCK_NAME = re.compile(r"^(?P<stem>.+-[0-9a-f]{20})\.lock$")
 
 
 def default_cache_dir() -> Path:
@@ -40,11 +49,17 @@ def default_cache_dir() -> Path:
 
 
 def fingerprint(files: ScenarioFiles) -> str:
-    """A digest of the identity of every file the index is built from."""
+    """A digest of the identity of every file the index is built from.
+
+    Files are known by device and inode rather than by the directory's path, so hard links to
+    the same files in another directory of the same name give the same digest.
+    """
     digest = hashlib.sha256(f"schema={SCHEMA_VERSION};ingest={INGEST_REVISION}".encode())
-    digest.update(str(files.root.resolve()).encode())
+    digest.update(files.root.resolve().name.encode())
     for source in files.sources:
-        digest.update(f"\n{source.relative}\t{source.size}\t{source.mtime_ns}".encode())
+        digest.update(
+            f"\n{source.relative}\t{source.size}\t{source.mtime_ns}\t{source.device}:{source.inode}".encode()
+        )
     for relative, reason in files.refused:
         digest.update(f"\n!{relative}\t{reason}".encode())
     return digest.hexdigest()[:20]
@@ -55,15 +70,93 @@ def index_path_for(files: ScenarioFiles, cache_dir: Path) -> Path:
     return cache_dir / f"{name}-{fingerprint(files)}.duckdb"
 
 
+def _lock(lock_path: Path, *, wait: bool = True) -> int | None:
+    """An open descriptor holding the exclusive lock on ``lock_path``; None if busy and not ``wait``.
+
+    The holder removes the file before letting go, so a lock taken on a file that has meanwhile
+    been removed (or replaced) is worthless: take it again on the file now at that path.
+    """
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        held = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _unlock(lock_path: Path, fd: int) -> None:
+    lock_path.unlink(missing_ok=True)
+    os.close(fd)
+
+
 @contextlib.contextmanager
 def _build_lock(path: Path) -> Iterator[None]:
     lock_path = path.with_suffix(".lock")
-    with lock_path.open("w", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = _lock(lock_path)
+    assert fd is not None
+    try:
+        yield
+    finally:
+        _unlock(lock_path, fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _remove_partials(target: Path) -> None:
+    """Remove the leftovers of builds of ``target``; the caller holds its lock."""
+    for leftover in target.parent.glob(f"{glob.escape(target.name)}.building-*"):
+        _remove(leftover)
+
+
+def remove_build_leftovers(cache_dir: Path, *, holding: Path | None = None) -> None:
+    """Remove what killed builds left in ``cache_dir``: partial indexes and their lock files.
+
+    A leftover is removed only when the lock of its index can be taken at once, so a build in
+    progress elsewhere is never disturbed. ``holding`` is an index whose lock the caller holds.
+    """
+    stems: set[str] = set()
+    try:
+        names = os.listdir(cache_dir)
+    except OSError:
+        return
+    for name in names:
+        if (match := _INDEX_NAME.match(name)) and match.group("partial"):
+            stems.add(match.group("index").removesuffix(".duckdb"))
+        elif match := _LOCK_NAME.match(name):
+            stems.add(match.group("stem"))
+    for stem in sorted(stems):
+        target = cache_dir / f"{stem}.duckdb"
+        if holding is not None and target == holding:
+            _remove_partials(target)
+            continue
+        lock_path = cache_dir / f"{stem}.lock"
         try:
-            yield
+            fd = _lock(lock_path, wait=False)
+        except OSError:
+            continue
+        if fd is None:
+            continue  # being built right now
+        try:
+            _remove_partials(target)
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _unlock(lock_path, fd)
 
 
 def build_index(files: ScenarioFiles, target: Path) -> None:
@@ -73,7 +166,7 @@ def build_index(files: ScenarioFiles, target: Path) -> None:
         IndexBuildError: DuckDB failed in a way ingest could not attribute to one file.
     """
     partial = target.with_name(f"{target.name}.building-{os.getpid()}")
-    partial.unlink(missing_ok=True)
+    _remove(partial)
     try:
         connection = duckdb.connect(str(partial))
         try:
@@ -86,8 +179,8 @@ def build_index(files: ScenarioFiles, target: Path) -> None:
     except duckdb.Error as error:
         raise IndexBuildError(f"{files.root}: building the index failed: {error}") from None
     finally:
-        partial.unlink(missing_ok=True)
-        Path(f"{partial}.wal").unlink(missing_ok=True)
+        for leftover in (partial, Path(f"{partial}.wal"), Path(f"{partial}.tmp")):
+            _remove(leftover)
     logger.info("indexed %s: %s rows, %d skipped", files.root, report.rows, report.skipped)
 
 
@@ -109,7 +202,13 @@ def open_snapshot(
         raise IndexBuildError(f"{cache}: cannot create the index cache: {error.strerror}") from None
     target = index_path_for(files, cache)
     if rebuild or not target.exists():
-        with _build_lock(target):
-            if rebuild or not target.exists():
-                build_index(files, target)
+        try:
+            with _build_lock(target):
+                if rebuild or not target.exists():
+                    remove_build_leftovers(cache, holding=target)
+                    build_index(files, target)
+        except OSError as error:
+            raise IndexBuildError(
+                f"{cache}: cannot write the index of {root} there: {error.strerror or error}"
+            ) from None
     return Snapshot(root, target)
