@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from mcp import Client
 from mcp.types import CallToolResult, ListToolsResult, TextContent
@@ -45,15 +45,40 @@ class TaskView(BaseModel):
     seed: int
 
 
+EndedBy = Literal["submitted", "model_stopped", "turn_cap", "time_budget"]
+
+
 class AgentOutcome(BaseModel):
-    """What an agent reports when it returns; the runner fills what it knows better itself."""
+    """What an agent reports when it returns; the runner fills what it knows better itself.
+
+    Token counts follow the APIs' totals: ``tokens_in`` includes ``tokens_cached`` (prompt tokens
+    read from a cache), ``tokens_out`` includes ``tokens_reasoning``. ``None`` means unknown.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cached: int | None = None
+    tokens_reasoning: int | None = None
     cost_usd: float | None = None
+    model_requests: int | None = Field(default=None, description="model API calls made (retries excluded)")
+    forced_final_answer: bool = Field(default=False, description="a last step allowed only submit_diagnosis")
+    ended_by: EndedBy | None = Field(
+        default=None, description="why a model-driven loop stopped; time_budget makes the run a timeout"
+    )
     note: str = ""
+
+
+class ModelError(Exception):
+    """The model API failed after the client's retries; the run ends as ``model_error``."""
+
+
+@runtime_checkable
+class ReportsPartialOutcome(Protocol):
+    """An agent that can say what it spent so far, for a run cut short by a timeout or an error."""
+
+    def partial_outcome(self) -> AgentOutcome: ...
 
 
 class TurnLimitExceeded(Exception):

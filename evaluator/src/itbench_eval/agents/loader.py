@@ -1,8 +1,13 @@
 """Resolve an ``--agent`` string to a factory that makes one fresh agent per run.
 
-Built-ins: ``oracle``, ``nop``, ``baseline``, ``replay:FILE``; third-party agents load with
-``py:module:attr``, where ``attr`` is a class or a function returning an agent (called with no
-arguments, once per run), or an agent object itself.
+Built-ins: ``oracle``, ``nop``, ``baseline``, ``replay:FILE``; model-driven agents
+``openai:MODEL`` (Chat Completions), ``openai-responses:MODEL`` (Responses API) and
+``anthropic:MODEL`` (Messages), configured by :class:`ModelAgentOptions`; third-party agents load
+with ``py:module:attr``, where ``attr`` is a class or a function returning an agent (called with
+no arguments, once per run), or an agent object itself.
+
+A factory may also describe the agent's settings (:class:`DescribesSettings`): the runner
+writes them to ``settings.json``.
 """
 
 from __future__ import annotations
@@ -10,9 +15,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from itbench_eval.agents.base import Agent
 from itbench_eval.agents.baseline import BaselineAgent
+from itbench_eval.agents.model_config import (
+    AGENT_PREFIXES,
+    ModelAgentConfig,
+    ModelAgentOptions,
+    ModelConfigError,
+    check_model_args,
+)
 from itbench_eval.agents.nop import NopAgent
 from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.agents.replay import ReplayAgent, ReplayError, load_replay
@@ -24,11 +37,67 @@ BUILTIN_AGENTS: dict[str, AgentFactory] = {
     "nop": NopAgent,
     "oracle": OracleAgent,
 }
-AGENT_FORMS = "oracle, nop, baseline, replay:FILE or py:module:attr"
+AGENT_FORMS = "oracle, nop, baseline, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL or anthropic:MODEL"
 
 
 class AgentSpecError(ValueError):
     """An ``--agent`` value names no agent; the message says which forms exist."""
+
+
+@runtime_checkable
+class DescribesSettings(Protocol):
+    """A factory that can say how its agents are configured (model, arguments, policies)."""
+
+    def agent_settings(self) -> dict[str, Any]: ...
+
+
+class ModelAgentFactory:
+    """Makes a :class:`~itbench_eval.agents.model_loop.ModelAgent` per run, all with one config."""
+
+    def __init__(self, config: ModelAgentConfig) -> None:
+        from itbench_eval.agents.prices import PriceTableError, load_price_table
+
+        self.config = config
+        try:
+            self.prices = load_price_table(config.prices_path)
+        except PriceTableError as error:
+            raise AgentSpecError(str(error)) from None
+
+    def __call__(self) -> Agent:
+        from itbench_eval.agents.model_loop import ModelAgent
+
+        return ModelAgent(self.config, self.prices)
+
+    def agent_settings(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "api": config.api,
+            "model": config.model,
+            "base_url": config.effective_base_url(),
+            "api_key_env": config.key_env,
+            "model_args": config.model_args,
+            "stream": config.stream,
+            "max_retries": config.max_retries,
+            "request_timeout_s": config.request_timeout_s,
+            **config.loop.model_dump(mode="json"),
+            "price_table_as_of": self.prices.as_of.isoformat(),
+            "price_table": str(config.prices_path) if config.prices_path else "bundled",
+            "model_priced": self.prices.price_for(config.model) is not None,
+        }
+
+
+def _model_agent(prefix: str, model: str, options: ModelAgentOptions | None) -> ModelAgentFactory:
+    spec = f"{prefix}:{model}"
+    if not model:
+        raise AgentSpecError(f"--agent {spec}: name the model, e.g. {prefix}:gpt-4o")
+    options = options or ModelAgentOptions()
+    config = ModelAgentConfig(api=AGENT_PREFIXES[prefix], model=model, **dict(options))
+    try:
+        check_model_args(config.api, config.model_args)
+        config.api_key()  # fail now rather than in every run
+    except ModelConfigError as error:
+        raise AgentSpecError(str(error)) from None
+    return ModelAgentFactory(config)
 
 
 def agent_label(spec: str) -> str:
@@ -68,12 +137,16 @@ def _python_agent(target: str) -> AgentFactory:
     return make
 
 
-def resolve_agent(spec: str) -> AgentFactory:
-    """The factory for ``spec``.
+def resolve_agent(spec: str, model_options: ModelAgentOptions | None = None) -> AgentFactory:
+    """The factory for ``spec``; ``model_options`` configure the model-driven forms.
 
     Raises:
-        AgentSpecError: no agent of that name, an unreadable replay file, or an import failure.
+        AgentSpecError: no agent of that name, an unreadable replay file, an import failure, or a
+            model agent that cannot be configured (no API key, a bad model argument or price table).
     """
+    prefix, colon, model = spec.partition(":")
+    if colon and prefix in AGENT_PREFIXES:
+        return _model_agent(prefix, model, model_options)
     if spec in BUILTIN_AGENTS:
         return BUILTIN_AGENTS[spec]
     if spec.startswith("replay:"):
