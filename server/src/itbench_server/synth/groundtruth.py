@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from itbench_server.synth.faults import Group, RootCause
+from itbench_server.synth.faults import Group, Propagation, RootCause
 from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import callers_of
 
@@ -65,14 +65,12 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         )
 
     propagations = list(root.propagations)
-    edges = {(p["source"], p["target"]) for p in propagations}
+    edges = {(p.source, p.target) for p in propagations}
 
     def add_edge(source: str, target: str, condition: str, effect: str) -> None:
         if source != target and (source, target) not in edges:
             edges.add((source, target))
-            propagations.append(
-                {"condition": condition, "effect": effect, "source": source, "target": target}
-            )
+            propagations.append(Propagation(source, target, condition, effect))
 
     reached: dict[str, str] = dict(root.origins)
     frontier = list(root.origins)
@@ -115,7 +113,7 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         "aliases": aliases,
         "fault": root.fault,
         "groups": [group.as_dict() for group in groups.values()],
-        "propagations": propagations,
+        "propagations": [p.as_dict() for p in propagations],
         "recommended_actions": [
             {
                 "solution": {

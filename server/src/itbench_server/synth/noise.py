@@ -33,14 +33,7 @@ from itbench_server.synth.cluster import (
     iso,
     iso_micro,
 )
-from itbench_server.synth.faults import (
-    Fault,
-    FeatureFlagFault,
-    Incident,
-    LogLine,
-    ResourceQuotaFault,
-    ValkeyOomFault,
-)
+from itbench_server.synth.faults import Fault, Incident, LogLine
 from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
@@ -141,6 +134,7 @@ _COLLECTOR_EDITS: Final = (
     {"batch": "4096", "timeout": "2s"},
     {"level": "debug"},
 )
+_FLAGD_CONFIG: Final = f"{NAMESPACE}/ConfigMap/flagd-config"
 # Variants added to a flag whose default stays "off": the flag's behaviour does not change.
 _FLAG_VARIANTS: Final = (
     ("paymentFailure", "75%", 0.75),
@@ -198,19 +192,6 @@ class _SlowServices(Disruption):
         return factor
 
 
-def involved_workloads(fault: Fault) -> set[str]:
-    """Workloads the fault targets or reaches directly: noise leaves them alone."""
-    found: set[str] = set()
-    for value in vars(fault).values():
-        values = value if isinstance(value, list) else [value]
-        found.update(v for v in values if isinstance(v, str) and v in WORKLOAD_BY_NAME)
-    if isinstance(fault, FeatureFlagFault):
-        found.update(("flagd", FeatureFlagFault._SERVICE[fault.flag]))
-    if isinstance(fault, ValkeyOomFault):
-        found.update(("valkey-cart", "cart"))
-    return found
-
-
 def add_collector_config(cluster: Cluster) -> None:
     """The collector's ConfigMap, installed with the demo (present in every scenario)."""
     meta = cluster.metadata(
@@ -249,7 +230,7 @@ def add_collector_config(cluster: Cluster) -> None:
 def plant_noise(incident: Incident, fault: Fault, rng: random.Random) -> Noise:
     """Plant a few catalogue entries chosen by ``rng``; returns what was planted."""
     planter = _Planter(incident, fault, rng)
-    changes = [c for c in CHANGES if not (c == "flag-variant" and isinstance(fault, FeatureFlagFault))]
+    changes = [c for c in CHANGES if not (c == "flag-variant" and _FLAGD_CONFIG in fault.involved_objects())]
     chosen = rng.sample(changes, rng.choice((1, 2, 2))) + rng.sample(WARNINGS, rng.choice((2, 3)))
     # Autoscalers first: they add CPU requests to a pod template before any rollout copies it.
     for kind in sorted(chosen, key=lambda k: (k != "autoscaler", NOISE_CATALOGUE.index(k))):
@@ -263,10 +244,11 @@ class _Planter:
         self.cluster = incident.cluster
         self.rng = rng
         self.noise = Noise()
-        self.busy = involved_workloads(fault)
+        self.busy = fault.involved_workloads()
         # Under a namespace quota at its limit, a pod that adds memory could not be created:
         # rollouts and scale-ups happen before the quota is applied.
-        self.grows_until = incident.fault_at if isinstance(fault, ResourceQuotaFault) else incident.end
+        blocked = fault.blocks_new_pods_from(incident)
+        self.grows_until = incident.end if blocked is None else blocked
 
     def plant(self, kind: str) -> None:
         {
