@@ -5,7 +5,9 @@ Each row is written with a single ``os.write`` of the whole line to a file opene
 interleave and a finished run is on disk before the next one is reported. A process killed in
 the middle of a write leaves at most a torn last line without its newline: readers ignore it,
 and the next writer cuts it off before appending. A run whose row is in the file is finished;
-``--resume`` never runs it again.
+``--resume`` never runs it again. A line in the middle that is not a row (a hand edit, a disk
+error) stops readers with an error naming it, unless the caller asks to be told and go on
+(``--resume`` warns and runs that line's run, if it was one, again).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,11 +104,15 @@ def append_result(path: Path, row: RunResult) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def read_results(path: Path) -> list[RunResult]:
+def read_results(path: Path, *, on_malformed: Callable[[int, str], None] | None = None) -> list[RunResult]:
     """Every finished run in ``path``, in file order; a torn last line is ignored.
 
+    ``on_malformed``, when given, is called with the line number and the reason of every line
+    before the last that is not a row, and that line is skipped.
+
     Raises:
-        ResultsFileError: the file cannot be read, or a line before the last is not a row.
+        ResultsFileError: the file cannot be read, or a line before the last is not a row and
+            ``on_malformed`` is not given.
     """
     try:
         data = path.read_bytes()
@@ -123,9 +129,11 @@ def read_results(path: Path) -> list[RunResult]:
             continue
         try:
             rows.append(RunResult.model_validate(json.loads(raw)))
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError, RecursionError) as error:
             reason = str(error).splitlines()[0]
-            raise ResultsFileError(f"{path}, line {number}: not a result row: {reason}") from None
+            if on_malformed is None:
+                raise ResultsFileError(f"{path}, line {number}: not a result row: {reason}") from None
+            on_malformed(number, reason)
     return rows
 
 

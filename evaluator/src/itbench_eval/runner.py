@@ -5,6 +5,11 @@ log and submission file in the run directory (``OUT/runs/<task>/<agent>/r<repeat
 an MCP client, give the agent the prompt under its turn cap and wall-clock limit, stop the
 server, read the submission it wrote, score it, and append one row to ``results.jsonl``.
 
+The server gets a scrubbed environment (:func:`server_environment`: no API keys) and, where hard
+links can be made, a view of the scenario without its answer key (``OUT/scenario-views/``, made
+once per evaluation). One evaluation at a time may use an output directory: it holds an
+exclusive lock on ``OUT/evaluation.lock`` while it runs.
+
 Every run ends in one error class: ``ok``; ``timeout`` (the wall-clock limit ran out);
 ``turn_limit`` (a call past the turn cap); ``agent_crash`` (the agent raised); ``no_submission``
 (the agent returned without a valid submission); ``server_error`` (the server did not start,
@@ -14,13 +19,15 @@ scored.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Protocol
@@ -43,7 +50,7 @@ from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
 from itbench_eval.scoring import score_diagnosis, score_names
-from itbench_eval.tasks import Task
+from itbench_eval.tasks import Task, answer_free_view
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
 
 SUBMISSION_FILE = "submission.json"
@@ -52,6 +59,18 @@ AUDIT_LOG_FILE = "audit.jsonl"
 TRANSCRIPT_FILE = "transcript.jsonl"
 SERVER_STDERR_FILE = "server.stderr"
 RUN_CONFIG_FILE = "run.json"
+LOCK_FILE = "evaluation.lock"
+VIEWS_DIR = "scenario-views"
+
+# What a server process inherits: the basics of a process, the locale, and the project's own
+# ITBENCH_* settings; never a credential (anything named like a key, token, secret or password)
+# nor the settings of judges and model agents.
+_SERVER_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+     "XDG_CACHE_HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING", "PYTHONUTF8", "VIRTUAL_ENV"}
+)  # fmt: skip
+_NOT_FOR_THE_SERVER = ("ITBENCH_JUDGE_", "ITBENCH_AGENT_", "ITBENCH_MODEL_")
+_CREDENTIAL = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 
 
 class RunnerError(ValueError):
@@ -94,6 +113,25 @@ def default_server_command() -> tuple[str, ...]:
     if script.is_file() and os.access(script, os.X_OK):
         return (str(script),)
     return (sys.executable, "-m", "itbench_server.cli")
+
+
+def server_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a server is started with: an allowlist of ``environ`` (default: ours).
+
+    ``PATH``, ``HOME``, ``LANG``, ``LC_*``, ``TMPDIR`` and a few more process basics, and the
+    ``ITBENCH_*`` server settings (``ITBENCH_CACHE_DIR``...); never a model's or judge's API key.
+    """
+    environ = os.environ if environ is None else environ
+    return {
+        name: value
+        for name, value in environ.items()
+        if (
+            name in _SERVER_ENV
+            or name.startswith("LC_")
+            or (name.startswith("ITBENCH_") and not name.startswith(_NOT_FOR_THE_SERVER))
+        )
+        and not _CREDENTIAL.search(name)
+    }
 
 
 def path_component(label: str) -> str:
@@ -184,8 +222,14 @@ async def run_one(
     repeat: int,
     settings: EvalSettings,
     factory: AgentFactory,
+    *,
+    server_dir: Path | None = None,
 ) -> RunResult:
-    """Run ``task`` once with a fresh agent and a fresh server; never raises for a failed run."""
+    """Run ``task`` once with a fresh agent and a fresh server; never raises for a failed run.
+
+    ``server_dir`` is the directory the server is given (default: the task's scenario directory),
+    such as an :func:`~itbench_eval.tasks.answer_free_view` of it.
+    """
     label = agent_label(settings.agent)
     # The server runs in the run directory, so every path handed to it must be absolute.
     out_dir = settings.out_dir.resolve()
@@ -197,11 +241,11 @@ async def run_one(
     limits = RunLimits(max_turns=settings.max_turns, timeout_s=settings.timeout_s)
     submission_path = run_dir / SUBMISSION_FILE
     command = settings.server_command or default_server_command()
-    args = [*command[1:], "serve", str(task.scenario_dir.resolve())]
+    args = [*command[1:], "serve", str((server_dir or task.scenario_dir).resolve())]
     args += ["--audit-log", str(run_dir / AUDIT_LOG_FILE), "--submission-out", str(submission_path)]
     if settings.cache_dir is not None:
         args += ["--cache-dir", str(settings.cache_dir.resolve())]
-    parameters = StdioServerParameters(command=command[0], args=args, env=dict(os.environ), cwd=run_dir)
+    parameters = StdioServerParameters(command=command[0], args=args, env=server_environment(), cwd=run_dir)
 
     outcome = _Outcome()
     started = time.monotonic()
@@ -282,16 +326,68 @@ async def run_one(
 
 
 def _check_out_dir(settings: EvalSettings) -> list[RunResult]:
+    """The runs already finished in the output directory; refused without ``resume``."""
     results_path = settings.out_dir / RESULTS_FILE
-    if settings.out_dir.exists() and not settings.out_dir.is_dir():
-        raise RunnerError(f"--out {settings.out_dir}: not a directory")
-    done = read_results(results_path)
-    if done and not settings.resume:
+    malformed: list[int] = []
+
+    def skip(number: int, reason: str) -> None:
+        malformed.append(number)
+        if settings.resume:
+            print(
+                f"warning: {results_path}, line {number}: not a result row, skipped: {reason}",
+                file=sys.stderr,
+            )
+
+    done = read_results(results_path, on_malformed=skip)
+    if (done or malformed) and not settings.resume:
+        bad = f" and {len(malformed)} malformed line(s)" if malformed else ""
         raise RunnerError(
-            f"--out {settings.out_dir} already holds {len(done)} finished runs: pass --resume to continue "
+            f"--out {settings.out_dir} already holds {len(done)} finished runs{bad}: pass --resume to continue "
             "them, or choose another --out"
         )
     return done
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """Hold the lock that lets one evaluation at a time use ``out_dir``."""
+    fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+            raise RunnerError(
+                f"--out {out_dir}: another evaluation is running on this directory"
+                + (f" (process {holder})" if holder.isdigit() else "")
+                + "; wait for it to end or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _server_dirs(tasks: Sequence[Task], out_dir: Path) -> dict[str, Path]:
+    """Answer-free views of the tasks' scenarios, where hard links can be made (else none)."""
+    views: dict[str, Path] = {}
+    failures: list[str] = []
+    for task in tasks:
+        try:
+            views[task.id] = answer_free_view(
+                task.scenario_dir, out_dir / VIEWS_DIR / path_component(task.id)
+            )
+        except OSError as error:
+            failures.append(f"{task.scenario_dir} ({error.strerror or error})")
+    if failures:
+        print(
+            f"warning: no answer-free view of {len(failures)} scenario(s) in {out_dir / VIEWS_DIR} (hard links "
+            f"cannot be made there: {failures[0]}); their servers are given the scenario directory itself, "
+            "whose answer key the server never reads",
+            file=sys.stderr,
+        )
+    return views
 
 
 async def run_evaluation(
@@ -302,13 +398,24 @@ async def run_evaluation(
 ) -> list[RunResult]:
     """Run every (task, repeat) not yet finished in ``settings.out_dir``; return all rows there.
 
-    Rows are appended to ``results.jsonl`` as runs finish, so a crash loses no finished run.
+    Rows are appended to ``results.jsonl`` as runs finish, so a crash loses no finished run. With
+    ``resume``, a line of it that is not a row is skipped with a warning on stderr.
 
     Raises:
-        RunnerError: the output directory holds results and ``resume`` is off.
+        RunnerError: the output directory is not a directory, another evaluation is running on
+            it, or it holds results and ``resume`` is off.
     """
-    done = _check_out_dir(settings)
+    if settings.out_dir.exists() and not settings.out_dir.is_dir():
+        raise RunnerError(f"--out {settings.out_dir}: not a directory")
     settings.out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(settings.out_dir):
+        return await _run_evaluation(tasks, settings, factory, progress)
+
+
+async def _run_evaluation(
+    tasks: Sequence[Task], settings: EvalSettings, factory: AgentFactory, progress: ProgressSink | None
+) -> list[RunResult]:
+    done = _check_out_dir(settings)
     (settings.out_dir / RUN_CONFIG_FILE).write_text(
         json.dumps(settings.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
@@ -321,17 +428,24 @@ async def run_evaluation(
 
     results_path = settings.out_dir / RESULTS_FILE
     limiter = anyio.CapacityLimiter(settings.concurrency)
+    server_dirs: dict[str, Path] = {}
 
     async def worker(task: Task, repeat: int) -> None:
         async with limiter:
             if progress is not None:
                 progress.run_started(task.id, repeat)
-            row = await run_one(task, repeat, settings, factory)
+            row = await run_one(task, repeat, settings, factory, server_dir=server_dirs.get(task.id))
             append_result(results_path, row)
             if progress is not None:
                 progress.run_finished(row)
 
-    async with anyio.create_task_group() as group:
-        for task, repeat in pending:
-            group.start_soon(worker, task, repeat)
-    return read_results(results_path)
+    try:
+        server_dirs.update(
+            _server_dirs(list({task.id: task for task, _ in pending}.values()), settings.out_dir)
+        )
+        async with anyio.create_task_group() as group:
+            for task, repeat in pending:
+                group.start_soon(worker, task, repeat)
+    finally:
+        shutil.rmtree(settings.out_dir / VIEWS_DIR, ignore_errors=True)
+    return read_results(results_path, on_malformed=lambda number, reason: None)

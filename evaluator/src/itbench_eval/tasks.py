@@ -12,13 +12,17 @@ Without ``--scenarios`` the repository's bundled ``fixtures/`` are used: beside 
 source checkout, else ``./fixtures`` in the working directory.
 
 The ground truth is read here, by the evaluator. An agent never gets it: agents see only a
-:class:`~itbench_eval.agents.base.TaskView`.
+:class:`~itbench_eval.agents.base.TaskView`. The server need not see it either:
+:func:`answer_free_view` makes a directory of hard links to every other file of a scenario.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,9 @@ from itbench_eval.groundtruth import GroundTruth, GroundTruthError, ground_truth
 GROUND_TRUTH_NAMES = ("ground_truth.yaml", "ground_truth.yml", "groundtruth_v1.yaml", "groundtruth.yaml")
 _JSONL_ID_KEYS = ("scenario", "scenario_id", "scenario_name", "id", "task_id", "name", "incident_id")
 _JSONL_GT_KEYS = ("ground_truth", "groundtruth", "ground_truth_yaml", "gt", "answer", "solution")
+# The answer key in any of its names, a dataset's index (it holds every answer), and recorder
+# metadata that may name the fault.
+_ANSWER_KEY = re.compile(r"^(ground_?truth.*|data\.jsonl|status\.json|assertion\.json)$", re.IGNORECASE)
 
 
 class TaskError(ValueError):
@@ -259,3 +266,64 @@ def _unique(tasks: Iterable[Task]) -> list[Task]:
                 f"two scenarios share the task id {task.id!r}: {earlier.scenario_dir} and {task.scenario_dir}"
             )
     return list(seen.values())
+
+
+def is_answer_key(name: str) -> bool:
+    """Whether a file of this name may hold (part of) the answer: no server ever gets to see it."""
+    return name in GROUND_TRUTH_NAMES or bool(_ANSWER_KEY.match(name))
+
+
+def answer_free_view(scenario_dir: Path, parent: Path) -> Path:
+    """A copy of ``scenario_dir`` without its answer key, made of hard links, in ``parent``.
+
+    The view has the scenario's own directory name and every non-hidden file at the same
+    relative path (a symlink that stays inside the scenario becomes a link to its target), but
+    none named like an answer key (:func:`is_answer_key`). Hard links share the files' identity,
+    so the server's index cache, keyed by it, serves the view and the original alike. A view
+    left in ``parent`` by an earlier evaluation is replaced.
+
+    Raises:
+        OSError: a hard link cannot be made (``parent`` is on another file system, or the
+            system refuses links to files of another owner); nothing is left behind.
+    """
+    source = scenario_dir.resolve(strict=True)
+    view = parent / source.name
+    if view.exists() or view.is_symlink():
+        shutil.rmtree(view)
+    view.mkdir(parents=True)
+    inner_view = view.resolve()  # (an output directory may lie inside the scenario: never mirror it)
+    try:
+        for directory, subdirectories, files in os.walk(source):
+            here = Path(directory)
+            target_dir = view / here.relative_to(source)
+            subdirectories[:] = [
+                name
+                for name in subdirectories
+                if not name.startswith(".")
+                and not (here / name).is_symlink()
+                and not inner_view.is_relative_to(here / name)
+            ]
+            for name in subdirectories:
+                (target_dir / name).mkdir()
+            for name in files:
+                if name.startswith("."):
+                    continue
+                original = _linkable(here / name, source)
+                if original is not None:
+                    os.link(original, target_dir / name)
+    except BaseException:
+        shutil.rmtree(view, ignore_errors=True)
+        raise
+    return view
+
+
+def _linkable(path: Path, root: Path) -> Path | None:
+    """The regular file ``path`` is or leads to inside ``root``, unless either is an answer key."""
+    try:
+        real = path.resolve(strict=True)
+        mode = real.stat().st_mode
+    except (OSError, RuntimeError):
+        return None
+    if is_answer_key(path.name) or is_answer_key(real.name):
+        return None
+    return real if real.is_relative_to(root) and stat.S_ISREG(mode) else None
