@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -32,56 +33,83 @@ def traversal_payloads(scenario_dir: Path) -> list[str]:
     ]
 
 
-def arguments_for(tool: Tool, payload: str) -> dict[str, Any]:
-    """Arguments of ``tool`` that put ``payload`` in every string it takes (valid otherwise)."""
-    schema = tool.input_schema
-    definitions = schema.get("$defs", {})
+# One valid call of each tool; each attack changes exactly one string in it, so that the
+# payload reaches the code under attack instead of failing on some other argument.
+VALID_CALLS: dict[str, dict[str, Any]] = {
+    "get_overview": {},
+    "kubectl": {"command": "get pods -n otel-demo"},
+    "get_alerts": {},
+    "search_logs": {"pattern": "error"},
+    "query_metrics": {},
+    "query_traces": {},
+    "get_events": {},
+    "get_topology": {},
+    "get_changes": {},
+    "run_sql": {"sql": "SELECT count(*) FROM logs"},
+    "submit_diagnosis": {
+        "contributing_factors": [{"name": "otel-demo/Deployment/ad", "reasoning": "r", "evidence": "e"}]
+    },
+}
 
-    def value(prop: dict[str, Any]) -> Any:
-        if "$ref" in prop:
-            return value(definitions[prop["$ref"].rsplit("/", 1)[1]])
-        if "anyOf" in prop:
-            options = [option for option in prop["anyOf"] if option.get("type") != "null"]
-            strings = [option for option in options if option.get("type") == "string"]
-            return value((strings or options or [{"type": "null"}])[0])
-        if "enum" in prop:
-            return prop["enum"][0]
-        kind = prop.get("type")
-        if kind == "string":
-            return payload
-        if kind in ("integer", "number"):
-            return prop.get("minimum", prop.get("default", 0) or 0)
-        if kind == "boolean":
-            return False
-        if kind == "array":
-            return [value(prop.get("items", {"type": "string"}))]
-        if kind == "object":
-            return {name: value(sub) for name, sub in prop.get("properties", {}).items()}
-        return None
 
-    return {name: value(prop) for name, prop in schema.get("properties", {}).items()}
+def string_paths(tool: Tool) -> list[tuple[str, ...]]:
+    """Where a string can go in a call of ``tool``: each top-level string argument, and each
+    string field of the first item of a list argument of the valid call."""
+    paths: list[tuple[str, ...]] = []
+    for name, prop in tool.input_schema.get("properties", {}).items():
+        options = prop.get("anyOf", [prop])
+        if any(option.get("type") == "string" for option in options):
+            paths.append((name,))
+    for name, value in VALID_CALLS[tool.name].items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            paths += [(name, "0", field) for field, item in value[0].items() if isinstance(item, str)]
+    return paths
+
+
+def attacked(tool: Tool, path: tuple[str, ...], payload: str) -> dict[str, Any]:
+    """The valid call of ``tool`` with ``payload`` at ``path`` and nothing else changed."""
+    arguments = copy.deepcopy(VALID_CALLS[tool.name])
+    if len(path) == 1:
+        arguments[path[0]] = payload
+    else:
+        name, index, field = path
+        arguments[name][int(index)][field] = payload
+    return arguments
+
+
+async def test_every_tool_has_a_valid_call_that_succeeds(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+
+    assert sorted(tool.name for tool in tools) == sorted(VALID_CALLS)
+    for tool in tools:
+        result = await client.call_tool(tool.name, VALID_CALLS[tool.name])
+        assert not result.is_error, (tool.name, text_of(result))
 
 
 async def test_no_tool_reveals_the_ground_truth_whatever_path_it_is_given(
     client: Client, scenario_dir: Path
 ) -> None:
-    tools = (await client.list_tools()).tools
-    assert tools
-    for tool in tools:
-        for payload in traversal_payloads(scenario_dir):
-            arguments = arguments_for(tool, payload)
+    attacks = 0
+    for tool in (await client.list_tools()).tools:
+        for path in string_paths(tool):
+            for payload in traversal_payloads(scenario_dir):
+                arguments = attacked(tool, path, payload)
 
-            result = await client.call_tool(tool.name, arguments)
+                result = await client.call_tool(tool.name, arguments)
 
-            assert GROUND_TRUTH_MARKER not in text_of(result), (tool.name, arguments)
-            assert GROUND_TRUTH_MARKER not in str(result.structured_content), (tool.name, arguments)
+                attacks += 1
+                assert GROUND_TRUTH_MARKER not in text_of(result), (tool.name, arguments)
+                assert GROUND_TRUTH_MARKER not in str(result.structured_content), (tool.name, arguments)
+    assert attacks >= 50 * len(traversal_payloads(scenario_dir))
 
 
-async def test_no_resource_reveals_the_ground_truth(client: Client) -> None:
-    resources = (await client.list_resources()).resources
-    for resource in resources:
-        contents = (await client.read_resource(resource.uri)).contents
-        assert GROUND_TRUTH_MARKER not in str(contents), resource.uri
+async def test_the_server_publishes_no_resources_or_prompts_that_could_hold_the_ground_truth(
+    client: Client,
+) -> None:
+    # Resources would be a second way to read files; the server has none, and this says so.
+    assert (await client.list_resources()).resources == []
+    assert (await client.list_resource_templates()).resource_templates == []
+    assert (await client.list_prompts()).prompts == []
 
 
 def test_symlinks_to_the_ground_truth_are_not_indexed(snapshot: Snapshot) -> None:
@@ -122,8 +150,9 @@ async def test_tools_write_only_the_submission_file_and_the_audit_log(
 
     async with Client(create_server(snapshot, settings)) as client:
         for tool in (await client.list_tools()).tools:
-            for payload in ("leak.txt", str(work / "leak.txt"), "otel-demo/Deployment/ad"):
-                await client.call_tool(tool.name, arguments_for(tool, payload))
+            for path in string_paths(tool):
+                for payload in ("leak.txt", str(work / "leak.txt"), "otel-demo/Deployment/ad"):
+                    await client.call_tool(tool.name, attacked(tool, path, payload))
         await client.call_tool("run_sql", {"sql": f"COPY (SELECT 1) TO '{work / 'leak.csv'}'"})
 
     assert tree_state(scenario_dir.parent, cache_dir) == before

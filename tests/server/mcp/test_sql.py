@@ -180,3 +180,31 @@ async def test_a_row_wider_than_the_budget_is_cut_with_a_note(snapshot: Snapshot
     first, marker = text.rsplit("\n", 1)
     assert first.endswith("…[cut at 840 of 3263 characters; select fewer columns]")
     assert marker == "[truncated: rows after row 1; call again with offset=1]"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SET enable_external_access = true",
+        "SET memory_limit = '100GB'",
+        "SET threads = 64",
+        "SET temp_directory = '/tmp/spill'",
+        "SET autoinstall_known_extensions = true",
+        "SET autoload_known_extensions = true",
+        "SET allow_community_extensions = true",
+        "SET lock_configuration = false",
+        "RESET enable_external_access",
+    ],
+)
+async def test_with_the_statement_check_bypassed_the_locked_configuration_refuses_every_setting(
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> None:
+    # The second wall: even if a SET got past the single-SELECT check, the configuration is locked.
+    monkeypatch.setattr("itbench_server.mcp.sql.check_single_select", lambda sql: None)
+    async with Client(create_server(snapshot)) as client:
+        result = await client.call_tool("run_sql", {"sql": statement})
+
+    assert result.is_error
+    assert "configuration has been locked" in text_of(result) or "Cannot change" in text_of(result), text_of(
+        result
+    )
