@@ -11,12 +11,27 @@
     └── GeneratorError           the synthetic incident generator was given bad options
 
 The MCP layer turns ``QueryError`` (model-fixable) into ``ToolError``; the CLI turns any
-``ItbenchError`` into a one-line message and a non-zero exit.
+``ItbenchError`` into a one-line message and a non-zero exit. A message that echoes a value the
+caller gave shows it with :func:`quoted`, so that a huge argument gives a short error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+ECHO_LENGTH = 200
+"""The most characters of a caller's value an error message repeats."""
+
+
+def quoted(value: str, limit: int = ECHO_LENGTH) -> str:
+    """``value`` as ``repr`` shows it, cut to its first ``limit`` characters with its length when longer.
+
+    ``quoted("ad")`` is ``'ad'``; a 10 MB regular expression gives its first 200 characters then
+    ``… (10485760 characters)``.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
 
 
 class ItbenchError(Exception):

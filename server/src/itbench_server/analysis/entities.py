@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from itbench_server.errors import AmbiguousEntityError, EntityNotFoundError, QueryError
+from itbench_server.errors import AmbiguousEntityError, EntityNotFoundError, QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 CLUSTER_NAMESPACE: Final = "cluster"
@@ -84,7 +84,7 @@ class EntityRef:
         parts = [part.strip() for part in text.strip().split("/")]
         if len(parts) != 3 or not all(parts[1:]):
             raise QueryError(
-                f"entity {text!r}: expected namespace/Kind/name like otel-demo/Deployment/ad "
+                f"entity {quoted(text)}: expected namespace/Kind/name like otel-demo/Deployment/ad "
                 f"(cluster/Node/worker-1 for cluster-scoped objects)"
             )
         namespace, kind, name = parts
@@ -208,7 +208,7 @@ def match_entities(snapshot: Snapshot, text: str, *, include_event_objects: bool
         name = parts[0]
     else:
         raise QueryError(
-            f"entity {text!r}: write namespace/Kind/name (otel-demo/Deployment/ad), "
+            f"entity {quoted(text)}: write namespace/Kind/name (otel-demo/Deployment/ad), "
             f"Kind/name (Deployment/ad), namespace/name (otel-demo/ad) or a name (ad)"
         )
     matches = [
@@ -233,7 +233,7 @@ def resolve_entity(snapshot: Snapshot, text: str, *, include_event_objects: bool
     if len(matches) > 1:
         candidates = [str(entity) for entity in matches]
         raise AmbiguousEntityError(
-            f"entity {text!r} matches {len(candidates)} objects: {', '.join(candidates[:10])}"
+            f"entity {quoted(text)} matches {len(candidates)} objects: {', '.join(candidates[:10])}"
             f"{' ...' if len(candidates) > 10 else ''}; name one as namespace/Kind/name",
             candidates,
         )
@@ -245,11 +245,13 @@ def _not_found_message(
 ) -> str:
     if namespace is not None and namespace not in catalogue.namespaces:
         known = ", ".join(sorted(catalogue.namespaces))
-        return f"entity {text!r}: no namespace {namespace!r} in this snapshot; namespaces: {known}"
+        return (
+            f"entity {quoted(text)}: no namespace {quoted(namespace)} in this snapshot; namespaces: {known}"
+        )
     if kind is not None and kind not in catalogue.kinds:
         close_kinds = difflib.get_close_matches(kind, sorted(catalogue.kinds), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close_kinds)}?" if close_kinds else ""
-        return f"entity {text!r}: no object of kind {kind!r} in this snapshot{hint}"
+        return f"entity {quoted(text)}: no object of kind {quoted(kind)} in this snapshot{hint}"
     scope = [
         entity
         for entity in catalogue.entities
@@ -267,6 +269,6 @@ def _not_found_message(
         if candidate not in close
     ]
     if not close:
-        return f"entity {text!r}: no such object in this snapshot; list objects with kubectl get"
+        return f"entity {quoted(text)}: no such object in this snapshot; list objects with kubectl get"
     suggestions = [str(entity) for candidate in close[:5] for entity in by_name[candidate][:2]]
-    return f"entity {text!r}: no such object; close names: {', '.join(suggestions)}"
+    return f"entity {quoted(text)}: no such object; close names: {', '.join(suggestions)}"

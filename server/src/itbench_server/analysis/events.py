@@ -14,7 +14,7 @@ from typing import Final
 from itbench_server.analysis.entities import EntityRef, canonical_kind, match_entities
 from itbench_server.analysis.sqltext import member_of_sql, sql_literal
 from itbench_server.analysis.timeparse import format_time
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
@@ -98,7 +98,7 @@ def event_groups(
         canonical = canonical_kind(kind, known)
         if canonical is None:
             raise QueryError(
-                f"kind {kind!r}: no events about that kind; kinds with events: {', '.join(sorted(known))}"
+                f"kind {quoted(kind)}: no events about that kind; kinds with events: {', '.join(sorted(known))}"
             )
         conditions.append("object_kind = ?")
         parameters.append(canonical)
@@ -107,7 +107,7 @@ def event_groups(
         parameters.append(f"%{reason}%")
     if event_type:
         if event_type.strip().lower() not in ("normal", "warning"):
-            raise QueryError(f"type {event_type!r}: use Normal or Warning")
+            raise QueryError(f"type {quoted(event_type)}: use Normal or Warning")
         conditions.append("lower(type) = ?")
         parameters.append(event_type.strip().lower())
     if namespace:

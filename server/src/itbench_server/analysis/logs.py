@@ -17,7 +17,7 @@ from itbench_server.analysis.sqltext import (
     template_sql,
 )
 from itbench_server.analysis.timeparse import format_time
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 BODY_CUT: Final = 500
@@ -106,7 +106,9 @@ def severity_threshold(level: str) -> int:
     normalized = level.strip().upper()
     normalized = _SEVERITY_ALIASES.get(normalized, normalized)
     if normalized not in SEVERITY_LEVELS:
-        raise QueryError(f"min_severity {level!r} is not a level; use one of {', '.join(SEVERITY_LEVELS)}")
+        raise QueryError(
+            f"min_severity {quoted(level)} is not a level; use one of {', '.join(SEVERITY_LEVELS)}"
+        )
     return SEVERITY_LEVELS[normalized]
 
 
@@ -152,13 +154,13 @@ def check_log_filters(snapshot: Snapshot, scope: LogScope) -> None:
         if not rows:
             known = [name for (name,) in snapshot.query("SELECT DISTINCT service FROM logs ORDER BY 1")]
             raise QueryError(
-                f"service {scope.service!r} has no logs; services with logs: {', '.join(map(str, known))}"
+                f"service {quoted(scope.service)} has no logs; services with logs: {', '.join(map(str, known))}"
             )
     if scope.pod:
         rows = snapshot.query(f"SELECT 1 FROM logs WHERE {member_of_sql('pod', scope.pod)} LIMIT 1")
         if not rows:
             raise QueryError(
-                f"pod {scope.pod!r} has no logs; give a pod, ReplicaSet or workload name (ad matches ad-5d9f7c6b8-x2x9q), "
+                f"pod {quoted(scope.pod)} has no logs; give a pod, ReplicaSet or workload name (ad matches ad-5d9f7c6b8-x2x9q), "
                 "or filter by service"
             )
 

@@ -20,7 +20,7 @@ from typing import Final, Literal
 
 from itbench_server.analysis.sqltext import check_regex, member_of_sql, regex_match_sql, sql_literal
 from itbench_server.analysis.timeparse import format_time
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 COUNTER_SUFFIXES: Final = ("_total", "_count", "_sum", "_bucket")
@@ -115,7 +115,7 @@ def _raise_unknown_entity(snapshot: Snapshot, entity: str) -> None:
     stem = entity.rsplit("/", 1)[-1].split("-")[0]
     close = [name for name in known if stem and stem in name][:8]
     hint = f"; close names: {', '.join(close)}" if close else f"; {len(known)} entities have metrics"
-    raise QueryError(f"no metrics for {entity!r} (a service, pod or workload name){hint}")
+    raise QueryError(f"no metrics for {quoted(entity)} (a service, pod or workload name){hint}")
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,20 @@ def default_step(since: datetime, until: datetime) -> timedelta:
     return timedelta(seconds=max(60, math.ceil(span / 60 / 60) * 60))
 
 
+MAX_GROUP_KEYS = 10
+"""The most keys ``by`` may name."""
+
+
 def _group_sql(by: str) -> tuple[str, str]:
     """SQL of the group key and the text naming it."""
     keys = [key.strip() for key in by.split(",") if key.strip()] if by not in ("", "none") else []
     if not keys:
         return "'all'", "all series"
+    if len(keys) > MAX_GROUP_KEYS:
+        raise QueryError(
+            f"by: {len(keys)} group keys; give at most {MAX_GROUP_KEYS}, separated by commas "
+            "(entity, container, status_code or label names)"
+        )
     parts = [
         key
         if key in _GROUP_COLUMNS
@@ -180,6 +189,7 @@ def metric_series(
     step = step or default_step(since, until)
     if step.total_seconds() < 1:
         raise QueryError("step must be at least 1s")
+    group_sql, group_text = _group_sql(by)
     entity_where, parameters = _entity_sql(entity)
     info = snapshot.query(
         f"SELECT any_value(metric_type), count(bucket_le), count(*) FROM samples WHERE metric = ? AND {entity_where}",
@@ -202,7 +212,6 @@ def metric_series(
             else f"json_extract_string(labels, {sql_literal('$.' + json.dumps(key))})"
         )
         filters += f" AND {column} = {sql_literal(value)}"
-    group_sql, group_text = _group_sql(by)
     value_sql = (
         "CASE WHEN prev_value IS NULL OR ts = prev_ts THEN NULL "
         "WHEN value >= prev_value THEN (value - prev_value) / epoch(ts - prev_ts) "
@@ -261,9 +270,9 @@ def _raise_unknown_metric(snapshot: Snapshot, metric: str, entity: str | None) -
         _raise_unknown_entity(snapshot, entity)
     stem = metric.replace("_bucket", "").replace("_total", "")
     close = [name for name in names if stem in name or name in metric][:8]
-    scope = f" for {entity!r}" if entity else ""
+    scope = f" for {quoted(entity)}" if entity else ""
     hint = f"; close names: {', '.join(close)}" if close else "; list them with mode='list'"
-    raise QueryError(f"no metric {metric!r}{scope}{hint}")
+    raise QueryError(f"no metric {quoted(metric)}{scope}{hint}")
 
 
 def _bucket_bound(le: str) -> float:

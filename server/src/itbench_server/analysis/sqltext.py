@@ -12,7 +12,7 @@ from typing import Final
 
 import duckdb
 
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 # Variable parts of a message, replaced in this order (earlier rules protect their matches from
@@ -81,8 +81,10 @@ def check_regex(snapshot: Snapshot, pattern: str, *, what: str = "pattern") -> N
         snapshot.query("SELECT regexp_matches('', ?)", [pattern])
     except duckdb.Error as error:
         reason = str(error).split("Error: ", 1)[-1]
+        if len(reason) > 300:  # RE2 quotes the offending part of the pattern, which may be all of it
+            reason = reason[:300] + "…"
         raise QueryError(
-            f"{what} {pattern!r} is not a valid regular expression ({reason}); "
+            f"{what} {quoted(pattern)} is not a valid regular expression ({reason}); "
             "use RE2 syntax (no backreferences or lookaround), e.g. 'timeout|refused'"
         ) from None
 

@@ -10,14 +10,20 @@ Accepted forms (``parse_time``):
 
 Durations (``parse_duration``) are a number and a unit, ``s``, ``m`` or ``h``, possibly chained:
 ``90s``, ``5m``, ``1.5h``, ``1h30m``.
+
+Both are bounded: a duration is at most :data:`MAX_DURATION` (366 days), and a time must lie
+within :data:`MAX_DISTANCE` (366 days) of the incident window. Anything further is a
+``QueryError`` naming the argument and the allowed range, never an overflow deeper down: a
+recording lasts minutes, and every later ``time ± duration`` stays representable.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import TimeWindow
 
 ACCEPTED_TIME_FORMS = (
@@ -31,6 +37,11 @@ _DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smh])+")
 _RELATIVE = re.compile(r"(start|end|now)?\s*(?:([+-])\s*(" + _DURATION.pattern + r"))?")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
+MAX_DURATION = timedelta(days=366)
+"""The longest duration ``parse_duration`` accepts (8784h)."""
+MAX_DISTANCE = timedelta(days=366)
+"""How far before the window's start or after its end a time may lie."""
+
 
 def parse_duration(text: str, *, what: str = "duration") -> timedelta:
     """Parse ``90s``, ``5m``, ``1.5h`` or ``1h30m`` into a ``timedelta``.
@@ -40,19 +51,29 @@ def parse_duration(text: str, *, what: str = "duration") -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     if not _DURATION.fullmatch(compact):
         raise QueryError(
-            f"{what}: cannot read {text!r} as a duration; "
+            f"{what}: cannot read {quoted(text)} as a duration; "
             "write a number and a unit s, m or h, like 30s, 5m, 1h30m"
         )
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(compact))
+    if not math.isfinite(seconds) or seconds > MAX_DURATION.total_seconds():
+        raise QueryError(
+            f"{what}: the duration {quoted(text)} is too long; "
+            f"at most {_hours(MAX_DURATION)}h ({MAX_DURATION.days} days)"
+        )
     return timedelta(seconds=seconds)
+
+
+def _hours(delta: timedelta) -> int:
+    return round(delta.total_seconds() / 3600)
 
 
 def parse_time(text: str, window: TimeWindow, *, what: str = "time") -> datetime:
     """Parse a user time into a naive UTC datetime.
 
     ``window`` anchors the relative forms (``start``, ``end-10m``, ``-5m``, ``+2m``). Times
-    outside the window are returned as given (callers clamp or filter as they need). Raises
-    ``QueryError`` whose message names ``what`` and lists the accepted forms.
+    outside the window are returned as given (callers clamp or filter as they need), as long as
+    they lie within :data:`MAX_DISTANCE` of it. Raises ``QueryError`` whose message names
+    ``what`` and lists the accepted forms or the allowed range.
     """
     stripped = text.strip()
     if not stripped:
@@ -69,11 +90,23 @@ def parse_time(text: str, window: TimeWindow, *, what: str = "time") -> datetime
         return anchor + offset if sign == "+" else anchor - offset
     try:
         parsed = datetime.fromisoformat(stripped.replace("z", "Z"))
-    except ValueError:
-        raise QueryError(f"{what}: cannot read {text!r} as a time; use {ACCEPTED_TIME_FORMS}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise QueryError(f"{what}: cannot read {quoted(text)} as a time; use {ACCEPTED_TIME_FORMS}") from None
+    earliest, latest = time_bounds(window)
+    if not earliest <= parsed <= latest:
+        raise QueryError(
+            f"{what}: {format_time(parsed)} is more than {MAX_DISTANCE.days} days from the recording "
+            f"({format_time(window.start)} .. {format_time(window.end)}); give a time between "
+            f"{format_time(earliest)} and {format_time(latest)}"
+        )
     return parsed
+
+
+def time_bounds(window: TimeWindow) -> tuple[datetime, datetime]:
+    """The earliest and latest times ``parse_time`` accepts for ``window``."""
+    return window.start - MAX_DISTANCE, window.end + MAX_DISTANCE
 
 
 def parse_time_range(since: str | None, until: str | None, window: TimeWindow) -> tuple[datetime, datetime]:

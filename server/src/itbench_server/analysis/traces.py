@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from itbench_server.analysis.timeparse import format_time
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 SummarySort = Literal["errors", "latency", "calls"]
@@ -36,7 +36,9 @@ def check_trace_service(snapshot: Snapshot, service: str | None) -> None:
         "SELECT 1 FROM spans WHERE lower(service) = lower(?) LIMIT 1", [service]
     ):
         known = [name for (name,) in snapshot.query("SELECT DISTINCT service FROM spans ORDER BY 1")]
-        raise QueryError(f"service {service!r} has no spans; traced services: {', '.join(map(str, known))}")
+        raise QueryError(
+            f"service {quoted(service)} has no spans; traced services: {', '.join(map(str, known))}"
+        )
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ def trace_tree(snapshot: Snapshot, trace_id: str) -> TraceTree:
         [trace_id, TRACE_SPAN_LIMIT + 1],
     )
     if not rows:
-        raise QueryError(f"no trace {trace_id!r}; find trace ids with mode='errors'")
+        raise QueryError(f"no trace {quoted(trace_id)}; find trace ids with mode='errors'")
     truncated = len(rows) > TRACE_SPAN_LIMIT
     nodes = {row[0]: SpanNode(*row) for row in rows[:TRACE_SPAN_LIMIT]}
     roots = []

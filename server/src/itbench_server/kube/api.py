@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from itbench_server.analysis.timeparse import parse_time
-from itbench_server.errors import QueryError
+from itbench_server.analysis.timeparse import MAX_DISTANCE, parse_time
+from itbench_server.errors import QueryError, quoted
 from itbench_server.kube.catalog import METRICS_GROUP_VERSION, METRICS_TYPES, ResourceType
 from itbench_server.kube.events import to_core, to_events_v1
 from itbench_server.kube.printers import build_table, parse_timestamp, printer_for
@@ -438,12 +438,22 @@ class KubeApi:
 
         since: datetime | None = None
         if query.get("sinceSeconds"):
-            since = at - timedelta(seconds=_positive_int(query.get("sinceSeconds"), "sinceSeconds"))
+            seconds = _positive_int(query.get("sinceSeconds"), "sinceSeconds")
+            longest = int(MAX_DISTANCE.total_seconds())
+            if seconds > longest:  # beyond it, at - sinceSeconds can leave the years a datetime holds
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"sinceSeconds: {seconds} is out of range; at most {longest} ({MAX_DISTANCE.days} days)",
+                )
+            since = at - timedelta(seconds=seconds)
         elif query.get("sinceTime"):
             since = parse_timestamp(query["sinceTime"])
             if since is None:
                 raise ApiError(
-                    400, "BadRequest", f"sinceTime: cannot read {query['sinceTime']!r} as an RFC 3339 time"
+                    400,
+                    "BadRequest",
+                    f"sinceTime: cannot read {quoted(query['sinceTime'])} as an RFC 3339 time",
                 )
 
         instances = self.recording.container_restart_counts(namespace, name, container, at)
@@ -581,7 +591,7 @@ def _positive_int(text: str | None, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ApiError(400, "BadRequest", f"{what}: {text!r} is not a whole number") from None
+        raise ApiError(400, "BadRequest", f"{what}: {quoted(text)} is not a whole number") from None
     if value < 0:
         raise ApiError(400, "BadRequest", f"{what}: must not be negative, got {value}")
     return value

@@ -4,6 +4,11 @@ Each line holds ``time`` (UTC, when the call arrived), ``tool``, ``arguments``, 
 ``output_chars`` (the characters of text the caller received), ``is_error``, ``error`` (the
 error text, or null) and ``truncated`` (whether the output carried a truncation marker). Lines
 are appended and flushed one at a time under a lock, so concurrent calls never interleave.
+
+The arguments are recorded as given, except for a call whose arguments no tool accepts (see
+``argument_problem``; such a call is refused): its ``arguments`` are the start of their JSON text
+and its length, so that a hostile client cannot fill the disk. Text that is not valid Unicode (a
+lone surrogate) is written as JSON escapes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.types import CallToolResult
+
+from itbench_server.errors import quoted
+from itbench_server.mcp.calls import argument_problem
 
 __all__ = ["TRUNCATION_MARKER", "AuditLog"]
 
@@ -35,6 +43,10 @@ class AuditLog:
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escape it rather than fail the call
+            line = json.dumps(record, ensure_ascii=True, default=str) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as file:
             file.write(line)
             file.flush()
@@ -48,7 +60,7 @@ class AuditLog:
             record: dict[str, Any] = {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "tool": params.get("name"),
-                "arguments": params.get("arguments") or {},
+                "arguments": _recordable(params.get("arguments") or {}),
             }
             started = time.perf_counter()
             try:
@@ -68,6 +80,17 @@ class AuditLog:
             return result
 
         return audit
+
+
+def _recordable(arguments: Any) -> Any:
+    """``arguments`` as the log records them: whole, unless the call will be refused for them."""
+    if argument_problem(arguments) is None:
+        return arguments
+    try:
+        text = json.dumps(arguments, ensure_ascii=True, default=str)
+    except (ValueError, RecursionError):
+        text = "(not representable as JSON)"
+    return quoted(text, 1_000)
 
 
 def _timing(started: float) -> dict[str, Any]:

@@ -19,8 +19,18 @@ from pydantic import Field
 from itbench_server.analysis import alerts, changes, events, logs, metrics, topology, traces
 from itbench_server.analysis.entities import EntityRef, canonical_kind, match_entities, resolve_entity
 from itbench_server.analysis.timeparse import format_time, parse_duration, parse_time, parse_time_range
-from itbench_server.errors import QueryError
+from itbench_server.errors import QueryError, quoted
 from itbench_server.mcp.calls import READ_ONLY, tool_errors
+from itbench_server.mcp.limits import (
+    DURATION_CHARS,
+    KEYS_CHARS,
+    MAX_LABELS,
+    MAX_OFFSET,
+    NAME_CHARS,
+    PATTERN_CHARS,
+    TIME_CHARS,
+    VALUE_CHARS,
+)
 from itbench_server.mcp.output import page_lines
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.snapshot import Snapshot
@@ -32,16 +42,22 @@ P = ParamSpec("P")
 Since = Annotated[
     str | None,
     Field(
-        description="start of the time range: RFC 3339 (2025-12-15T17:25:00Z) or relative (start+3m, -10m); default: window start"
+        max_length=TIME_CHARS,
+        description="start of the time range: RFC 3339 (2025-12-15T17:25:00Z) or relative (start+3m, -10m); "
+        "default: window start",
     ),
 ]
 Until = Annotated[
     str | None,
-    Field(description="end of the time range, same forms (end-5m, +12m); default: window end"),
+    Field(
+        max_length=TIME_CHARS,
+        description="end of the time range, same forms (end-5m, +12m); default: window end",
+    ),
 ]
 Limit = Annotated[int, Field(ge=1, le=1000, description="most lines to return")]
 Offset = Annotated[
-    int, Field(ge=0, description="lines to skip (the truncation marker gives the next offset)")
+    int,
+    Field(ge=0, le=MAX_OFFSET, description="lines to skip (the truncation marker gives the next offset)"),
 ]
 
 
@@ -106,11 +122,17 @@ def register_investigation_tools(
     @read_only_tool(server)
     def get_alerts(
         name: Annotated[
-            str | None, Field(description="alert name, case-insensitive substring (HighRequest)")
+            str | None,
+            Field(max_length=NAME_CHARS, description="alert name, case-insensitive substring (HighRequest)"),
         ] = None,
-        severity: Annotated[str | None, Field(description="critical, warning, info or none")] = None,
+        severity: Annotated[
+            str | None, Field(max_length=NAME_CHARS, description="critical, warning, info or none")
+        ] = None,
         service: Annotated[
-            str | None, Field(description="service name; also matches its pods (ad -> ad-5d9f...)")
+            str | None,
+            Field(
+                max_length=NAME_CHARS, description="service name; also matches its pods (ad -> ad-5d9f...)"
+            ),
         ] = None,
         since: Since = None,
         until: Until = None,
@@ -146,19 +168,27 @@ def register_investigation_tools(
         pattern: Annotated[
             str | None,
             Field(
-                description="regular expression (RE2, searched anywhere in the line), e.g. 'error|timeout'"
+                max_length=PATTERN_CHARS,
+                description="regular expression (RE2, searched anywhere in the line), e.g. 'error|timeout'",
             ),
         ] = None,
-        service: Annotated[str | None, Field(description="service name, e.g. checkout")] = None,
+        service: Annotated[
+            str | None, Field(max_length=NAME_CHARS, description="service name, e.g. checkout")
+        ] = None,
         pod: Annotated[
             str | None,
             Field(
-                description="pod, or a workload or ReplicaSet name for its pods (ad matches ad-5d9f7c6b8-x2x9q)"
+                max_length=NAME_CHARS,
+                description="pod, or a workload or ReplicaSet name for its pods (ad matches ad-5d9f7c6b8-x2x9q)",
             ),
         ] = None,
-        container: Annotated[str | None, Field(description="container name")] = None,
+        container: Annotated[str | None, Field(max_length=NAME_CHARS, description="container name")] = None,
         min_severity: Annotated[
-            str | None, Field(description="lowest level kept: TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+            str | None,
+            Field(
+                max_length=NAME_CHARS,
+                description="lowest level kept: TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
+            ),
         ] = None,
         since: Since = None,
         until: Until = None,
@@ -173,7 +203,10 @@ def register_investigation_tools(
             Literal["service", "pod", "minute", "severity"], Field(description="grouping of mode=counts")
         ] = "service",
         ignore_case: Annotated[bool, Field(description="match pattern and exclude ignoring case")] = True,
-        exclude: Annotated[str | None, Field(description="regular expression of lines to leave out")] = None,
+        exclude: Annotated[
+            str | None,
+            Field(max_length=PATTERN_CHARS, description="regular expression of lines to leave out"),
+        ] = None,
         newest_first: Annotated[bool, Field(description="mode=lines: newest lines first")] = False,
         limit: Limit = 50,
         offset: Offset = 0,
@@ -239,17 +272,25 @@ def register_investigation_tools(
         entity: Annotated[
             str | None,
             Field(
-                description="service or pod name, or a workload name for its pods (ad matches ad-5d9f7c6b8-x2x9q)"
+                max_length=NAME_CHARS,
+                description="service or pod name, or a workload name for its pods (ad matches ad-5d9f7c6b8-x2x9q)",
             ),
         ] = None,
         metric: Annotated[
             str | None,
-            Field(description="series: the metric name; list/anomalies: a regular expression over names"),
+            Field(
+                max_length=PATTERN_CHARS,
+                description="series: the metric name; list/anomalies: a regular expression over names",
+            ),
         ] = None,
         since: Since = None,
         until: Until = None,
         step: Annotated[
-            str | None, Field(description="series: step like 30s, 1m, 5m (default: 1m or coarser)")
+            str | None,
+            Field(
+                max_length=DURATION_CHARS,
+                description="series: step like 30s, 1m, 5m (default: 1m or coarser)",
+            ),
         ] = None,
         aggregate: Annotated[
             Literal["sum", "avg", "max", "min"],
@@ -258,19 +299,24 @@ def register_investigation_tools(
         by: Annotated[
             str,
             Field(
-                description="series: group key: entity, container, status_code, any label, several with commas, or none"
+                max_length=KEYS_CHARS,
+                description="series: group key: entity, container, status_code, any label, several with commas, or none",
             ),
         ] = "entity",
         quantile: Annotated[
-            float | None, Field(description="series of a *_bucket histogram: the quantile, default 0.95")
+            float | None,
+            Field(gt=0, lt=1, description="series of a *_bucket histogram: the quantile, default 0.95"),
         ] = None,
         labels: Annotated[
-            dict[str, str] | None, Field(description="series: keep samples whose labels have these values")
+            dict[Annotated[str, Field(max_length=NAME_CHARS)], Annotated[str, Field(max_length=VALUE_CHARS)]]
+            | None,
+            Field(max_length=MAX_LABELS, description="series: keep samples whose labels have these values"),
         ] = None,
         pivot: Annotated[
             str | None,
             Field(
-                description="anomalies: the time to compare before and after; default: the first alert's activation"
+                max_length=TIME_CHARS,
+                description="anomalies: the time to compare before and after; default: the first alert's activation",
             ),
         ] = None,
         method: Annotated[
@@ -349,14 +395,19 @@ def register_investigation_tools(
                 "the pivot; errors: where errors began and the error traces; trace: one trace as a tree"
             ),
         ] = "summary",
-        service: Annotated[str | None, Field(description="service name (summary, errors)")] = None,
-        trace_id: Annotated[str | None, Field(description="mode=trace: the trace id")] = None,
+        service: Annotated[
+            str | None, Field(max_length=NAME_CHARS, description="service name (summary, errors)")
+        ] = None,
+        trace_id: Annotated[
+            str | None, Field(max_length=NAME_CHARS, description="mode=trace: the trace id")
+        ] = None,
         since: Since = None,
         until: Until = None,
         pivot: Annotated[
             str | None,
             Field(
-                description="summary: the time splitting before/after; default: the first alert's activation"
+                max_length=TIME_CHARS,
+                description="summary: the time splitting before/after; default: the first alert's activation",
             ),
         ] = None,
         span_kinds: Annotated[
@@ -426,16 +477,25 @@ def register_investigation_tools(
     def get_events(
         object: Annotated[
             str | None,
-            Field(description="involved object: otel-demo/Deployment/ad, Deployment/ad, otel-demo/ad or ad"),
+            Field(
+                max_length=NAME_CHARS,
+                description="involved object: otel-demo/Deployment/ad, Deployment/ad, otel-demo/ad or ad",
+            ),
         ] = None,
         kind: Annotated[
-            str | None, Field(description="involved object's kind: Pod, po, ReplicaSet, rs...")
+            str | None,
+            Field(max_length=KEYS_CHARS, description="involved object's kind: Pod, po, ReplicaSet, rs..."),
         ] = None,
         reason: Annotated[
-            str | None, Field(description="reason, case-insensitive substring: Failed, BackOff...")
+            str | None,
+            Field(
+                max_length=NAME_CHARS, description="reason, case-insensitive substring: Failed, BackOff..."
+            ),
         ] = None,
         type: Annotated[Literal["Normal", "Warning"] | None, Field(description="event type")] = None,
-        namespace: Annotated[str | None, Field(description="namespace of the involved object")] = None,
+        namespace: Annotated[
+            str | None, Field(max_length=NAME_CHARS, description="namespace of the involved object")
+        ] = None,
         include_children: Annotated[
             bool, Field(description="with a workload object, also its ReplicaSets' and Pods' events")
         ] = True,
@@ -478,7 +538,10 @@ def register_investigation_tools(
     def get_topology(
         entity: Annotated[
             str | None,
-            Field(description="show this object's neighbours: otel-demo/Deployment/ad, svc/frontend..."),
+            Field(
+                max_length=NAME_CHARS,
+                description="show this object's neighbours: otel-demo/Deployment/ad, svc/frontend...",
+            ),
         ] = None,
         direction: Annotated[
             Literal["up", "down", "both"],
@@ -490,7 +553,8 @@ def register_investigation_tools(
             Field(description="without entity: services = call graph from traces; kubernetes = object graph"),
         ] = "services",
         namespace: Annotated[
-            str | None, Field(description="view=kubernetes: only edges from this namespace")
+            str | None,
+            Field(max_length=NAME_CHARS, description="view=kubernetes: only edges from this namespace"),
         ] = None,
         since: Since = None,
         until: Until = None,
@@ -537,15 +601,20 @@ def register_investigation_tools(
         kind: Annotated[
             str | None,
             Field(
-                description="only this kind (aliases allowed: cm, deploy, hpa, quota...); several with commas"
+                max_length=KEYS_CHARS,
+                description="only this kind (aliases allowed: cm, deploy, hpa, quota...); several with commas",
             ),
         ] = None,
         object: Annotated[
             str | None,
-            Field(description="only this object: otel-demo/ConfigMap/flagd-config, cm/flagd-config..."),
+            Field(
+                max_length=NAME_CHARS,
+                description="only this object: otel-demo/ConfigMap/flagd-config, cm/flagd-config...",
+            ),
         ] = None,
         namespace: Annotated[
-            str | None, Field(description="only this namespace ('cluster' for cluster-scoped)")
+            str | None,
+            Field(max_length=NAME_CHARS, description="only this namespace ('cluster' for cluster-scoped)"),
         ] = None,
         since: Since = None,
         until: Until = None,
@@ -585,6 +654,8 @@ def _kinds(snapshot: Snapshot, text: str) -> list[str]:
     for part in (part.strip() for part in text.split(",")):
         kind = canonical_kind(part, known) if part else None
         if kind is None:
-            raise QueryError(f"kind {part!r} is unknown; kinds listed in this recording: {', '.join(known)}")
+            raise QueryError(
+                f"kind {quoted(part)} is unknown; kinds listed in this recording: {', '.join(known)}"
+            )
         kinds.append(kind)
     return kinds

@@ -3,8 +3,11 @@
 The tools are registered in a fixed order (the order an investigation usually takes), so that
 ``tools/list`` is identical from run to run. Every tool gets a view of the snapshot whose cursors
 join the running call (``with_cursor_hook(track_cursor)``), so that the per-call time limit can
-stop its queries; the audit log (when configured) is the outermost middleware, so it records
-what the client finally received.
+stop its queries. The middlewares, outermost first: the audit log (when configured), so it
+records what the client finally received; the reply bound (every reply, errors included, fits
+the output budget); the argument guard (strings no tool can take are refused before
+validation); the concurrency limit (at most ``max_concurrent_calls`` at once, then "busy"); and
+the per-call time limit.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from mcp.server.context import ServerMiddleware
 
 from itbench_server import __version__
 from itbench_server.mcp.audit import AuditLog
-from itbench_server.mcp.calls import time_limit_middleware, track_cursor
+from itbench_server.mcp.calls import (
+    argument_guard_middleware,
+    bounded_reply_middleware,
+    concurrency_limit_middleware,
+    time_limit_middleware,
+    track_cursor,
+)
 from itbench_server.mcp.overview import register_overview_tool
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.mcp.sql import register_sql_tool
@@ -51,7 +60,12 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
     middleware: list[ServerMiddleware[Any]] = []
     if settings.audit_log is not None:
         middleware.append(AuditLog(settings.audit_log).middleware)
-    middleware.append(time_limit_middleware(settings.call_timeout))
+    middleware += [
+        bounded_reply_middleware(settings.output_budget),
+        argument_guard_middleware(),
+        concurrency_limit_middleware(settings.max_concurrent_calls, wait=settings.call_timeout),
+        time_limit_middleware(settings.call_timeout),
+    ]
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         version=__version__,

@@ -21,7 +21,18 @@ class ServerSettings(BaseModel):
         ge=1_000,
         description="most characters any one tool result may hold (far below 25k tokens)",
     )
-    call_timeout: float = Field(default=30.0, gt=0, description="seconds one tool call may run")
+    call_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds one tool call may run; also how long a call waits for a free slot when "
+        "max_concurrent_calls are running, before it answers that the server is busy",
+    )
+    max_concurrent_calls: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="most tool calls run at once (sync tools each hold one of anyio's 40 worker threads)",
+    )
     sql_row_limit: int = Field(default=500, ge=1)
     submission_out: Path | None = None
     audit_log: Path | None = None

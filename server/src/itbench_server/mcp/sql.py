@@ -164,9 +164,12 @@ def _cell(value: Any) -> str:
     return text
 
 
-def _first_lines(message: str, count: int = 3) -> str:
+def _first_lines(message: str, count: int = 3, width: int = 300) -> str:
+    """The first ``count`` lines of a DuckDB error, each cut to ``width`` characters (an error
+    quotes the offending line of the query, which may be all 20,000 characters of it)."""
     lines = [line for line in message.splitlines() if line.strip()]
-    return re.sub(r"\s+", " ", " / ".join(lines[:count]))
+    cut = [line if len(line) <= width else line[:width] + "…" for line in lines[:count]]
+    return re.sub(r"\s+", " ", " / ".join(cut))
 
 
 def format_result(

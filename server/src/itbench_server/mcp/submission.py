@@ -4,6 +4,10 @@ Both published forms are accepted (see :mod:`itbench_server.diagnosis`). A malfo
 is an error that says how to write it; a well-formed name that matches nothing in the recording
 is only a warning in the reply, because the scorer decides what counts. The diagnosis is written
 atomically to the submission file, each call replacing the last; the audit log keeps them all.
+
+The tool's arguments are bounded (names ``NAME_CHARS``, free text :data:`PROSE_CHARS`, at most
+:data:`MAX_ITEMS` items a list), and so is the reply: it names at most :data:`MAX_LISTED` root
+causes and warnings, then says how many more there are, and fits the output budget.
 """
 
 from __future__ import annotations
@@ -20,20 +24,23 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from itbench_server.diagnosis import (
-    ENTITY_NAME_HELP,
-    AlertExplained,
-    ContributingFactor,
-    Diagnosis,
-    Entity,
-    Propagation,
-    invalid_entity_names,
-)
+from itbench_server import diagnosis as published
+from itbench_server.diagnosis import ENTITY_NAME_HELP, Diagnosis, invalid_entity_names
+from itbench_server.errors import quoted
 from itbench_server.mcp.calls import tool_errors
+from itbench_server.mcp.limits import NAME_CHARS
+from itbench_server.mcp.output import clip_text
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.snapshot import Snapshot
 
-__all__ = ["SUBMIT", "DiagnosisRecorder", "register_submission_tool"]
+__all__ = [
+    "MAX_ITEMS",
+    "MAX_LISTED",
+    "PROSE_CHARS",
+    "SUBMIT",
+    "DiagnosisRecorder",
+    "register_submission_tool",
+]
 
 SUBMIT = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
@@ -41,6 +48,59 @@ SUBMIT = ToolAnnotations(
 """A submission changes the run's outcome but destroys nothing."""
 
 _MAX_CANDIDATES = 5
+
+PROSE_CHARS = 5_000
+"""The most characters of a reasoning, evidence, explanation, condition or effect."""
+MAX_ITEMS = 100
+"""The most items of each list argument of ``submit_diagnosis``."""
+MAX_LISTED = 20
+"""The most root causes, warnings or malformed names one reply spells out."""
+
+Name = Annotated[str, Field(max_length=NAME_CHARS)]
+Prose = Annotated[str, Field(max_length=PROSE_CHARS)]
+
+
+# The published models (``itbench_server.diagnosis``) with the tool's bounds on every string; they
+# keep their names, so the input schema reads as before. The evaluator reads submission files with
+# the unbounded published models.
+class ContributingFactor(published.ContributingFactor):
+    """One root cause in ITBench-AA's form."""
+
+    name: Annotated[Name, Field(description="namespace/Kind/name of the root-cause object")]
+    reasoning: Annotated[Prose, Field(description="why this object is a root cause")] = ""
+    evidence: Annotated[Prose, Field(description="the alerts, events, logs, metrics that show it")] = ""
+
+
+class Entity(published.Entity):
+    """One entity in IBM ITBench's form."""
+
+    name: Name
+    reasoning: Prose = ""
+    evidence: Prose = ""
+
+
+class Propagation(published.Propagation):
+    """One hop of how the fault spread (IBM's form)."""
+
+    source: Name
+    target: Name
+    condition: Prose = ""
+    effect: Prose = ""
+
+
+class AlertExplained(published.AlertExplained):
+    """Which alert the diagnosis explains (IBM's form)."""
+
+    alert: Name
+    explanation: Prose = ""
+
+
+def _listed(items: list[str], what: str) -> list[str]:
+    """``items`` up to ``MAX_LISTED``, then a line counting the rest."""
+    shown = items[:MAX_LISTED]
+    if len(items) > len(shown):
+        shown.append(f"… and {len(items) - len(shown)} more {what}")
+    return shown
 
 
 class KnownEntities:
@@ -101,8 +161,10 @@ def name_fix(name: str, known: KnownEntities) -> str:
     elif len(parts) >= 3:
         candidates = known.candidates(*parts[-2:])
     if candidates:
-        return f"{name!r} is not namespace/Kind/name; did you mean {' or '.join(map(repr, candidates))}?"
-    return f"{name!r} is not namespace/Kind/name; {ENTITY_NAME_HELP}"
+        return (
+            f"{quoted(name)} is not namespace/Kind/name; did you mean {' or '.join(map(repr, candidates))}?"
+        )
+    return f"{quoted(name)} is not namespace/Kind/name; {ENTITY_NAME_HELP}"
 
 
 def unknown_name_warning(name: str, known: KnownEntities) -> str | None:
@@ -111,13 +173,13 @@ def unknown_name_warning(name: str, known: KnownEntities) -> str | None:
     if canonical == name:
         return None
     if canonical is not None:
-        return f"{name!r}: recorded as {canonical!r}"
+        return f"{quoted(name)}: recorded as {canonical!r}"
     namespace, kind, short = name.split("/")
     elsewhere = known.candidates(kind, short)
     if kind.lower() == "node" and namespace != "cluster":
         elsewhere = [f"cluster/Node/{short}", *elsewhere]
     hint = f"; did you mean {' or '.join(map(repr, dict.fromkeys(elsewhere)))}?" if elsewhere else ""
-    return f"{name!r} does not match any object in the recording{hint}"
+    return f"{quoted(name)} does not match any object in the recording{hint}"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -138,9 +200,10 @@ def write_atomically(path: Path, text: str) -> None:
 class DiagnosisRecorder:
     """Checks and stores submissions for one server."""
 
-    def __init__(self, snapshot: Snapshot, out: Path | None) -> None:
+    def __init__(self, snapshot: Snapshot, out: Path | None, budget: int | None = None) -> None:
         self._snapshot = snapshot
         self._out = out
+        self._budget = budget
         self._lock = threading.Lock()
         self._known: KnownEntities | None = None
         self.count = 0
@@ -160,8 +223,9 @@ class DiagnosisRecorder:
         known = self.known()
         malformed = list(dict.fromkeys(invalid_entity_names(diagnosis)))
         if malformed:
-            fixes = "; ".join(name_fix(name, known) for name in malformed)
-            raise ToolError(f"nothing was recorded: {fixes}")
+            fixes = [name_fix(name, known) for name in malformed[:MAX_LISTED]]
+            fixes = _listed(fixes + malformed[MAX_LISTED:], "malformed names")
+            raise ToolError(self._bounded(f"nothing was recorded: {'; '.join(fixes)}"))
         root_causes = diagnosis.root_causes()
         if not root_causes:
             raise ToolError(
@@ -171,6 +235,7 @@ class DiagnosisRecorder:
         named = [f.name for f in diagnosis.contributing_factors] + [e.name for e in diagnosis.entities]
         named += [p.source for p in diagnosis.propagations] + [p.target for p in diagnosis.propagations]
         warnings = [w for name in dict.fromkeys(named) if (w := unknown_name_warning(name, known))]
+        causes = _listed(root_causes, "root causes")
         payload = json.dumps(diagnosis.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
         with self._lock:
             if self._out is not None:
@@ -180,42 +245,50 @@ class DiagnosisRecorder:
         lines = [
             f"Diagnosis recorded (submission {number}"
             + ("; it replaces the earlier one" if number > 1 else "")
-            + f"). Root causes, in order: {', '.join(root_causes)}."
+            + f"). Root causes, in order: {', '.join(causes)}."
         ]
         if warnings:
             lines.append("Warnings (the names were recorded as given; submit again to change them):")
-            lines += [f"  - {warning}" for warning in warnings]
-        return "\n".join(lines)
+            lines += [f"  - {warning}" for warning in _listed(warnings, "warnings")]
+        return self._bounded("\n".join(lines))
+
+    def _bounded(self, text: str) -> str:
+        return text if self._budget is None else clip_text(text, self._budget - 100)
 
 
 def register_submission_tool(
     server: MCPServer, snapshot: Snapshot, settings: ServerSettings
 ) -> DiagnosisRecorder:
     """Add ``submit_diagnosis`` to ``server``; returns its recorder."""
-    recorder = DiagnosisRecorder(snapshot, settings.submission_out)
+    recorder = DiagnosisRecorder(snapshot, settings.submission_out, settings.output_budget)
 
     @tool_errors
     def submit_diagnosis(
         contributing_factors: Annotated[
             list[ContributingFactor] | None,
-            Field(description="ITBench-AA form: the root causes, most likely first"),
+            Field(max_length=MAX_ITEMS, description="ITBench-AA form: the root causes, most likely first"),
         ] = None,
         entities: Annotated[
             list[Entity] | None,
-            Field(description="IBM form: the entities involved; root causes have contributing_factor=true"),
+            Field(
+                max_length=MAX_ITEMS,
+                description="IBM form: the entities involved; root causes have contributing_factor=true",
+            ),
         ] = None,
         propagations: Annotated[
-            list[Propagation] | None, Field(description="IBM form: how the fault spread, source to target")
+            list[Propagation] | None,
+            Field(max_length=MAX_ITEMS, description="IBM form: how the fault spread, source to target"),
         ] = None,
         alerts_explained: Annotated[
-            list[AlertExplained] | None, Field(description="IBM form: which alerts the diagnosis explains")
+            list[AlertExplained] | None,
+            Field(max_length=MAX_ITEMS, description="IBM form: which alerts the diagnosis explains"),
         ] = None,
     ) -> str:
         diagnosis = Diagnosis(
-            contributing_factors=contributing_factors or [],
-            entities=entities or [],
-            propagations=propagations or [],
-            alerts_explained=alerts_explained or [],
+            contributing_factors=list[published.ContributingFactor](contributing_factors or []),
+            entities=list[published.Entity](entities or []),
+            propagations=list[published.Propagation](propagations or []),
+            alerts_explained=list[published.AlertExplained](alerts_explained or []),
         )
         return recorder.submit(diagnosis)
 
