@@ -66,7 +66,14 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
-    parser.add_argument("--profile", choices=["full"], default="full", help="which tools to serve")
+    parser.add_argument(
+        "--profile",
+        choices=["full", "aa"],
+        default="full",
+        help="which tools to serve: 'full', the investigation tools (default), or 'aa', ITBench-AA's "
+        "protocol: run_shell, a bash shell confined to the scenario's files (needs bubblewrap), and "
+        "submit_diagnosis",
+    )
     parser.add_argument(
         "--audit-log", type=Path, default=None, help="append one JSON line per tool call here"
     )

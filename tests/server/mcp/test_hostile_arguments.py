@@ -12,6 +12,7 @@ output budget, and come back within the time limit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio.from_thread
 import pytest
@@ -35,6 +36,7 @@ from itbench_server.mcp.audit import AuditLog
 from itbench_server.mcp.calls import argument_problem, bound_reply
 from itbench_server.mcp.server import create_server
 from itbench_server.mcp.settings import ServerSettings
+from itbench_server.sandbox import sandbox_status
 from itbench_server.snapshot import Snapshot, open_snapshot
 
 # Reporting a failing example with a 10 MB argument warns about its repr; the failure must show.
@@ -189,16 +191,15 @@ def realistic_pools(snapshot: Snapshot) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    out = tmp_path_factory.mktemp("hostile")
+@contextlib.contextmanager
+def running_server(out: Path, cache: Path, profile: Literal["full", "aa"]) -> Iterator[Running]:
     server_settings = ServerSettings(
+        profile=profile,
         call_timeout=CALL_TIMEOUT,
         output_budget=OUTPUT_BUDGET,
         submission_out=out / "submission.json",
         audit_log=out / "audit.jsonl",
     )
-    cache = tmp_path_factory.getbasetemp() / "fixture-index-cache"  # shared with the fixture tests
     sdk_logger = logging.getLogger("mcp")
     with (
         open_snapshot(FIXTURE, cache_dir=cache) as snapshot,
@@ -213,6 +214,22 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             yield state
         finally:
             sdk_logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    cache = tmp_path_factory.getbasetemp() / "fixture-index-cache"  # shared with the fixture tests
+    with running_server(tmp_path_factory.mktemp("hostile"), cache, "full") as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def running_aa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    if not sandbox_status().confined:
+        pytest.skip(f"the aa profile's shell needs a sandbox: {sandbox_status().reason}")
+    cache = tmp_path_factory.getbasetemp() / "fixture-index-cache"
+    with running_server(tmp_path_factory.mktemp("hostile-aa"), cache, "aa") as state:
+        yield state
 
 
 # --- strategies from a JSON schema ------------------------------------------------------------
@@ -397,6 +414,15 @@ def test_no_tool_raises_an_unhandled_exception_on_hostile_arguments(running: Run
     for tool in running.tools:
         for focus in sorted(tool.input_schema.get("properties", {})) or [None]:
             hostile_calls(running, tool, focus)()
+
+
+def test_no_tool_of_the_aa_profile_raises_an_unhandled_exception_on_hostile_arguments(
+    running_aa: Running,
+) -> None:
+    assert sorted(tool.name for tool in running_aa.tools) == ["run_shell", "submit_diagnosis"]
+    for tool in running_aa.tools:
+        for focus in sorted(tool.input_schema.get("properties", {})) or [None]:
+            hostile_calls(running_aa, tool, focus)()
 
 
 @pytest.mark.parametrize(

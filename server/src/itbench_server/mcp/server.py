@@ -66,15 +66,29 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
         concurrency_limit_middleware(settings.max_concurrent_calls, wait=settings.call_timeout),
         time_limit_middleware(settings.call_timeout),
     ]
+    if settings.profile == "aa":
+        from itbench_server.mcp.shell_tool import aa_instructions
+
+        instructions = aa_instructions(snapshot)
+    else:
+        instructions = INSTRUCTIONS
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions,
         subscriptions=False,
         middleware=middleware,
         log_level="WARNING",
     )
     guarded = snapshot.with_cursor_hook(track_cursor)
+
+    if settings.profile == "aa":
+        # ITBench-AA's own protocol: a shell over the files, and the submission; nothing else.
+        from itbench_server.mcp.shell_tool import register_shell_tool
+
+        register_shell_tool(server, guarded, settings)
+        register_submission_tool(server, guarded, settings)
+        return server
 
     # Imported here: these modules sit on the kube and analysis layers, which the rest of the
     # MCP frame does not need.

@@ -15,7 +15,11 @@ class ServerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    profile: Literal["full"] = "full"
+    profile: Literal["full", "aa"] = Field(
+        default="full",
+        description="the tools served: 'full' (the investigation tools) or 'aa' (ITBench-AA's "
+        "protocol: run_shell over the files, and submit_diagnosis)",
+    )
     output_budget: int = Field(
         default=DEFAULT_OUTPUT_BUDGET,
         ge=1_000,
