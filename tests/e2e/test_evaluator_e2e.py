@@ -60,7 +60,7 @@ def test_the_oracle_scores_one_on_every_bundled_fixture(
 
 
 def test_the_baseline_beats_nop(tmp_path: Path, cache_dir: Path) -> None:
-    assert evaluate("nop", tmp_path / "nop", cache_dir) == 0
+    assert evaluate("nop", tmp_path / "nop", cache_dir) == 1  # no run ended ok: nop never submits
     assert evaluate("baseline", tmp_path / "baseline", cache_dir) == 0
 
     comparison = compare_results(tmp_path / "nop", tmp_path / "baseline")

@@ -89,7 +89,13 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                 "cost_per_task_usd": 0.03,
                 "tokens_in": None,
                 "tokens_out": None,
-                "error_classes": {"ok": 3, "timeout": 1, "no_submission": 1},
+                "tokens_cached": None,
+                "tokens_reasoning": None,
+                "error_classes": {"ok": 3, "no_submission": 1, "timeout": 1},
+                "runs_ok": 3,
+                "runs_failed": 2,
+                "zero_scores": 0,
+                "forced_final_answers": 0,
                 "tasks": [
                     {
                         "task": "Scenario-2",
@@ -100,7 +106,9 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                         "mean_turns": 14.0,
                         "mean_wall_time_s": 3.0,
                         "mean_cost_usd": 0.04,
-                        "error_classes": {"ok": 1, "timeout": 1, "no_submission": 1},
+                        "error_classes": {"ok": 1, "no_submission": 1, "timeout": 1},
+                        "runs_ok": 1,
+                        "zero_scores": 0,
                     },
                     {
                         "task": "Scenario-10",
@@ -112,6 +120,8 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                         "mean_wall_time_s": 2.0,
                         "mean_cost_usd": 0.02,
                         "error_classes": {"ok": 2},
+                        "runs_ok": 2,
+                        "zero_scores": 0,
                     },
                 ],
             },
@@ -127,7 +137,13 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                 "cost_per_task_usd": None,
                 "tokens_in": None,
                 "tokens_out": None,
+                "tokens_cached": None,
+                "tokens_reasoning": None,
                 "error_classes": {"no_submission": 2},
+                "runs_ok": 0,
+                "runs_failed": 2,
+                "zero_scores": 0,
+                "forced_final_answers": 0,
                 "tasks": [
                     {
                         "task": "Scenario-2",
@@ -139,6 +155,8 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                         "mean_wall_time_s": 2.0,
                         "mean_cost_usd": None,
                         "error_classes": {"no_submission": 1},
+                        "runs_ok": 0,
+                        "zero_scores": 0,
                     },
                     {
                         "task": "Scenario-10",
@@ -150,6 +168,8 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
                         "mean_wall_time_s": 2.0,
                         "mean_cost_usd": None,
                         "error_classes": {"no_submission": 1},
+                        "runs_ok": 0,
+                        "zero_scores": 0,
                     },
                 ],
             },
@@ -241,6 +261,7 @@ def test_compare_gives_per_task_scores_side_by_side_with_deltas(tmp_path: Path) 
             {"task": "Scenario-2", "score_a": 0.0, "score_b": 0.5, "delta": 0.5},
             {"task": "Scenario-10", "score_a": 0.0, "score_b": 1.0, "delta": 1.0},
         ],
+        "settings_differences": [],
     }
     console = Console(record=True, width=100)
     render_comparison(comparison, console)

@@ -4,9 +4,11 @@
 runs an agent over the tasks and prints the table; ``report DIR`` writes ``summary.json`` and a
 self-contained ``report.html`` from a results directory; ``compare A B`` prints two results
 directories' per-task scores side by side; ``score`` scores submission files
-(:mod:`itbench_eval.score_command`).
+(:mod:`itbench_eval.score_command`); ``mock-model`` serves a scripted model
+(:mod:`itbench_eval.mockmodel`).
 
-Every error made on purpose becomes one line on stderr and exit status 2.
+Every error made on purpose becomes one line on stderr and exit status 2. A run command whose
+runs all ended in another class than ``ok`` exits with status 1.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itbench_eval import __version__
+from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
+
+EXIT_NO_RUN_OK = 1
 
 
 class CommandError(Exception):
@@ -30,7 +35,10 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run an agent over the tasks (the default: itbench-eval --agent ...)",
         description="Run an agent over recorded incidents, score its diagnoses, print the table.",
     )
-    parser.add_argument("--agent", required=True, help="oracle, nop, baseline, replay:FILE or py:module:attr")
+    from itbench_eval.agents.loader import AGENT_FORMS
+    from itbench_eval.agents.model_config import add_model_agent_arguments
+
+    parser.add_argument("--agent", required=True, help=AGENT_FORMS)
     parser.add_argument(
         "--scenarios",
         type=Path,
@@ -55,6 +63,7 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--resume", action="store_true", help="continue the runs already in RESULTS_DIR")
     parser.add_argument("--seed", type=int, default=0, help="seed of repeat 1; repeat k gets seed+k-1")
     parser.add_argument("--cache-dir", type=Path, default=None, help="the servers' index cache")
+    add_model_agent_arguments(parser)
     parser.set_defaults(handler=_run_eval)
 
 
@@ -75,8 +84,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from itbench_eval.agents.loader import AgentSpecError, resolve_agent
+    from itbench_eval.agents.model_config import ModelConfigError, options_from_arguments
     from itbench_eval.report import make_progress, render_table, summarize, write_summary
-    from itbench_eval.runner import EvalSettings, RunnerError, run_evaluation
+    from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, RunnerError, run_evaluation
     from itbench_eval.tasks import TaskError, discover_tasks
 
     if args.out is None:
@@ -101,7 +111,11 @@ def _run_eval(args: argparse.Namespace) -> int:
         option = {"timeout_s": "--timeout", "out_dir": "--out"}.get(field, "--" + field.replace("_", "-"))
         raise CommandError(f"{option}: {detail['msg']}") from None
     try:
-        factory = resolve_agent(args.agent)
+        model_options = options_from_arguments(args)
+    except ModelConfigError as error:
+        raise CommandError(str(error)) from None
+    try:
+        factory = resolve_agent(args.agent, model_options)
         tasks = discover_tasks(args.scenarios)
         progress = make_progress()
         try:
@@ -113,7 +127,17 @@ def _run_eval(args: argparse.Namespace) -> int:
     summary = summarize(rows)
     write_summary(args.out, summary)
     render_table(summary, Console())
+    for row in rows:
+        if (args.out / row.run_dir / TRACEBACK_FILE).is_file():
+            print(
+                f"{row.task} r{row.repeat}: {row.error_class}, traceback in {args.out / row.run_dir / TRACEBACK_FILE}"
+            )
     print(f"results in {args.out}; itbench-eval report {args.out} writes report.html")
+    if not any(row.error_class == "ok" for row in rows):
+        # Nothing ended as planned: a broken agent, endpoint or setup must not pass for a score of 0.
+        classes = ", ".join(sorted({row.error_class for row in rows})) or "no runs"
+        print(f"error: no run ended ok ({classes})", file=sys.stderr)
+        return EXIT_NO_RUN_OK
     return 0
 
 
@@ -144,6 +168,11 @@ def _add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser = subparsers.add_parser("compare", help="per-task scores of two results directories, with deltas")
     parser.add_argument("results_a", type=Path, metavar="A")
     parser.add_argument("results_b", type=Path, metavar="B")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare even results made under different conditions (settings.json)",
+    )
     parser.set_defaults(handler=_run_compare)
 
 
@@ -153,7 +182,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     from itbench_eval.report import ReportError, compare_results, render_comparison
 
     try:
-        comparison = compare_results(args.results_a, args.results_b)
+        comparison = compare_results(args.results_a, args.results_b, force=args.force)
     except ReportError as error:
         raise CommandError(str(error)) from None
     render_comparison(comparison, Console())
@@ -172,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(subparsers)
     _add_compare(subparsers)
     add_score_command(subparsers)
+    add_mock_model_command(subparsers)
     return parser
 
 

@@ -23,13 +23,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from itbench_eval.metrics import mean_with_standard_error, pass_at_1
 from itbench_eval.results import ERROR_CLASSES, RESULTS_FILE, ResultsFileError, RunResult, read_results
+from itbench_eval.settings import SettingsError, differences_that_matter, read_settings
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
@@ -140,6 +141,8 @@ class TaskSummary(BaseModel):
     mean_wall_time_s: float
     mean_cost_usd: float | None
     error_classes: dict[str, int]
+    runs_ok: int
+    zero_scores: int = Field(description="runs that ended ok and scored 0 (apart from runs that failed)")
 
 
 class AgentSummary(BaseModel):
@@ -159,7 +162,13 @@ class AgentSummary(BaseModel):
     cost_per_task_usd: float | None
     tokens_in: int | None
     tokens_out: int | None
+    tokens_cached: int | None
+    tokens_reasoning: int | None
     error_classes: dict[str, int]
+    runs_ok: int
+    runs_failed: int = Field(description="runs that ended in any class but ok")
+    zero_scores: int = Field(description="runs that ended ok and scored 0")
+    forced_final_answers: int
     tasks: list[TaskSummary]
 
 
@@ -194,6 +203,12 @@ def _error_counts(rows: Iterable[RunResult]) -> dict[str, int]:
     return {name: counts[name] for name in ERROR_CLASSES if counts[name]}
 
 
+def _ok_and_zero(rows: Sequence[RunResult]) -> tuple[int, int]:
+    """(runs that ended ok, of them the runs that scored 0): a wrong answer, not a failure."""
+    ok = [row for row in rows if row.error_class == "ok"]
+    return len(ok), sum(1 for row in ok if row.score == 0)
+
+
 def unique_runs(rows: Iterable[RunResult]) -> list[RunResult]:
     """``rows`` with one row per (task, agent, repeat): the first written wins."""
     seen: dict[tuple[str, str, int], RunResult] = {}
@@ -207,6 +222,7 @@ def _task_order(name: str) -> list[object]:
 
 
 def _summarize_task(task: str, rows: list[RunResult]) -> TaskSummary:
+    runs_ok, zero_scores = _ok_and_zero(rows)
     return TaskSummary(
         task=task,
         runs=len(rows),
@@ -217,6 +233,8 @@ def _summarize_task(task: str, rows: list[RunResult]) -> TaskSummary:
         mean_wall_time_s=_mean([row.wall_time_s for row in rows]),
         mean_cost_usd=_mean_known(row.cost_usd for row in rows),
         error_classes=_error_counts(rows),
+        runs_ok=runs_ok,
+        zero_scores=zero_scores,
     )
 
 
@@ -226,6 +244,7 @@ def _summarize_agent(agent: str, rows: list[RunResult]) -> AgentSummary:
         by_task.setdefault(row.task, []).append(row)
     tasks = [_summarize_task(task, task_rows) for task, task_rows in by_task.items()]
     overall = mean_with_standard_error([task.mean_score for task in tasks])
+    runs_ok, zero_scores = _ok_and_zero(rows)
     return AgentSummary(
         agent=agent,
         score=_round(overall.mean),
@@ -238,7 +257,13 @@ def _summarize_agent(agent: str, rows: list[RunResult]) -> AgentSummary:
         cost_per_task_usd=_mean_known(task.mean_cost_usd for task in tasks),
         tokens_in=_sum_known(row.tokens_in for row in rows),
         tokens_out=_sum_known(row.tokens_out for row in rows),
+        tokens_cached=_sum_known(row.tokens_cached for row in rows),
+        tokens_reasoning=_sum_known(row.tokens_reasoning for row in rows),
         error_classes=_error_counts(rows),
+        runs_ok=runs_ok,
+        runs_failed=len(rows) - runs_ok,
+        zero_scores=zero_scores,
+        forced_final_answers=sum(1 for row in rows if row.forced_final_answer),
         tasks=tasks,
     )
 
@@ -289,6 +314,7 @@ def render_table(summary: Summary, console: Console) -> None:
         table.add_column("task", no_wrap=True)
         for header in ("runs", "mean score", "pass@1", "mean turns", "mean time", "cost/run"):
             table.add_column(header, justify="right")
+        table.add_column("ended")  # how the runs ended: failures apart from zero scores
         for task in agent.tasks:
             table.add_row(
                 task.task,
@@ -298,15 +324,24 @@ def render_table(summary: Summary, console: Console) -> None:
                 f"{task.mean_turns:.1f}",
                 f"{task.mean_wall_time_s:.1f} s",
                 _optional(task.mean_cost_usd, "${:.4f}"),
+                ", ".join(f"{name} {count}" for name, count in task.error_classes.items()),
             )
         console.print(table)
         stderr = f" ± {_percent(agent.stderr)}" if agent.tasks_count > 1 else ""
         errors = ", ".join(f"{name} {count}" for name, count in agent.error_classes.items())
         console.print(
             f"ITBench-AA score of {agent.agent}: [bold]{_percent(agent.score)}{stderr}[/bold] over "
-            f"{agent.tasks_count} tasks ({agent.runs} runs: {errors}); pass@1 {_percent(agent.pass_at_1)}",
+            f"{agent.tasks_count} tasks ({agent.runs} runs: {errors}; {agent.zero_scores} of the "
+            f"{agent.runs_ok} ok runs scored 0); pass@1 {_percent(agent.pass_at_1)}",
             highlight=False,
         )
+        if agent.tokens_in is not None:
+            cost = _optional(agent.cost_per_task_usd, "${:.4f} per task")
+            console.print(
+                f"tokens: {agent.tokens_in} in ({agent.tokens_cached or 0} cached), {agent.tokens_out} out "
+                f"({agent.tokens_reasoning or 0} reasoning); cost {cost}",
+                highlight=False,
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,6 +367,9 @@ class Comparison(BaseModel):
     score_a: float
     score_b: float
     tasks: list[TaskComparison]
+    settings_differences: list[str] = Field(
+        default_factory=list, description="how the conditions differed (compared anyway with --force)"
+    )
 
 
 def _single_agent(results_dir: Path) -> AgentSummary:
@@ -342,8 +380,29 @@ def _single_agent(results_dir: Path) -> AgentSummary:
     return summary.agents[0]
 
 
-def compare_results(dir_a: Path, dir_b: Path) -> Comparison:
-    """Compare the agent of ``dir_a`` with the agent of ``dir_b``, task by task."""
+def _settings_differences(dir_a: Path, dir_b: Path) -> list[str]:
+    try:
+        settings_a, settings_b = read_settings(dir_a), read_settings(dir_b)
+    except SettingsError as error:
+        raise ReportError(str(error)) from None
+    if settings_a is None or settings_b is None:
+        return []  # results from before settings.json: nothing to check
+    return differences_that_matter(settings_a, settings_b)
+
+
+def compare_results(dir_a: Path, dir_b: Path, *, force: bool = False) -> Comparison:
+    """Compare the agent of ``dir_a`` with the agent of ``dir_b``, task by task.
+
+    Raises:
+        ReportError: unreadable results, or (unless ``force``) results made under different
+            conditions (:func:`~itbench_eval.settings.differences_that_matter`).
+    """
+    differences = _settings_differences(dir_a, dir_b)
+    if differences and not force:
+        raise ReportError(
+            f"{dir_a} and {dir_b} were made under different conditions: {'; '.join(differences)}. "
+            "Pass --force to compare them anyway"
+        )
     a, b = _single_agent(dir_a), _single_agent(dir_b)
     scores_a = {task.task: task.mean_score for task in a.tasks}
     scores_b = {task.task: task.mean_score for task in b.tasks}
@@ -353,10 +412,19 @@ def compare_results(dir_a: Path, dir_b: Path) -> Comparison:
         score_a, score_b = scores_a.get(task), scores_b.get(task)
         delta = _round(score_b - score_a) if score_a is not None and score_b is not None else None
         rows.append(TaskComparison(task=task, score_a=score_a, score_b=score_b, delta=delta))
-    return Comparison(agent_a=a.agent, agent_b=b.agent, score_a=a.score, score_b=b.score, tasks=rows)
+    return Comparison(
+        agent_a=a.agent,
+        agent_b=b.agent,
+        score_a=a.score,
+        score_b=b.score,
+        tasks=rows,
+        settings_differences=differences,
+    )
 
 
 def render_comparison(comparison: Comparison, console: Console) -> None:
+    for difference in comparison.settings_differences:
+        console.print(f"[bold]different conditions[/bold]: {difference}", highlight=False)
     table = Table(title_justify="left")
     table.add_column("task", no_wrap=True)
     table.add_column(f"A: {comparison.agent_a}", justify="right")
@@ -382,11 +450,13 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
 _PALETTE = ("#3366cc", "#dc7633", "#2e8b57", "#9b59b6", "#c0392b", "#16a085", "#7f8c8d", "#d4ac0d")
 _ERROR_COLOURS = {
     "ok": "#2e8b57",
-    "timeout": "#d4ac0d",
-    "turn_limit": "#dc7633",
-    "agent_crash": "#c0392b",
     "no_submission": "#7f8c8d",
-    "server_error": "#8e44ad",
+    "turn_cap": "#dc7633",
+    "timeout": "#d4ac0d",
+    "model_error": "#2874a6",
+    "tool_error": "#8e44ad",
+    "agent_crash": "#c0392b",
+    "harness_error": "#17202a",
 }
 _CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }

@@ -19,19 +19,27 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 RESULTS_FILE = "results.jsonl"
 
-ErrorClass = Literal["ok", "timeout", "turn_limit", "agent_crash", "no_submission", "server_error"]
+# How a run ended: exactly one class per run (see docs/agents.md). Only ``ok`` ended as planned;
+# the others are counted apart from runs that ended ok and scored 0.
+ErrorClass = Literal[
+    "ok", "no_submission", "turn_cap", "timeout", "model_error", "tool_error", "agent_crash", "harness_error"
+]
 ERROR_CLASSES: tuple[ErrorClass, ...] = (
     "ok",
-    "timeout",
-    "turn_limit",
-    "agent_crash",
     "no_submission",
-    "server_error",
+    "turn_cap",
+    "timeout",
+    "model_error",
+    "tool_error",
+    "agent_crash",
+    "harness_error",
 )
+# Rows written before the classes were renamed still read.
+_OLD_CLASS_NAMES = {"turn_limit": "turn_cap", "server_error": "tool_error"}
 
 
 class ResultsFileError(ValueError):
@@ -57,11 +65,20 @@ class RunResult(BaseModel):
     tool_calls: int
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cached: int | None = None
+    tokens_reasoning: int | None = None
     cost_usd: float | None = None
+    model_requests: int | None = None
+    forced_final_answer: bool = False
     wall_time_s: float
     error_class: ErrorClass
     error: str = ""
     run_dir: str
+
+    @field_validator("error_class", mode="before")
+    @classmethod
+    def _renamed_class(cls, value: object) -> object:
+        return _OLD_CLASS_NAMES.get(value, value) if isinstance(value, str) else value
 
     @property
     def key(self) -> tuple[str, str, int]:

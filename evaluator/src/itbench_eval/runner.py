@@ -10,11 +10,16 @@ links can be made, a view of the scenario without its answer key (``OUT/scenario
 once per evaluation). One evaluation at a time may use an output directory: it holds an
 exclusive lock on ``OUT/evaluation.lock`` while it runs.
 
-Every run ends in one error class: ``ok``; ``timeout`` (the wall-clock limit ran out);
-``turn_limit`` (a call past the turn cap); ``agent_crash`` (the agent raised); ``no_submission``
-(the agent returned without a valid submission); ``server_error`` (the server did not start,
-died, or broke the protocol). A submission written before a timeout or the turn cap is still
-scored.
+Every run ends in exactly one class: ``ok``; ``no_submission`` (the agent returned without a
+valid submission); ``turn_cap`` (a step or call past the turn cap); ``timeout`` (the wall-clock
+limit, or a model agent's time budget, ran out); ``model_error`` (the model API failed after its
+retries: :class:`~itbench_eval.agents.base.ModelError`); ``tool_error`` (the server did not start,
+died, or broke the protocol); ``agent_crash`` (the agent raised); ``harness_error`` (the evaluator
+itself failed). A submission written before the run ended is still scored. The traceback of an
+error is kept in the run directory (``traceback.txt``) and its path ends the row's message.
+
+``settings.json`` records the conditions of the evaluation (:mod:`itbench_eval.settings`);
+``--resume`` refuses to continue under other conditions.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import re
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -39,17 +45,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from itbench_eval.agents.base import (
     Agent,
     AgentOutcome,
+    ModelError,
+    ReportsPartialOutcome,
     RunLimits,
     TaskView,
     ToolSession,
     Transcript,
     TurnLimitExceeded,
 )
-from itbench_eval.agents.loader import AgentFactory, agent_label
+from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
 from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
 from itbench_eval.scoring import score_diagnosis, score_names
+from itbench_eval.settings import build_settings, differences_that_matter, read_settings, write_settings
 from itbench_eval.tasks import Task, answer_free_view
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
 
@@ -59,6 +68,7 @@ AUDIT_LOG_FILE = "audit.jsonl"
 TRANSCRIPT_FILE = "transcript.jsonl"
 SERVER_STDERR_FILE = "server.stderr"
 RUN_CONFIG_FILE = "run.json"
+TRACEBACK_FILE = "traceback.txt"
 LOCK_FILE = "evaluation.lock"
 VIEWS_DIR = "scenario-views"
 
@@ -180,10 +190,20 @@ class _Outcome:
         self.error = ""
         self.agent: AgentOutcome | None = None
         self.session: ToolSession | None = None
+        self.tracebacks: list[str] = []
 
     def fail(self, error_class: ErrorClass, error: str) -> None:
         if self.error_class == "ok":
             self.error_class, self.error = error_class, error
+
+    def crash(
+        self, error_class: ErrorClass, error: str, exception: BaseException, overrides: bool = False
+    ) -> None:
+        """Fail with ``exception``'s traceback kept; ``overrides`` replaces an earlier class."""
+        self.tracebacks.append("".join(traceback.format_exception(exception)))
+        if overrides:
+            self.error_class, self.error = "ok", ""
+        self.fail(error_class, error)
 
 
 async def _drive_agent(
@@ -205,16 +225,32 @@ async def _drive_agent(
         if scope.cancelled_caught:
             outcome.fail("timeout", f"the wall-clock limit of {limits.timeout_s:g} s ran out")
     except TurnLimitExceeded as error:
-        outcome.fail("turn_limit", str(error))
+        outcome.fail("turn_cap", str(error))
     except Exception as error:
         if session.turn_limit_hit:
             pass  # reported below, whatever the agent made of the error
+        elif any(isinstance(leaf, ModelError) for leaf in _exception_leaves(error)):
+            outcome.crash("model_error", _describe(error).removeprefix("ModelError: "), error)
         elif _is_connection_failure(error):
-            outcome.fail("server_error", f"the server went away: {_describe(error)}")
+            outcome.crash("tool_error", f"the server went away: {_describe(error)}", error)
         else:
-            outcome.fail("agent_crash", _describe(error))
+            outcome.crash("agent_crash", _describe(error), error)
+    if outcome.agent is None and isinstance(agent, ReportsPartialOutcome):
+        # Cut short: what the agent spent until then still counts.
+        with contextlib.suppress(Exception):
+            outcome.agent = agent.partial_outcome()
+    forced = outcome.agent is not None and outcome.agent.forced_final_answer
+    final = (
+        f"; a final answer was forced ({'submitted' if session.submitted else 'no submission'})"
+        if forced
+        else ""
+    )
     if session.turn_limit_hit:
-        outcome.fail("turn_limit", f"the turn cap of {limits.max_turns} was reached before the run ended")
+        outcome.fail(
+            "turn_cap", f"the turn cap of {limits.max_turns} was reached before the run ended{final}"
+        )
+    if outcome.agent is not None and outcome.agent.ended_by == "time_budget":
+        outcome.fail("timeout", f"the time budget of the {limits.timeout_s:g} s limit ran out{final}")
 
 
 async def run_one(
@@ -272,30 +308,38 @@ async def run_one(
                         await _drive_agent(client, agent, task_view, limits, transcript, outcome)
                 if whole.cancelled_caught and outcome.session is None:
                     outcome.fail(
-                        "server_error", f"the server did not start within {settings.startup_timeout_s:g} s"
+                        "tool_error", f"the server did not start within {settings.startup_timeout_s:g} s"
                     )
                 elif whole.cancelled_caught:
-                    outcome.fail("server_error", "the server did not stop in time")
+                    outcome.fail("tool_error", "the server did not stop in time")
             except Exception as error:
                 detail = _last_line(run_dir / SERVER_STDERR_FILE)
                 message = f"the server failed: {_describe(error)}"
-                outcome.fail("server_error", f"{message} ({detail})" if detail else message)
+                outcome.crash("tool_error", f"{message} ({detail})" if detail else message, error)
     wall_time = time.monotonic() - started
 
     ground_truth = task.ground_truth()
     submitted: list[str] = []
-    if submission_path.exists():
-        try:
-            diagnosis = load_submission(submission_path)
-        except SubmissionFormatError as error:
-            outcome.fail("no_submission", str(error))
-            score = score_names(ground_truth, [])
+    try:
+        if submission_path.exists():
+            try:
+                diagnosis = load_submission(submission_path)
+            except SubmissionFormatError as error:
+                outcome.fail("no_submission", str(error))
+                score = score_names(ground_truth, [])
+            else:
+                submitted = diagnosis.root_causes()
+                score = score_diagnosis(ground_truth, diagnosis)
         else:
-            submitted = diagnosis.root_causes()
-            score = score_diagnosis(ground_truth, diagnosis)
-    else:
-        outcome.fail("no_submission", "the agent did not call submit_diagnosis")
-        score = score_names(ground_truth, [])
+            outcome.fail("no_submission", "the agent did not call submit_diagnosis")
+            score = score_names(ground_truth, [])
+    except Exception as error:
+        # The evaluator's own failure: no score can be trusted, whatever the agent did.
+        outcome.crash("harness_error", f"the evaluator failed: {_describe(error)}", error, overrides=True)
+        submitted, score = [], score_names(ground_truth, [])
+    if outcome.tracebacks:
+        (run_dir / TRACEBACK_FILE).write_text("\n".join(outcome.tracebacks), encoding="utf-8")
+        outcome.error += f" (traceback: {(run_dir / TRACEBACK_FILE).relative_to(out_dir)})"
     (run_dir / SCORE_FILE).write_text(score.model_dump_json(indent=2) + "\n", encoding="utf-8")
     transcript.write("task_end", error_class=outcome.error_class, error=outcome.error, score=score.score)
     transcript.close()
@@ -317,7 +361,11 @@ async def run_one(
         tool_calls=session.tool_calls if session else 0,
         tokens_in=agent_outcome.tokens_in,
         tokens_out=agent_outcome.tokens_out,
+        tokens_cached=agent_outcome.tokens_cached,
+        tokens_reasoning=agent_outcome.tokens_reasoning,
         cost_usd=agent_outcome.cost_usd,
+        model_requests=agent_outcome.model_requests,
+        forced_final_answer=agent_outcome.forced_final_answer,
         wall_time_s=round(wall_time, 3),
         error_class=outcome.error_class,
         error=outcome.error,
@@ -412,10 +460,52 @@ async def run_evaluation(
         return await _run_evaluation(tasks, settings, factory, progress)
 
 
+def _record_settings(tasks: Sequence[Task], settings: EvalSettings, factory: AgentFactory) -> None:
+    """Write ``settings.json``; on ``resume``, first refuse conditions other than those recorded."""
+    recorded = build_settings(
+        agent=agent_label(settings.agent),
+        agent_settings=factory.agent_settings() if isinstance(factory, DescribesSettings) else None,
+        max_turns=settings.max_turns,
+        timeout_s=settings.timeout_s,
+        repeats=settings.repeats,
+        seed=settings.seed,
+        scenarios=[(task.id, task.scenario_dir) for task in tasks],
+    )
+    if settings.resume:
+        try:
+            previous = read_settings(settings.out_dir)
+        except ValueError as error:
+            raise RunnerError(str(error)) from None
+        differences = differences_that_matter(previous, recorded) if previous is not None else []
+        if differences:
+            raise RunnerError(
+                f"--resume {settings.out_dir}: its runs were made under other conditions "
+                f"({'; '.join(differences)}): run with the same options, or choose another --out"
+            )
+    write_settings(settings.out_dir, recorded)
+
+
+def _harness_error_row(task: Task, repeat: int, settings: EvalSettings, error: BaseException) -> RunResult:
+    """The row of a run the evaluator could not carry out at all (its traceback kept if possible)."""
+    out_dir = settings.out_dir.resolve()
+    run_dir = run_directory(out_dir, task.id, agent_label(settings.agent), repeat)
+    message = f"the evaluator failed: {_describe(error)}"
+    with contextlib.suppress(OSError):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / TRACEBACK_FILE).write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        message += f" (traceback: {(run_dir / TRACEBACK_FILE).relative_to(out_dir)})"
+    return RunResult(
+        task=task.id, agent=agent_label(settings.agent), repeat=repeat, seed=settings.seed + repeat - 1,
+        score=0.0, tp=0, fp=0, fn=0, submitted=[], matches=[], turns=0, tool_calls=0, wall_time_s=0.0,
+        error_class="harness_error", error=message, run_dir=str(run_dir.relative_to(out_dir)),
+    )  # fmt: skip
+
+
 async def _run_evaluation(
     tasks: Sequence[Task], settings: EvalSettings, factory: AgentFactory, progress: ProgressSink | None
 ) -> list[RunResult]:
     done = _check_out_dir(settings)
+    _record_settings(tasks, settings, factory)
     (settings.out_dir / RUN_CONFIG_FILE).write_text(
         json.dumps(settings.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
@@ -434,7 +524,10 @@ async def _run_evaluation(
         async with limiter:
             if progress is not None:
                 progress.run_started(task.id, repeat)
-            row = await run_one(task, repeat, settings, factory, server_dir=server_dirs.get(task.id))
+            try:
+                row = await run_one(task, repeat, settings, factory, server_dir=server_dirs.get(task.id))
+            except Exception as error:  # a bug around the run: one row says so, the others go on
+                row = _harness_error_row(task, repeat, settings, error)
             append_result(results_path, row)
             if progress is not None:
                 progress.run_finished(row)

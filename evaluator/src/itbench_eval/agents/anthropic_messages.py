@@ -90,7 +90,7 @@ class AnthropicConversation(ModelConversation):
         texts: list[str] = []
         calls: list[ModelToolCall] = []
         for block in message.content:
-            wire_block = block.to_dict(exclude_none=True)
+            wire_block = block.to_dict(exclude_none=True, warnings=False)
             wire_block.pop("parsed_output", None)  # added by the SDK's stream parser
             blocks.append(wire_block)
             if block.type == "text":

@@ -21,12 +21,13 @@ server-specific options (vLLM's ``top_k``, ``chat_template_kwargs``...) pass thr
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ModelAPI = Literal["openai-chat", "openai-responses", "anthropic"]
 FinalAnswerPolicy = Literal["force", "off"]
@@ -239,3 +240,110 @@ def translate_model_args(api: ModelAPI, model_args: dict[str, Any]) -> dict[str,
             # The thinking budget is part of max_tokens: leave room for the answer.
             args["max_tokens"] = budget + ANTHROPIC_DEFAULT_MAX_TOKENS
     return args
+
+
+def add_model_agent_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``itbench-eval run`` options of the model agents, as one argument group."""
+    group = parser.add_argument_group("model agents (openai:MODEL, openai-responses:MODEL, anthropic:MODEL)")
+    group.add_argument(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="the API endpoint: http://HOST:PORT/v1 for OpenAI-compatible servers, http://HOST:PORT for "
+        "Anthropic (default: the vendor's, or OPENAI_BASE_URL / ANTHROPIC_BASE_URL)",
+    )
+    group.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="NAME",
+        help="the environment variable holding the key (default OPENAI_API_KEY or ANTHROPIC_API_KEY)",
+    )
+    group.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a request option, repeatable: temperature=0, reasoning_effort=high, max_output_tokens=4096, "
+        "thinking_budget=8000 (Anthropic), any other the server takes; VALUE is read as JSON if it parses",
+    )
+    group.add_argument("--stream", action="store_true", help="stream the model's replies (SSE)")
+    group.add_argument(
+        "--final-answer",
+        choices=("force", "off"),
+        default="force",
+        help="force (default): at the turn cap or time budget without a submission, one last step in which "
+        "only submit_diagnosis may be called; off: the run just ends",
+    )
+    group.add_argument(
+        "--nudge-turns",
+        type=int,
+        default=5,
+        metavar="N",
+        help="tell the model when N turns are left (default 5; 0: never)",
+    )
+    group.add_argument(
+        "--tool-output-chars",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="cut longer tool results, keeping head and tail (default 20000)",
+    )
+    group.add_argument(
+        "--context-chars",
+        type=int,
+        default=None,
+        metavar="N",
+        help="elide the oldest tool results while the conversation is longer (default: only when the API "
+        "says the context is full)",
+    )
+    group.add_argument(
+        "--max-retries", type=int, default=2, metavar="N", help="the SDK's retries of 429/5xx (default 2)"
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the SDK's timeout of one model request (default 600)",
+    )
+    group.add_argument(
+        "--prices", type=Path, default=None, metavar="FILE", help="a price table replacing the bundled one"
+    )
+
+
+def options_from_arguments(args: argparse.Namespace) -> ModelAgentOptions:
+    """The :class:`ModelAgentOptions` of parsed ``itbench-eval run`` arguments.
+
+    Raises:
+        ModelConfigError: a malformed ``--model-arg`` or an option out of range (named as on the
+            command line).
+    """
+    option_names = {
+        "final_answer": "--final-answer",
+        "nudge_turns": "--nudge-turns",
+        "tool_output_chars": "--tool-output-chars",
+        "context_chars": "--context-chars",
+        "max_retries": "--max-retries",
+        "request_timeout_s": "--request-timeout",
+    }
+    try:
+        loop = LoopOptions(
+            final_answer=args.final_answer,
+            nudge_turns=args.nudge_turns,
+            tool_output_chars=args.tool_output_chars,
+            context_chars=args.context_chars,
+        )
+        return ModelAgentOptions(
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            model_args=parse_model_args(args.model_arg),
+            stream=args.stream,
+            max_retries=args.max_retries,
+            request_timeout_s=args.request_timeout,
+            loop=loop,
+            prices_path=args.prices,
+        )
+    except ValidationError as error:
+        detail = error.errors()[0]
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        raise ModelConfigError(f"{option_names.get(field, field)}: {detail['msg']}") from None

@@ -313,8 +313,9 @@ class ModelConversation(ABC):
 
     def _record_response(self, step: int, response: Any, started: float) -> None:
         if self.recorder is not None:
+            # warnings=False: a malformed reply (tool input that is not an object) is recorded as it came.
             dump = (
-                response.model_dump(mode="json", exclude_none=True)
+                response.model_dump(mode="json", exclude_none=True, warnings=False)
                 if hasattr(response, "model_dump")
                 else response
             )

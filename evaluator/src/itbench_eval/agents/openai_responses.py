@@ -89,7 +89,7 @@ class OpenAIResponsesConversation(ModelConversation):
         calls: list[ModelToolCall] = []
         for item in response.output:
             # Passed back as they came: reasoning items must accompany the calls they led to.
-            wire_item = item.to_dict(exclude_none=True)
+            wire_item = item.to_dict(exclude_none=True, warnings=False)
             wire_item.pop("parsed_arguments", None)  # fields the SDK's parser adds are not input
             content = wire_item.get("content")
             for part in content if isinstance(content, list) else []:
