@@ -80,7 +80,22 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--submission-out", type=Path, default=None, help="write the submitted diagnosis (JSON) here"
     )
-    parser.add_argument("--output-budget", type=int, default=None, help="most characters in one tool result")
+    parser.add_argument(
+        "--output-budget", type=int, default=None, help="most characters in one tool result (default 20000)"
+    )
+    parser.add_argument(
+        "--call-timeout", type=float, default=None, help="seconds one tool call may run (default 30)"
+    )
+    parser.add_argument(
+        "--sql-row-limit", type=int, default=None, help="most rows run_sql returns per page (default 500)"
+    )
+    parser.add_argument(
+        "--max-tool-calls",
+        type=int,
+        default=None,
+        help="answer at most this many tool calls (submit_diagnosis excepted), then say the budget is "
+        "spent: the turn cap of an agent whose steps cannot be counted (default: no budget)",
+    )
     tokens = parser.add_mutually_exclusive_group()
     tokens.add_argument(
         "--token-file",
@@ -113,7 +128,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     token = resolve_token(args.token, args.token_file, os.environ)
     if args.transport == "http":
         check_exposure(args.host, token)
-    options = {"output_budget": args.output_budget} if args.output_budget is not None else {}
+    given = {
+        "output_budget": args.output_budget,
+        "call_timeout": args.call_timeout,
+        "sql_row_limit": args.sql_row_limit,
+        "max_tool_calls": args.max_tool_calls,
+    }
+    options = {name: value for name, value in given.items() if value is not None}
     try:
         settings = ServerSettings(
             profile=args.profile, audit_log=args.audit_log, submission_out=args.submission_out, **options

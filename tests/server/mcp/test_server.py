@@ -188,3 +188,26 @@ async def test_calls_run_concurrently_and_each_gets_its_own_answer(client: Clien
             task_group.start_soon(ask, number)
 
     assert answers == {number: f"n\n-\n{number}\n(1 row)" for number in range(8)}
+
+
+async def test_past_the_tool_call_budget_every_tool_but_the_submission_answers_that_it_is_spent(
+    snapshot: Snapshot,
+) -> None:
+    async with Client(create_server(snapshot, ServerSettings(max_tool_calls=2))) as client:
+        first = await client.call_tool("get_overview", {})
+        second = await client.call_tool("get_alerts", {})
+        third = await client.call_tool("get_overview", {})
+        submitted = await client.call_tool(
+            "submit_diagnosis", {"contributing_factors": [{"name": "otel-demo/Deployment/ad"}]}
+        )
+
+    assert (first.is_error, second.is_error, third.is_error, submitted.is_error) == (
+        False,
+        False,
+        True,
+        False,
+    )
+    assert text_of(third) == (
+        "Error executing tool get_overview: the tool-call budget of this run (2 calls) is spent: no more "
+        "investigation is possible; call submit_diagnosis now with the root causes you have found"
+    )

@@ -56,6 +56,7 @@ __all__ = [
     "bounded_reply_middleware",
     "concurrency_limit_middleware",
     "time_limit_middleware",
+    "tool_call_budget_middleware",
     "tool_errors",
     "track_cursor",
 ]
@@ -299,6 +300,36 @@ def concurrency_limit_middleware(max_calls: int, wait: float) -> ServerMiddlewar
             return await call_next(ctx)
         finally:
             slots.release()
+
+    return middleware
+
+
+def budget_spent_message(max_calls: int, submit_tool: str) -> str:
+    return (
+        f"the tool-call budget of this run ({max_calls} calls) is spent: no more investigation is "
+        f"possible; call {submit_tool} now with the root causes you have found"
+    )
+
+
+def tool_call_budget_middleware(
+    max_calls: int, submit_tool: str = "submit_diagnosis"
+) -> ServerMiddleware[Any]:
+    """A middleware that answers every ``tools/call`` past the first ``max_calls`` with an error.
+
+    ``submit_tool`` is never refused, so an agent whose budget is spent can still submit. This
+    is how the turn cap of a black-box agent (one whose model steps the evaluator cannot count)
+    is enforced: by its server. Calls are counted across the server's sessions.
+    """
+    spent = 0
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        nonlocal spent
+        if ctx.method != "tools/call" or _tool_name(ctx) == submit_tool:
+            return await call_next(ctx)
+        if spent >= max_calls:
+            return _error(_tool_name(ctx), budget_spent_message(max_calls, submit_tool))
+        spent += 1
+        return await call_next(ctx)
 
     return middleware
 

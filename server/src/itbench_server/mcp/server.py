@@ -6,7 +6,7 @@ join the running call (``with_cursor_hook(track_cursor)``), so that the per-call
 stop its queries. The middlewares, outermost first: the audit log (when configured), so it
 records what the client finally received; the reply bound (every reply, errors included, fits
 the output budget); the argument guard (strings no tool can take are refused before
-validation); the concurrency limit (at most ``max_concurrent_calls`` at once, then "busy"); and
+validation); the tool-call budget (when set); the concurrency limit (at most ``max_concurrent_calls`` at once, then "busy"); and
 the per-call time limit.
 """
 
@@ -24,6 +24,7 @@ from itbench_server.mcp.calls import (
     bounded_reply_middleware,
     concurrency_limit_middleware,
     time_limit_middleware,
+    tool_call_budget_middleware,
     track_cursor,
 )
 from itbench_server.mcp.overview import register_overview_tool
@@ -63,6 +64,7 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
     middleware += [
         bounded_reply_middleware(settings.output_budget),
         argument_guard_middleware(),
+        *([tool_call_budget_middleware(settings.max_tool_calls)] if settings.max_tool_calls else []),
         concurrency_limit_middleware(settings.max_concurrent_calls, wait=settings.call_timeout),
         time_limit_middleware(settings.call_timeout),
     ]

@@ -37,6 +37,14 @@ class ServerSettings(BaseModel):
         le=32,
         description="most tool calls run at once (sync tools each hold one of anyio's 40 worker threads)",
     )
-    sql_row_limit: int = Field(default=500, ge=1)
+    sql_row_limit: int = Field(
+        default=500, ge=1, le=100_000, description="most rows run_sql returns per page"
+    )
+    max_tool_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="most tool calls the server answers (submit_diagnosis excepted); past them every "
+        "call answers that the budget is spent. None: no budget",
+    )
     submission_out: Path | None = None
     audit_log: Path | None = None
