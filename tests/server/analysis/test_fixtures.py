@@ -78,7 +78,8 @@ def _whole_window_changes(snapshot: Snapshot) -> Changes:
 
 def test_quota_fault_leaves_failed_create_events_and_a_new_quota(scenario: Callable[..., Any]) -> None:
     snapshot, spec = scenario("resource_quota_enforcement")
-    (quota_group,) = _root_groups(spec, "ResourceQuota")
+    # As ITBench's answer key: the Namespace is the root cause, the quota is what names it.
+    (namespace_group,) = _root_groups(spec, "Namespace")
 
     warnings = event_groups(
         snapshot, since=snapshot.window.start, until=snapshot.window.end, event_type="Warning"
@@ -87,11 +88,12 @@ def test_quota_fault_leaves_failed_create_events_and_a_new_quota(scenario: Calla
     assert failed_creates, warnings
     assert all("exceeded quota" in group.latest_message for group in failed_creates)
     quotas = [
-        presence.entity.name
+        presence.entity
         for presence in _whole_window_changes(snapshot).presence
         if presence.entity.kind == "ResourceQuota" and presence.change == "appeared"
     ]
-    assert quotas and all(_matches(quota_group, name) for name in quotas)
+    assert quotas and all(_matches(namespace_group, quota.namespace) for quota in quotas)
+    assert all(f"exceeded quota: {quotas[0].name}" in group.latest_message for group in failed_creates)
 
 
 def test_feature_flag_fault_shows_the_flag_that_flipped(scenario: Callable[..., Any]) -> None:
@@ -111,7 +113,8 @@ def test_feature_flag_fault_shows_the_flag_that_flipped(scenario: Callable[..., 
         f'"{before[flipped]["defaultVariant"]}" -> "{after[flipped]["defaultVariant"]}"'
     )
     assert expected in lines, lines
-    assert [change.entity.name for change in changes.changes] == [fault["entity"]["name"]]
+    # Background noise may edit another ConfigMap too (the collector's); flagd-config changed.
+    assert fault["entity"]["name"] in [change.entity.name for change in changes.changes]
 
 
 def test_network_partition_fault_shows_the_chaos_object_and_where_errors_began(
@@ -151,8 +154,9 @@ def test_bad_image_fault_shows_the_image_change_and_pull_failures(scenario: Call
         for item in change.fields
         if item.path.endswith(".image")
     ]
-    assert len(images) == 1 and _matches(deployment_group, images[0][0]), images
-    deployment = resolve_entity(snapshot, f"Deployment/{images[0][0]}")
+    # Background noise may roll another Deployment out to a new image too.
+    (name,) = [name for name, _path in images if _matches(deployment_group, name)]
+    deployment = resolve_entity(snapshot, f"Deployment/{name}")
     events = event_groups(
         snapshot, since=snapshot.window.start, until=snapshot.window.end, objects=[deployment]
     )
@@ -183,7 +187,7 @@ def test_hpa_fault_shows_the_target_change_and_the_maxed_out_alert(scenario: Cal
         change.entity.name
         for change in _whole_window_changes(snapshot).changes
         if change.entity.kind == "HorizontalPodAutoscaler"
-        and any("averageUtilization" in item.path for item in change.fields)
+        and any(item.path.startswith("spec.metrics") for item in change.fields)
     }
     assert all(any(_matches(group, name) for name in changed) for group in groups), changed
     maxed = alert_timeline(

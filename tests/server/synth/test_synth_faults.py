@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from itbench_server.synth import FAULTS
+from itbench_server.errors import GeneratorError
+from itbench_server.synth import FAULTS, generate_lookalike, generate_scenario
 
 csv.field_size_limit(1 << 30)
 
@@ -95,7 +96,7 @@ def test_ground_truth_has_the_v1_groups_shape(tiny_scenarios: dict[str, Path], f
     for alert in spec["alerts"]:
         assert alert["group_id"] in ids
         assert alert["id"] != "Watchdog"
-    assert spec["fault"][0]["entity"]["kind"]
+    assert all(entry["entity"]["kind"] for entry in spec["fault"])
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -105,7 +106,12 @@ def test_ground_truth_alerts_are_alerts_that_fired(tiny_scenarios: dict[str, Pat
     assert {alert["id"] for alert in ground_truth(scenario)["alerts"]} <= fired_names
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
+# Faults whose effect stays off the demo's request path (the control plane, the API server) or
+# that inject nothing.
+OFF_THE_REQUEST_PATH = ("api-server-surge", "io-chaos", "no-fault")
+
+
+@pytest.mark.parametrize("fault", sorted(set(FAULTS) - set(OFF_THE_REQUEST_PATH)))
 def test_every_fault_makes_callers_at_the_edge_fail_or_alert(
     tiny_scenarios: dict[str, Path], fault: str
 ) -> None:
@@ -146,28 +152,107 @@ def test_resource_quota_fault_leaves_failed_create_events(tiny_scenarios: dict[s
     replicasets = [body for _at, body in listed(scenario, "ReplicaSet") if body["status"].get("conditions")]
     assert replicasets[-1]["status"]["conditions"][0]["reason"] == "FailedCreate"
     assert replicasets[-1]["status"]["replicas"] < replicasets[-1]["spec"]["replicas"]
-    kinds = {group["kind"] for group in root_groups(scenario)}
-    assert kinds == {"Namespace", "ResourceQuota"}
+    assert quotas[-1][1]["metadata"]["name"] == "memory" and quotas[-1][1]["spec"]["hard"] == {
+        "memory": "1Gi"
+    }
+    # As ITBench's key for scenario 102: the Namespace alone, the ResourceQuota in no group.
+    assert [group["kind"] for group in root_groups(scenario)] == ["Namespace"]
+    assert "ResourceQuota" not in {group["kind"] for group in ground_truth(scenario)["groups"]}
 
 
-def test_feature_flag_fault_changes_flagd_config_between_listings(small_scenarios: Any) -> None:
-    scenario = small_scenarios["feature-flag"]
+def test_feature_flag_fault_changes_flagd_config_between_listings(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "feature-flag", 3, tmp_path / "flag", size="small", params={"flags": {"paymentFailure": "100%"}}
+    )
     before, after = first_and_last(listed(scenario, "ConfigMap"), "flagd-config")
     old = json.loads(before["data"]["demo.flagd.json"])["flags"]
     new = json.loads(after["data"]["demo.flagd.json"])["flags"]
     changed = [name for name in old if old[name]["defaultVariant"] != new[name]["defaultVariant"]]
-    assert len(changed) == 1 and old[changed[0]]["defaultVariant"] == "off"
-    assert any(row["StatusCode"] == "Error" for row in spans(scenario))
+    assert changed == ["paymentFailure"] and new["paymentFailure"]["defaultVariant"] == "100%"
+    assert "\n" not in after["data"]["demo.flagd.json"], "the patching client writes the document on one line"
+    assert any(row["StatusCode"] == "Error" and row["ServiceName"] == "payment" for row in spans(scenario))
     assert [g["kind"] for g in root_groups(scenario)] == ["ConfigMap"]
     assert ground_truth(scenario)["fault"][0]["changed"]["element"] == r"data.demo\.flagd\.json"
 
 
-def test_network_partition_fault_leaves_chaos_objects_events_and_timeouts(small_scenarios: Any) -> None:
-    scenario = small_scenarios["network-partition"]
+def test_a_feature_flag_edit_is_followed_by_restarts_of_flagd_and_the_flagged_service(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "feature-flag", 3, tmp_path / "flag", size="tiny", params={"flags": {"cartFailure": "on"}}
+    )
+    restarted = {
+        body["metadata"]["name"]
+        for _at, body in listed(scenario, "Deployment")
+        if "kubectl.kubernetes.io/restartedAt" in body["spec"]["template"]["metadata"].get("annotations", {})
+    }
+    assert {"flagd", "cart"} <= restarted
+
+
+def test_two_flags_at_once_have_one_root_cause_the_configmap(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "feature-flag",
+        3,
+        tmp_path / "flags",
+        size="tiny",
+        params={"flags": {"paymentFailure": "100%", "adFailure": "on"}},
+    )
+    assert [g["kind"] for g in root_groups(scenario)] == ["ConfigMap"]
+    kinds = [g["kind"] for g in ground_truth(scenario)["groups"]]
+    assert kinds.count("ServiceOperation") == 2
+
+
+def test_the_flood_flag_makes_the_load_generator_pod_the_root_cause(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "feature-flag",
+        3,
+        tmp_path / "flood",
+        size="tiny",
+        params={"flags": {"loadGeneratorFloodHomepage": "on"}},
+    )
+    (root,) = root_groups(scenario)
+    assert root["kind"] == "Pod" and root["filter"] == ["load-generator-.*"]
+    assert "flagd-config" not in json.dumps(ground_truth(scenario)["groups"])
+
+
+def test_product_catalog_failure_fails_one_product_only(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "feature-flag", 3, tmp_path / "pc", size="small", params={"flags": {"productCatalogFailure": "on"}}
+    )
+    failed = [
+        row
+        for row in spans(scenario)
+        if row["ServiceName"] == "frontend-proxy"
+        and row["SpanKind"] == "Server"
+        and row["StatusCode"] == "Error"
+    ]
+    ok_product_pages = [
+        row
+        for row in spans(scenario)
+        if row["ServiceName"] == "frontend-proxy"
+        and row["SpanKind"] == "Server"
+        and "/api/products/" in row["SpanAttributes"]
+        and row["StatusCode"] != "Error"
+    ]
+    assert failed and ok_product_pages
+    assert all(
+        "OLJCESPC7Z" in row["SpanAttributes"] for row in failed if "/api/products/" in row["SpanAttributes"]
+    )
+
+
+def test_network_partition_fault_leaves_chaos_objects_events_and_timeouts(tmp_path: Path) -> None:
+    scenario = generate_lookalike(81, 1, tmp_path / "81", size="small")
     schedules = listed(scenario, "Schedule")
     chaos = listed(scenario, "NetworkChaos")
     assert schedules and chaos
+    spec = schedules[-1][1]["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"], spec["historyLimit"]) == ("* * * * *", "Forbid", 1)
     assert chaos[-1][1]["spec"]["action"] == "partition"
+    # ITBench scales the partitioned side to two replicas first.
+    assert any(
+        e["reason"] == "ScalingReplicaSet"
+        and e["message"].startswith("Scaled up replica set quote-")
+        and e["message"].endswith("from 1 to 2")
+        for e in events(scenario)
+    )
     assert chaos[-1][1]["metadata"]["ownerReferences"][0]["kind"] == "Schedule"
     sources = {
         e["source"]["component"]
@@ -192,6 +277,7 @@ def test_bad_image_fault_leaves_image_pull_errors_and_a_new_replicaset(
     scenario = tiny_scenarios["bad-image"]
     messages = [e["message"] for e in events(scenario)]
     assert "Error: ErrImagePull" in messages and "Error: ImagePullBackOff" in messages
+    assert any("quay.io/it-bench/hello-bench-invalid:1.0.0" in message for message in messages)
     waiting = {
         status["state"]["waiting"]["reason"]
         for _at, pod in listed(scenario, "Pod")
@@ -201,16 +287,17 @@ def test_bad_image_fault_leaves_image_pull_errors_and_a_new_replicaset(
     assert waiting & {"ErrImagePull", "ImagePullBackOff"}
     target = root_groups(scenario)[0]
     assert target["kind"] == "Deployment"
+    name = target["filter"][0].removesuffix(r"\b")
     names = {
         body["metadata"]["name"]
         for _at, body in listed(scenario, "ReplicaSet")
-        if re.search(target["filter"][0], body["metadata"]["name"])
+        if re.fullmatch(rf"{name}-[a-z0-9]+", body["metadata"]["name"])
     }
     assert len(names) == 2
 
 
-def test_bad_env_fault_changes_an_address_and_causes_connection_refused(small_scenarios: Any) -> None:
-    scenario = small_scenarios["bad-env"]
+def test_bad_env_fault_changes_an_address_and_causes_connection_refused(tmp_path: Path) -> None:
+    scenario = generate_lookalike(16, 1, tmp_path / "16", size="small")
     target = root_groups(scenario)[0]
     name = target["filter"][0].removesuffix(r"\b")
     before, after = first_and_last(listed(scenario, "Deployment"), name)
@@ -226,16 +313,17 @@ def test_bad_env_fault_changes_an_address_and_causes_connection_refused(small_sc
     assert any("refused" in message.lower() for message in failures)
 
 
-def test_hpa_fault_has_two_root_causes_and_maxed_out_autoscalers(tiny_scenarios: dict[str, Path]) -> None:
-    scenario = tiny_scenarios["hpa-misconfig"]
+def test_hpa_fault_has_one_root_cause_per_autoscaler_and_maxed_out_autoscalers(tmp_path: Path) -> None:
+    scenario = generate_lookalike(38, 1, tmp_path / "38", size="tiny")
     roots = root_groups(scenario)
-    assert [g["kind"] for g in roots] == ["HorizontalPodAutoscaler", "HorizontalPodAutoscaler"]
+    assert [g["kind"] for g in roots] == ["HorizontalPodAutoscaler"] * 3
     maxed = {subject for name, subject in fired_alerts(scenario) if name == "KubeHpaMaxedOut"}
-    assert len(maxed) == 2
+    assert maxed == {"fraud-detection", "frontend", "image-provider"}
     for hpa in sorted(maxed):
         before, after = first_and_last(listed(scenario, "HorizontalPodAutoscaler"), hpa)
         target = lambda body: body["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"]  # noqa: E731
-        assert target(after) < target(before)
+        assert target(after) == 20 < target(before)
+        assert after["spec"]["metrics"][1]["resource"]["target"]["averageUtilization"] == 30
     assert any(e["reason"] == "SuccessfulRescale" for e in events(scenario))
 
 
@@ -251,6 +339,10 @@ def test_node_selector_fault_leaves_pending_pods_and_failed_scheduling(
     # Other pods may be listed Pending while they start (background rollouts); the fault's never start.
     stuck = [pod for pod in pending if re.fullmatch(root["filter"][0], pod["metadata"]["name"])]
     assert stuck and all("nodeSelector" in pod["spec"] and "nodeName" not in pod["spec"] for pod in stuck)
+    never = {pod["metadata"]["name"] for pod in stuck}
+    assert not [
+        e for e in events(scenario) if e["reason"] == "Scheduled" and e["involvedObject"]["name"] in never
+    ]
     assert not [pod for pod in pending if pod not in stuck and "nodeSelector" in pod["spec"]]
 
 
@@ -268,12 +360,20 @@ def test_valkey_oom_fault_leaves_oomkilled_restarts_and_cart_errors(small_scenar
     assert any(e["reason"] == "BackOff" for e in events(scenario))
 
 
+# Fault names that are also values ITBench itself writes into the cluster: Chaos Mesh actions and
+# the recorded Schedule names ("...-network-partition", "...-cpu-stress", "...-http-chaos-abort"),
+# the command ITBench sets ("invalid-command"), the Secret key it creates ("valkey-password"), and
+# the scheduler's own words ("didn't match pod anti-affinity rules").
+WRITTEN_BY_ITBENCH = {
+    "network-partition", "network-delay", "network-loss", "pod-failure", "stress", "http-chaos", "jvm-chaos",
+    "io-chaos", "invalid-command", "valkey-password", "anti-affinity",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_no_agent_visible_file_names_the_fault(tiny_scenarios: dict[str, Path], fault: str) -> None:
     scenario = tiny_scenarios[fault]
-    labels = [
-        name for name in FAULTS if name != "network-partition"
-    ]  # chaos objects legitimately say "network-partition"
+    labels = [name for name in FAULTS if name not in WRITTEN_BY_ITBENCH]
     for path in scenario.rglob("*"):
         if path.is_dir() or path.name == "ground_truth.yaml":
             continue
@@ -284,8 +384,6 @@ def test_no_agent_visible_file_names_the_fault(tiny_scenarios: dict[str, Path], 
 
 
 def test_a_routine_restart_is_recorded_but_is_not_a_root_cause(tmp_path: Path) -> None:
-    from itbench_server.synth import generate_scenario
-
     restarted: list[str] = []
     for seed in range(12):
         scenario = generate_scenario("bad-image", seed, tmp_path / str(seed), size="tiny")
@@ -299,7 +397,47 @@ def test_a_routine_restart_is_recorded_but_is_not_a_root_cause(tmp_path: Path) -
             restarted.extend(names)
             roots = root_groups(scenario)
             assert not any(
-                re.search(pattern, name) for name in names for g in roots for pattern in g["filter"]
+                re.fullmatch(pattern.removesuffix(r"\b"), name)
+                for name in names
+                for g in roots
+                for pattern in g["filter"]
             )
             break
     assert restarted and set(restarted) <= {"load-generator", "otel-collector"}
+
+
+def test_recipe_parameters_fix_the_target_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "node-selector", 5, tmp_path / "ns", size="tiny", params={"target": "currency"}
+    )
+    assert root_groups(scenario)[0]["filter"] == ["currency-.*"]
+    with pytest.raises(GeneratorError, match="does not take the parameter"):
+        generate_scenario("node-selector", 5, tmp_path / "bad", size="tiny", params={"colour": "blue"})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_an_init_container_that_crashes_leaves_the_pod_in_init_crash_loop(tmp_path: Path) -> None:
+    scenario = generate_lookalike(59, 1, tmp_path / "59", size="tiny")
+    statuses = [
+        status
+        for _at, pod in listed(scenario, "Pod")
+        if pod["metadata"]["name"].startswith("recommendation-")
+        for status in pod["status"].get("initContainerStatuses", [])
+    ]
+    assert any(status["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff" for status in statuses)
+    assert any(body["metadata"]["name"] == "features" for _at, body in listed(scenario, "ConfigMap"))
+    assert [g["kind"] for g in root_groups(scenario)] == ["ConfigMap"]
+
+
+def test_two_faults_at_once_give_two_root_causes(tmp_path: Path) -> None:
+    scenario = generate_lookalike(60, 1, tmp_path / "60", size="tiny")
+    assert sorted(g["kind"] for g in root_groups(scenario)) == ["ConfigMap", "Deployment"]
+
+
+def test_a_chaos_experiment_with_a_duration_is_spawned_again_every_minute(tmp_path: Path) -> None:
+    scenario = generate_lookalike(21, 1, tmp_path / "21", size="tiny")
+    spawned = [e for e in events(scenario) if e["reason"] == "Spawned"]
+    assert len(spawned) >= 10
+    assert len({e["message"] for e in spawned}) == len(spawned)
+    assert ("KubePodCrashLooping", "") not in fired_alerts(scenario)
+    assert any(name == "KubePodCrashLooping" for name, _subject in fired_alerts(scenario))

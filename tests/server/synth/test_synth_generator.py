@@ -10,7 +10,15 @@ import pytest
 
 from itbench_server.cli import main
 from itbench_server.errors import GeneratorError
-from itbench_server.synth import FAULTS, SIZES, VARIANTS, generate_scenario, size_preset
+from itbench_server.synth import (
+    FAULTS,
+    SIZES,
+    SUITES,
+    VARIANTS,
+    generate_lookalike,
+    generate_scenario,
+    size_preset,
+)
 from itbench_server.synth.generator import (
     LOG_COLUMNS,
     POD_METRIC_COLUMNS,
@@ -215,3 +223,31 @@ def test_cli_synth_turns_bad_options_into_one_line_errors(
     assert capsys.readouterr().err.startswith("error: unknown fault 'nope'")
     assert main(["synth", "--fault", "bad-env"]) == 2
     assert "--out is required" in capsys.readouterr().err
+
+
+def test_cli_synth_writes_a_look_alike_of_a_public_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "102"
+    assert main(["synth", "--like", "102", "--size", "tiny", "--out", str(out)]) == 0
+    assert "a look-alike of scenario 102" in capsys.readouterr().out
+    assert files_of(out) == files_of(generate_lookalike(102, 0, tmp_path / "api", size="tiny"))
+    assert main(["synth", "--like", "999", "--out", str(tmp_path / "none")]) == 2
+    assert "no look-alike of scenario 999" in capsys.readouterr().err
+    assert main(["synth", "--list"]) == 0
+    assert "102  resource-quota" in capsys.readouterr().out
+
+
+def test_cli_synth_writes_a_suite_as_scenario_directories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(SUITES, "mini", (16, 102))
+    out = tmp_path / "suite"
+    assert main(["synth", "--suite", "mini", "--size", "tiny", "--jobs", "1", "--out", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["Scenario-102", "Scenario-16"]
+    assert files_of(out / "Scenario-16") == files_of(generate_lookalike(16, 0, tmp_path / "api", size="tiny"))
+    assert "suite mini, 2 scenarios" in capsys.readouterr().out
+    assert main(["synth", "--suite", "mini", "--size", "tiny", "--jobs", "1", "--out", str(out)]) == 2
+    assert "use --force" in capsys.readouterr().err
+    assert main(["synth", "--suite", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown suite 'nope'" in capsys.readouterr().err

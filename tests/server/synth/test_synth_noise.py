@@ -18,7 +18,7 @@ from itbench_server.synth.noise import CHANGES, WARNINGS
 
 from .conftest import TINY_SEED
 
-SEEDS = range(6)
+SEEDS = range(3)
 
 
 def ground_truth(scenario: Path) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def test_noise_objects_are_never_root_causes_nor_ground_truth_groups(
 
 def test_noise_objects_stay_out_of_root_causes_over_many_seeds(tmp_path: Path) -> None:
     for fault in sorted(FAULTS):
-        for seed in (11, 12):
+        for seed in (11,):
             scenario = generate_scenario(fault, seed, tmp_path / f"{fault}-{seed}", size="tiny")
             roots = [group for group in ground_truth(scenario)["groups"] if group.get("root_cause")]
             for item in scenario_noise(fault, seed).items:

@@ -88,6 +88,13 @@ class PodState:
     last_terminated: JsonObject | None = None
     unschedulable_message: str = ""
     memory_fraction: float | None = None  # working set as a share of the memory limit
+    memory_per_minute: float = 0.75  # how fast that share grows while the state lasts
+    cpu_factor: float = 1.0  # CPU use as a multiple of the workload's usual, from ``at`` on
+    # Init containers (when the template has any): "" once they completed, "running" while one
+    # runs, else the waiting reason of the first one (CrashLoopBackOff ...).
+    init: str = ""
+    init_restarts: int = 0
+    init_last_terminated: JsonObject | None = None
 
 
 @dataclass
@@ -617,7 +624,7 @@ class Cluster:
         self._pod_ready_cache.clear()
         if healthy and (quiet_before is None or at >= quiet_before - 60 * MINUTE):
             self.startup_events(pod, at)
-        elif quiet_before is None:
+        elif quiet_before is None and states[0].scheduled:
             self.scheduled_event(pod, at)
         return pod
 
@@ -692,8 +699,16 @@ class Cluster:
         pod_states: Callable[[int], list[PodState]] | None = None,
         *,
         healthy: bool = True,
+        manager: str = "kubectl-patch",
+        fields: JsonObject | None = None,
+        starts: bool | None = None,
     ) -> tuple[ReplicaSet, list[Pod]]:
-        """Edit the pod template: a new ReplicaSet scales up, the old one scales down to zero."""
+        """Edit the pod template: a new ReplicaSet scales up, the old one scales down to zero.
+
+        ``manager`` and ``fields`` are the managed-fields entry the edit leaves (who edited what);
+        ``starts``: whether the new pods' start-up events are planted (by default only for pods
+        with the usual healthy lifecycle).
+        """
         deployment = self.deployments[deployment_name]
         spec, generation = deployment.spec(at)
         spec = copy.deepcopy(spec)
@@ -701,7 +716,10 @@ class Cluster:
         deployment.versions.append((at, spec, generation + 1))
         deployment.managed_fields.append(
             _managed_fields(
-                "kubectl-patch", "Update", at, {"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}
+                manager,
+                "Update",
+                at,
+                fields or {"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}},
             )
         )
         old = self.current_replicaset(deployment_name, at)
@@ -720,7 +738,8 @@ class Cluster:
         for _ in range(replicas):
             created = at + 2 * SECOND
             states = pod_states(created) if pod_states else None
-            pod = self.new_pod(new, created, healthy=healthy and pod_states is None, states=states)
+            started = healthy and pod_states is None if starts is None else starts
+            pod = self.new_pod(new, created, healthy=started, states=states)
             self.event(
                 created,
                 self.replicaset_ref(new),
@@ -749,6 +768,316 @@ class Cluster:
                     component="replicaset-controller",
                 )
         return new, pods
+
+    def restart(
+        self, deployment_name: str, at: int, pod_states: Callable[[int], list[PodState]] | None = None
+    ) -> tuple[ReplicaSet, list[Pod]]:
+        """``kubectl rollout restart``: the restartedAt annotation on the pod template, a rollout."""
+        stamp = datetime.fromtimestamp(at // SECOND, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def restarted(template: JsonObject) -> None:
+            template["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = stamp
+
+        fields = {
+            "f:spec": {
+                "f:template": {
+                    "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/restartedAt": {}}}
+                }
+            }
+        }
+        return self.rollout(
+            deployment_name, at, restarted, pod_states, manager="kubectl-rollout", fields=fields, starts=True
+        )
+
+    def scale(
+        self,
+        deployment_name: str,
+        at: int,
+        replicas: int,
+        pod_states: Callable[[int], list[PodState]] | None = None,
+    ) -> list[Pod]:
+        """Scale a Deployment (its current ReplicaSet) to ``replicas``; returns the new pods."""
+        deployment = self.deployments[deployment_name]
+        spec, generation = deployment.spec(at)
+        before = spec["replicas"]
+        deployment.versions.append((at, {**copy.deepcopy(spec), "replicas": replicas}, generation + 1))
+        replicaset = self.current_replicaset(deployment_name, at)
+        replicaset.replicas.append((at + SECOND, replicas))
+        verb = "up" if replicas > before else "down"
+        self.event(
+            at + SECOND,
+            self.deployment_ref(deployment_name),
+            "ScalingReplicaSet",
+            f"Scaled {verb} replica set {replicaset.name} from {before} to {replicas}",
+            component="deployment-controller",
+        )
+        created: list[Pod] = []
+        if replicas > before:
+            for _ in range(replicas - before):
+                when = at + 2 * SECOND
+                states = pod_states(when) if pod_states else None
+                pod = self.new_pod(replicaset, when, healthy=pod_states is None, states=states)
+                self.event(
+                    when,
+                    self.replicaset_ref(replicaset),
+                    "SuccessfulCreate",
+                    f"Created pod: {pod.name}",
+                    component="replicaset-controller",
+                )
+                created.append(pod)
+        else:
+            current = sorted(self.pods_of(deployment_name, at), key=lambda p: (p.created, p.name))
+            for pod in reversed(current[replicas:]):
+                self.delete_pod(pod, at + 2 * SECOND)
+                self.event(
+                    at + 2 * SECOND,
+                    self.replicaset_ref(replicaset),
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod.name}",
+                    component="replicaset-controller",
+                )
+        return created
+
+    def invalidate(self) -> None:
+        """Forget cached pod readiness (after a fault changed pod states)."""
+        self._pod_ready_cache.clear()
+
+    def chaos_definition(self, kind: str, plural: str) -> None:
+        """The CustomResourceDefinition of a Chaos Mesh kind (installed with Chaos Mesh)."""
+        if ("customresourcedefinitions", "", f"{plural}.chaos-mesh.org") not in self.static:
+            at = self.installed - 3 * 60 * MINUTE
+            self.add_static("customresourcedefinitions", at, chaos_crd(self, kind, plural, at))
+
+    def control_plane_pods(self) -> None:
+        """The control plane's static pods in kube-system (apiserver, etcd, controller manager,
+        scheduler), listed like any pod."""
+        if ("pods", "kube-system", f"kube-apiserver-{CONTROL_PLANE}") in self.static:
+            return
+        at = self.installed - 3 * 60 * MINUTE
+        for component, image in (
+            ("etcd", "registry.k8s.io/etcd:3.5.21-0"),
+            ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1"),
+            ("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.33.1"),
+            ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1"),
+        ):
+            name = f"{component}-{CONTROL_PLANE}"
+            meta = self.metadata(
+                name, "kube-system", at, labels={"component": component, "tier": "control-plane"}
+            )
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "name": CONTROL_PLANE,
+                    "uid": self.ids.uid(),
+                    "controller": True,
+                }
+            ]
+            started = iso(at + 10 * SECOND)
+            self.add_static(
+                "pods",
+                at,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": meta,
+                    "spec": {
+                        "containers": [{"name": component, "image": image}],
+                        "hostNetwork": True,
+                        "nodeName": CONTROL_PLANE,
+                        "priorityClassName": "system-node-critical",
+                    },
+                    "status": {
+                        "phase": "Running",
+                        "conditions": [
+                            {
+                                "type": "Ready",
+                                "status": "True",
+                                "lastProbeTime": None,
+                                "lastTransitionTime": started,
+                            }
+                        ],
+                        "containerStatuses": [
+                            {
+                                "name": component,
+                                "image": image,
+                                "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+                                "containerID": self.ids.container_id(),
+                                "ready": True,
+                                "restartCount": 0,
+                                "started": True,
+                                "state": {"running": {"startedAt": started}},
+                                "lastState": {},
+                            }
+                        ],
+                        "hostIP": _node_ip(CONTROL_PLANE),
+                        "podIP": _node_ip(CONTROL_PLANE),
+                        "qosClass": "Burstable",
+                        "startTime": iso(at),
+                    },
+                },
+            )
+
+    def daemon_pods(
+        self,
+        name: str,
+        namespace: str,
+        owner_uid: str,
+        labels: dict[str, str],
+        container: JsonObject,
+        at: int,
+    ) -> None:
+        """The pods of a DaemonSet outside the demo, one per worker, running from ``at``."""
+        for node in NODES:
+            self._static_pod(
+                name, "DaemonSet", name, owner_uid, node, container["image"], labels, at,
+                container=container["name"], namespace=namespace,
+            )  # fmt: skip
+
+    def static_deployment(
+        self, name: str, namespace: str, at: int, template: JsonObject, replicas: int, *, ready: int
+    ) -> None:
+        """A Deployment outside the demo created at ``at`` (listed, not simulated): its
+        ReplicaSet and pods, ``ready`` of them running and the rest waiting to be scheduled."""
+        labels = template["metadata"]["labels"]
+        template_hash = self.template_hash()
+        deployment_meta = self.metadata(name, namespace, at, labels=labels, generation=1)
+        self.add_static(
+            "deployments",
+            at,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": deployment_meta,
+                "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template},
+                "status": {
+                    "observedGeneration": 1,
+                    "replicas": replicas,
+                    "readyReplicas": ready,
+                    "availableReplicas": ready,
+                    "updatedReplicas": replicas,
+                    **({"unavailableReplicas": replicas - ready} if ready < replicas else {}),
+                },
+            },
+        )
+        replicaset_name = f"{name}-{template_hash}"
+        replicaset_meta = self.metadata(
+            replicaset_name,
+            namespace,
+            at,
+            labels={**labels, "pod-template-hash": template_hash},
+            generation=1,
+        )
+        replicaset_meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": name,
+                "uid": deployment_meta["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        self.add_static(
+            "replicasets",
+            at + SECOND,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": replicaset_meta,
+                "spec": {"replicas": replicas, "selector": {"matchLabels": replicaset_meta["labels"]}},
+                "status": {
+                    "replicas": replicas,
+                    "readyReplicas": ready,
+                    "availableReplicas": ready,
+                    "observedGeneration": 1,
+                },
+            },
+        )
+        deployment_ref = self.ref("Deployment", name, namespace, deployment_meta["uid"], "apps/v1")
+        replicaset_ref = self.ref("ReplicaSet", replicaset_name, namespace, replicaset_meta["uid"], "apps/v1")
+        self.event(at + SECOND, deployment_ref, "ScalingReplicaSet",
+                   f"Scaled up replica set {replicaset_name} from 0 to {replicas}", component="deployment-controller")  # fmt: skip
+        node = template["spec"].get("nodeSelector", {}).get("kubernetes.io/hostname")
+        container = template["spec"]["containers"][0]
+        for index in range(replicas):
+            pod_name = f"{replicaset_name}-{self.ids.suffix(5)}"
+            created = at + 2 * SECOND
+            pod_meta = self.metadata(pod_name, namespace, created, labels=replicaset_meta["labels"])
+            pod_meta["generateName"] = f"{replicaset_name}-"
+            pod_meta["ownerReferences"] = [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": replicaset_name,
+                    "uid": replicaset_meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+            running = index < ready
+            host = node or self.rng.choice(NODES)
+            spec = copy.deepcopy(template["spec"])
+            status: JsonObject
+            if running:
+                spec["nodeName"] = host
+                started = iso(created + 4 * SECOND)
+                status = {
+                    "phase": "Running",
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "lastProbeTime": None,
+                            "lastTransitionTime": started,
+                        }
+                    ],
+                    "containerStatuses": [
+                        {
+                            "name": container["name"],
+                            "image": container["image"],
+                            "imageID": f"{container['image'].split(':')[0]}@sha256:"
+                            + hashlib.sha256(container["image"].encode()).hexdigest(),
+                            "containerID": self.ids.container_id(),
+                            "ready": True,
+                            "restartCount": 0,
+                            "started": True,
+                            "state": {"running": {"startedAt": started}},
+                            "lastState": {},
+                        }
+                    ],
+                    "hostIP": _node_ip(host),
+                    "podIP": self.ids.pod_ip(host),
+                    "qosClass": "Burstable",
+                    "startTime": iso(created),
+                }
+            else:
+                status = {
+                    "phase": "Pending",
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't match Pod's node "
+                            "affinity/selector.",
+                            "lastProbeTime": None,
+                            "lastTransitionTime": iso(created),
+                        }
+                    ],
+                    "qosClass": "Burstable",
+                }
+            self.add_static(
+                "pods",
+                created,
+                {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec, "status": status},
+            )
+            self.event(created, replicaset_ref, "SuccessfulCreate", f"Created pod: {pod_name}",
+                       component="replicaset-controller")  # fmt: skip
+            if running:
+                pod_ref = self.ref("Pod", pod_name, namespace, pod_meta["uid"], "v1")
+                self.event(created + SECOND, pod_ref, "Scheduled", f"Successfully assigned {namespace}/{pod_name} to {host}",
+                           component="default-scheduler")  # fmt: skip
 
     # ---------------------------------------------------------------- queries
     def pods_of(self, workload: str, t: int) -> list[Pod]:
@@ -993,8 +1322,18 @@ class Cluster:
             }
             return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
         ready = "True" if state.ready else "False"
+        init_containers = pod.template["spec"].get("initContainers", [])
+        initialized: JsonObject = {
+            "type": "Initialized",
+            "status": "False" if state.init else "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": created,
+        }
+        if state.init:
+            initialized["reason"] = "ContainersNotInitialized"
+            initialized["message"] = f"containers with incomplete status: [{init_containers[0]['name']}]"
         conditions = [
-            {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": created},
+            initialized,
             {"type": "Ready", "status": ready, "lastProbeTime": None, "lastTransitionTime": since},
             {"type": "ContainersReady", "status": ready, "lastProbeTime": None, "lastTransitionTime": since},
             {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": created},
@@ -1038,20 +1377,32 @@ class Cluster:
             "hostIP": _node_ip(pod.node),
             "podIP": pod.ip,
             "startTime": created,
-            "containerStatuses": statuses,
-            "qosClass": "Burstable",
         }
+        if init_containers:
+            status["initContainerStatuses"] = [
+                _init_status(container, state, pod.created) for container in init_containers
+            ]
+        status["containerStatuses"] = statuses
+        status["qosClass"] = "Burstable"
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
     def endpoints(self, t: int) -> list[tuple[str, JsonObject]]:
+        """The Endpoints of every demo Service that exists at ``t``: the ready and not-ready pods
+        its selector picks, on the Service's target port."""
         out: list[tuple[str, JsonObject]] = []
         for workload in WORKLOADS:
             if workload.port is None:
                 continue
+            record = self.static.get(("services", NAMESPACE, workload.name))
+            service = record.at(t) if record is not None else None
+            if service is None:
+                continue
+            port = service["spec"]["ports"][0].get("targetPort", workload.port)
+            selected = service["spec"].get("selector") == _selector(workload.name)
             ready: list[JsonObject] = []
             not_ready: list[JsonObject] = []
             for pod in sorted(self.pods_of(workload.name, t), key=lambda p: p.ip):
-                if not pod.state(t).scheduled:
+                if not pod.state(t).scheduled or not selected:
                     continue
                 address = {
                     "ip": pod.ip,
@@ -1059,9 +1410,7 @@ class Cluster:
                     "targetRef": {"kind": "Pod", "name": pod.name, "namespace": NAMESPACE, "uid": pod.uid},
                 }
                 (ready if pod.state(t).ready else not_ready).append(address)
-            subset: JsonObject = {
-                "ports": [{"name": "tcp-service", "port": workload.port, "protocol": "TCP"}]
-            }
+            subset: JsonObject = {"ports": [{"name": "tcp-service", "port": port, "protocol": "TCP"}]}
             if ready:
                 subset["addresses"] = ready
             if not_ready:
@@ -1483,11 +1832,12 @@ class Cluster:
         labels: dict[str, str],
         at: int,
         container: str = "",
+        namespace: str = "chaos-mesh",
     ) -> None:
         """A long-running, healthy infrastructure pod (listed, but not simulated)."""
         container = container or prefix
         name = f"{prefix}-{self.ids.suffix(5)}"
-        meta = self.metadata(name, "chaos-mesh", at, labels=labels)
+        meta = self.metadata(name, namespace, at, labels=labels)
         meta["generateName"] = f"{prefix}-"
         meta["ownerReferences"] = [
             {
@@ -1608,6 +1958,35 @@ def hpa_manifest(
             "conditions": conditions,
         },
     }
+
+
+def _init_status(container: JsonObject, state: PodState, created: int) -> JsonObject:
+    """The status of an init container: completed, running (hanging) or waiting (crash-looping)."""
+    image = container["image"]
+    entry: JsonObject = {
+        "name": container["name"],
+        "image": image,
+        "imageID": f"{image.split(':')[0].split('@')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+        "containerID": "containerd://" + hashlib.sha256(f"{container['name']}{created}".encode()).hexdigest(),
+        "ready": False,
+        "restartCount": state.init_restarts,
+        "started": state.init == "running",
+        "lastState": {"terminated": state.init_last_terminated} if state.init_last_terminated else {},
+    }
+    if state.init == "running":
+        entry["state"] = {"running": {"startedAt": iso(created + 2 * SECOND)}}
+    elif state.init:
+        entry["state"] = {"waiting": {"reason": state.init}}
+    else:
+        entry["state"] = {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": iso(created + 2 * SECOND),
+                "finishedAt": iso(created + 3 * SECOND),
+            }
+        }
+    return entry
 
 
 def _node_ip(node: str) -> str:

@@ -6,7 +6,8 @@ import json
 import random
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
@@ -15,10 +16,11 @@ import yaml
 
 from itbench_server.errors import GeneratorError
 from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
-from itbench_server.synth.faults import FAULT_TYPES, Fault, Incident, LogLine
+from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
 from itbench_server.synth.groundtruth import build_ground_truth
 from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
+from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
     BUCKETS_MS,
@@ -194,25 +196,111 @@ def _prepare_output(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass(frozen=True)
+class Injection:
+    """One fault of a scenario and the parameters that fix its target and details (a recipe's
+    row); without parameters the fault draws them from the seed."""
+
+    fault: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _check_options(seed: int, variant: str) -> None:
+    if variant not in VARIANTS:
+        raise GeneratorError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GeneratorError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _check_fault(fault: str) -> None:
+    if fault not in FAULTS:
+        raise GeneratorError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
+
+
 def generate_scenario(
-    fault: str, seed: int, out: Path, *, size: str = "small", variant: str = "default", force: bool = False
+    fault: str,
+    seed: int,
+    out: Path,
+    *,
+    size: str = "small",
+    variant: str = "default",
+    force: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write one synthetic incident into ``out`` and return ``out``.
 
     Deterministic: the same (fault, seed, size, variant) gives byte-identical files. The cluster,
     the fault's target and the alerts depend on (fault, seed) only; ``size`` changes how much
     traffic is written and ``variant`` only how values are printed and files are laid out.
+    ``params`` fix the fault's target and details instead of drawing them from the seed.
     """
-    if fault not in FAULTS:
-        raise GeneratorError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
-    if variant not in VARIANTS:
-        raise GeneratorError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise GeneratorError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_fault(fault)
+    _check_options(seed, variant)
+    return _write(fault, [Injection(fault, dict(params or {}))], seed, out, size, variant, force)
+
+
+def generate_lookalike(
+    number: int,
+    seed: int,
+    out: Path,
+    *,
+    size: str = "small",
+    variant: str = "default",
+    force: bool = False,
+) -> Path:
+    """Write an incident shaped like public scenario ``number`` (its fault, targets, parameters
+    and answer-key structure) into ``out``; deterministic per (number, seed, size, variant)."""
+    row = lookalike(number)
+    _check_options(seed, variant)
+    injections = [Injection(fault, dict(params)) for fault, params in row.injections]
+    return _write(f"like-{number}", injections, seed, out, size, variant, force)
+
+
+def generate_suite(
+    name: str,
+    out: Path,
+    *,
+    seed: int = 0,
+    size: str = "small",
+    variant: str = "default",
+    force: bool = False,
+    jobs: int = 1,
+) -> list[Path]:
+    """Write every look-alike of suite ``name`` as ``out/Scenario-<N>``; returns the directories.
+
+    ``jobs`` scenarios are written at once (processes); the files do not depend on it.
+    """
+    numbers = suite(name)
+    _check_options(seed, variant)
+    size_preset(str(size))
+    out = Path(out)
+    targets = [out / f"Scenario-{number}" for number in numbers]
+    for target in targets:
+        if target.exists() and any(target.iterdir()) and not force:
+            raise GeneratorError(f"{target}: directory is not empty (use --force to replace the suite there)")
+    tasks = [
+        (number, seed, target, size, variant, force) for number, target in zip(numbers, targets, strict=True)
+    ]
+    if jobs <= 1:
+        return [_write_lookalike(task) for task in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(_write_lookalike, tasks))
+
+
+def _write_lookalike(task: tuple[int, int, Path, str, str, bool]) -> Path:
+    number, seed, target, size, variant, force = task
+    return generate_lookalike(number, seed, target, size=size, variant=variant, force=force)
+
+
+def _write(
+    label: str, injections: list[Injection], seed: int, out: Path, size: str, variant: str, force: bool
+) -> Path:
     preset = size_preset(str(size))
+    scenario = _Scenario(label, injections, seed, preset, variant, Path(out))  # checks the parameters
     out = Path(out)
     _prepare_output(out, force)
-    scenario = _Scenario(fault, seed, preset, variant, out)
     scenario.write()
     return out
 
@@ -220,22 +308,29 @@ def generate_scenario(
 def scenario_noise(fault: str, seed: int) -> Noise:
     """The background noise planted in the scenario of ``(fault, seed)`` (the same at every size
     and variant): which catalogue entries, on which objects, and the alerts they fire."""
-    if fault not in FAULTS:
-        raise GeneratorError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
-    return _Scenario(fault, seed, SIZES["tiny"], "default", Path(), simulate=False).noise
+    _check_fault(fault)
+    return _Scenario(fault, [Injection(fault)], seed, SIZES["tiny"], "default", Path(), simulate=False).noise
 
 
 class _Scenario:
     def __init__(
-        self, fault: str, seed: int, preset: SizePreset, variant: str, out: Path, *, simulate: bool = True
+        self,
+        label: str,
+        injections: list[Injection],
+        seed: int,
+        preset: SizePreset,
+        variant: str,
+        out: Path,
+        *,
+        simulate: bool = True,
     ) -> None:
-        self.fault_name = fault
+        self.fault_name = label
         self.seed = seed
         self.preset = preset
         self.variant = variant
         self.style = Style(variant)
         self.layout = Layout(out, raw=variant == "raw")
-        key = f"{fault}:{seed}"
+        key = f"{label}:{seed}"
         self.start = _window_start(seed, random.Random(f"{key}:window"))
         self.end = self.start + WINDOW
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
@@ -243,12 +338,20 @@ class _Scenario:
         self.cluster.build_static()
         for workload in WORKLOADS:
             self.cluster.add_workload(workload)
-        self.fault = FAULTS[fault](random.Random(f"{key}:fault"))
+        faults = []
+        for index, injection in enumerate(injections):
+            _check_fault(injection.fault)
+            rng = random.Random(f"{key}:fault" if index == 0 else f"{key}:fault:{index}")
+            fault = FAULTS[injection.fault](rng, injection.params)
+            fault.check_params()
+            faults.append(fault)
+        self.fault = faults[0] if len(faults) == 1 else FaultSet(faults)
         self.fault.setup(self.cluster)
         self.incident = Incident(
             self.cluster, random.Random(f"{key}:incident"), self.start, self.end, self.fault_at
         )
         self.fault.inject(self.incident)
+        self.fault.run_waiters(self.incident)
         self._routine_change(random.Random(f"{key}:routine"))
         add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
         self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
@@ -262,17 +365,13 @@ class _Scenario:
     def _routine_change(self, rng: random.Random) -> None:
         """A harmless change unrelated to the fault, as real clusters have (a restarted workload)."""
         target = rng.choice(("load-generator", "otel-collector", None))
-        if target is None:
+        if target is None or target in self.fault.involved_workloads():
             return
         at = self.start + rng.randrange(60, 150) * SECOND
-        if rng.random() < 0.5:
+        blocked = self.fault.blocks_new_pods_from(self.incident)
+        if rng.random() < 0.5 and blocked is None:
             at = self.fault_at + rng.randrange(150, 420) * SECOND
-        stamp = datetime.fromtimestamp(at // SECOND, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        def restart(template: JsonObject) -> None:
-            template["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = stamp
-
-        self.cluster.rollout(target, at, restart)
+        self.cluster.restart(target, at)
 
     def _simulate(self, rng: random.Random) -> SpanStats:
         sim_start = self.start - 6 * MINUTE

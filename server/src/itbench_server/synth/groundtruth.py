@@ -88,10 +88,12 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
                     )
                     following.append(caller)
         frontier = following
-    first_origin = next(iter(root.origins))
+    first_origin = next(iter(root.origins), None)
     for service in quiet_services:
         callers = [_caller(c) for c in callers_of(service)]
         source = next((c for c in callers if c in reached), first_origin)
+        if source is None:
+            continue
         add_edge(
             reached[source],
             service_group(service),
@@ -119,7 +121,10 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
                 "solution": {
                     "actions": root.actions,
                     "id": "fix_"
-                    + root.fault[0]["fault_mechanism"].replace("-", "_").replace("(", "_").replace(")", ""),
+                    + (root.fault[0]["fault_mechanism"] if root.fault else "review")
+                    .replace("-", "_")
+                    .replace("(", "_")
+                    .replace(")", ""),
                 }
             }
         ],

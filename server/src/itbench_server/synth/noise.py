@@ -181,8 +181,16 @@ class _SlowServices(Disruption):
     def client_failure(self, t: int, caller: str, callee: str, operation: str) -> Failure | None:
         return self.inner.client_failure(t, caller, callee, operation)
 
-    def server_failure(self, t: int, service: str, operation: str, rng: random.Random) -> Failure | None:
-        return self.inner.server_failure(t, service, operation, rng)
+    def server_failure(
+        self, t: int, service: str, operation: str, rng: random.Random, product: str = ""
+    ) -> Failure | None:
+        return self.inner.server_failure(t, service, operation, rng, product)
+
+    def consumes(self, t: int, service: str) -> bool:
+        return self.inner.consumes(t, service)
+
+    def flood(self, t: int) -> float:
+        return self.inner.flood(t)
 
     def latency_factor(self, t: int, service: str) -> float:
         factor = self.inner.latency_factor(t, service)
@@ -357,13 +365,6 @@ class _Planter:
         """A pod that waited ``delay`` for room: FailedScheduling, then the usual start-up events."""
         cluster = self.cluster
         scheduled = pod.created + delay
-        for record in cluster.events:
-            event = record.event
-            if event["reason"] == "Scheduled" and event["involvedObject"]["name"] == pod.name:
-                record.observed = scheduled
-                stamp = iso(scheduled)
-                event["metadata"]["creationTimestamp"] = stamp
-                event["firstTimestamp"] = event["lastTimestamp"] = stamp
         cluster.event(
             pod.created,
             cluster.pod_ref(pod, container=False),
@@ -372,10 +373,7 @@ class _Planter:
             type_="Warning",
             component="default-scheduler",
         )
-        saved = cluster.events
-        cluster.events = []
         cluster.startup_events(pod, scheduled)
-        cluster.events = saved + [r for r in cluster.events if r.event["reason"] != "Scheduled"]
 
     def _image_bump(self) -> None:
         self._rollout("image-bump", change_image=True)

@@ -461,12 +461,13 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
             memory = (
                 workload.memory_limit_mi
                 * 1048576.0
-                * min(0.99, state.memory_fraction + (t - state.at) / (40 * SECOND) * 0.5)
+                * min(0.99, state.memory_fraction + (t - state.at) / MINUTE * state.memory_per_minute)
             )
         else:
             memory = workload.memory_mi * 1048576.0 * wobble
         alive = max(0, t - pod.created) / SECOND
-        cpu = alive * workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
+        rate = workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
+        cpu = alive * rate + (state.cpu_factor - 1.0) * rate * max(0, t - state.at) / SECOND
         tags = {**container, "node": pod.node}
         samples.append(PodSample("container_cpu_usage_seconds_total", round(cpu, 6), tags))
         samples.append(PodSample("container_memory_working_set_bytes", float(int(memory)), tags))

@@ -41,12 +41,58 @@ class Disruption:
         """A call that fails before reaching the callee (no server span)."""
         return None
 
-    def server_failure(self, t: int, service: str, operation: str, rng: random.Random) -> Failure | None:
-        """The callee itself answers with an error."""
+    def server_failure(
+        self, t: int, service: str, operation: str, rng: random.Random, product: str = ""
+    ) -> Failure | None:
+        """The callee itself answers with an error (``product``: the product the request is about)."""
         return None
 
     def latency_factor(self, t: int, service: str) -> float:
         return 1.0
+
+    def consumes(self, t: int, service: str) -> bool:
+        """Whether Kafka consumer ``service`` receives the messages published at ``t``."""
+        return True
+
+    def flood(self, t: int) -> float:
+        """Extra home-page requests per ordinary request (a flooding load generator)."""
+        return 0.0
+
+
+class Disruptions(Disruption):
+    """Several disruptions at once (several faults, or a fault and the noise): the first failure
+    wins, latency factors multiply, a consumer must be reachable in all of them."""
+
+    def __init__(self, parts: list[Disruption]) -> None:
+        self.parts = parts
+
+    def client_failure(self, t: int, caller: str, callee: str, operation: str) -> Failure | None:
+        for part in self.parts:
+            failure = part.client_failure(t, caller, callee, operation)
+            if failure is not None:
+                return failure
+        return None
+
+    def server_failure(
+        self, t: int, service: str, operation: str, rng: random.Random, product: str = ""
+    ) -> Failure | None:
+        for part in self.parts:
+            failure = part.server_failure(t, service, operation, rng, product)
+            if failure is not None:
+                return failure
+        return None
+
+    def latency_factor(self, t: int, service: str) -> float:
+        factor = 1.0
+        for part in self.parts:
+            factor *= part.latency_factor(t, service)
+        return factor
+
+    def consumes(self, t: int, service: str) -> bool:
+        return all(part.consumes(t, service) for part in self.parts)
+
+    def flood(self, t: int) -> float:
+        return sum(part.flood(t) for part in self.parts)
 
 
 @dataclass(slots=True)
@@ -179,6 +225,7 @@ class Traffic:
         self.cluster = cluster
         self.disruption = disruption
         self.rng = rng
+        self._product = ""
         weights = [flow.weight for flow in FLOWS]
         total = sum(weights)
         self._cumulative: list[float] = []
@@ -214,9 +261,8 @@ class Traffic:
         outcome = Outcome(flow)
         spans = outcome.spans
         trace_id = f"{self.rng.getrandbits(128):032x}"
-        path = flow.path.replace("{id}", self.rng.choice(PRODUCT_IDS)).replace(
-            "{file}", self.rng.choice(IMAGE_FILES)
-        )
+        self._product = self.rng.choice(PRODUCT_IDS)
+        path = flow.path.replace("{id}", self._product).replace("{file}", self.rng.choice(IMAGE_FILES))
         route_name = (
             f"{flow.method} {flow.path.replace('{id}', '[productId]')}"
             if flow.route == "frontend"
@@ -345,7 +391,7 @@ class Traffic:
         spans = self._spans
         if call.protocol == "consume":
             pod = self._pod(call.service, start)
-            if pod is None:
+            if pod is None or not self.disruption.consumes(start, call.service):
                 return 0, None
             consumer = Span(
                 start + self._jitter(40, call.service, start),
@@ -367,6 +413,14 @@ class Traffic:
                 call.service, pod, consumer, call.calls, consumer.start + int(0.3 * MS)
             )
             consumer.duration = own + self._jitter(call.ms, call.service, start)
+            failure = self.disruption.server_failure(
+                start, call.service, call.operation, self.rng, self._product
+            )
+            if failure is not None:
+                consumer.status = "Error"
+                consumer.message = failure.message
+                consumer.duration += int(failure.ms * MS)
+                consumer.exception = _exception_type(call.service)
             return 0, None
         kind = "Producer" if call.protocol == "kafka" else "Client"
         client = Span(
@@ -428,7 +482,9 @@ class Traffic:
         )
         server.duration = own + self._jitter(call.ms, call.service, start)
         if failure is None:
-            failure = self.disruption.server_failure(start, call.service, call.operation, self.rng)
+            failure = self.disruption.server_failure(
+                start, call.service, call.operation, self.rng, self._product
+            )
             if failure is not None:
                 server.duration += int(failure.ms * MS)
                 server.exception = _exception_type(call.service)
@@ -466,4 +522,4 @@ def _exception_type(service: str) -> str:
     }.get(WORKLOAD_BY_NAME[service].language, "Error")
 
 
-__all__ = ["MS", "SECOND", "Disruption", "Failure", "Outcome", "Span", "Traffic"]
+__all__ = ["MS", "SECOND", "Disruption", "Disruptions", "Failure", "Outcome", "Span", "Traffic"]

@@ -2,14 +2,16 @@
 answer key it leaves.
 
 One module per family: ``chaos`` (Chaos Mesh experiments), ``flags`` (the demo's feature flags),
-``workload`` (a workload's spec), ``resources`` (quotas and autoscalers); ``base`` holds the
-``Fault`` protocol and the parts of the answer key.
+``workload`` (a workload's spec), ``config`` (the cluster and the configuration around the
+workloads), ``resources`` (quotas, autoscalers, limits); ``base`` holds the ``Fault`` protocol and
+the parts of the answer key, ``lifecycle`` the pod lifecycles faults give their pods.
 """
 
 from __future__ import annotations
 
 from itbench_server.synth.faults.base import (
     Fault,
+    FaultSet,
     Group,
     Incident,
     LogLine,
@@ -19,38 +21,29 @@ from itbench_server.synth.faults.base import (
     workload_alias,
     workload_groups,
 )
-from itbench_server.synth.faults.chaos import NetworkPartitionFault
+from itbench_server.synth.faults.chaos import CHAOS_FAULTS
+from itbench_server.synth.faults.config import CONFIG_FAULTS
 from itbench_server.synth.faults.flags import FeatureFlagFault
-from itbench_server.synth.faults.resources import HpaFault, ResourceQuotaFault
-from itbench_server.synth.faults.workload import BadEnvFault, BadImageFault, NodeSelectorFault, ValkeyOomFault
+from itbench_server.synth.faults.resources import RESOURCE_FAULTS
+from itbench_server.synth.faults.workload import WORKLOAD_FAULTS
 
 FAULT_TYPES: tuple[type[Fault], ...] = (
-    ResourceQuotaFault,
     FeatureFlagFault,
-    NetworkPartitionFault,
-    BadImageFault,
-    BadEnvFault,
-    HpaFault,
-    NodeSelectorFault,
-    ValkeyOomFault,
+    *CHAOS_FAULTS,
+    *WORKLOAD_FAULTS,
+    *CONFIG_FAULTS,
+    *RESOURCE_FAULTS,
 )
 
 __all__ = [
     "FAULT_TYPES",
-    "BadEnvFault",
-    "BadImageFault",
     "Fault",
-    "FeatureFlagFault",
+    "FaultSet",
     "Group",
-    "HpaFault",
     "Incident",
     "LogLine",
-    "NetworkPartitionFault",
-    "NodeSelectorFault",
     "Propagation",
-    "ResourceQuotaFault",
     "RootCause",
-    "ValkeyOomFault",
     "chain",
     "workload_alias",
     "workload_groups",

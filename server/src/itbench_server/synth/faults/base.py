@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from itbench_server.errors import GeneratorError
-from itbench_server.synth.cluster import Cluster
-from itbench_server.synth.topology import NAMESPACE
-from itbench_server.synth.traffic import Disruption
+from itbench_server.synth.cluster import SECOND, Cluster
+from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME, callers_of
+from itbench_server.synth.traffic import Disruption, Disruptions
 
 T = TypeVar("T")
 
@@ -152,6 +152,9 @@ class Fault:
     def __init__(self, rng: random.Random, params: Mapping[str, Any] | None = None) -> None:
         self.rng = rng
         self._params = dict(params or {})
+        # ITBench's "delete-workload-pods" waiter: after the injection, these workloads are
+        # scaled to zero and back, so their pods are recreated.
+        self.delete_pods: list[str] = list(self._params.pop("delete_pods", []))
 
     def param(self, key: str, default: Callable[[], T]) -> T:
         """A parameter given by a recipe, else ``default()`` (drawn from the seed)."""
@@ -181,6 +184,31 @@ class Fault:
         """Workloads the fault targets or reaches directly: background noise leaves them alone."""
         return set()
 
+    def pods_of(self, workload: str, incident: Incident) -> tuple[Any, Any] | None:
+        """For a workload whose pods this fault shapes: (pod states for a new pod, a function
+        planting the new pods' events), so pods recreated later behave the same."""
+        return None
+
+    def run_waiters(self, incident: Incident, faults: list[Fault] | None = None) -> None:
+        """ITBench's waiters after the injection (``delete_pods``)."""
+        cluster = incident.cluster
+        for index, workload in enumerate(self.delete_pods):
+            at = incident.fault_at + (25 + 5 * index) * SECOND
+            replicas = cluster.deployments[workload].spec(at)[0]["replicas"]
+            cluster.scale(workload, at, 0)
+            shaped = next(
+                (
+                    found
+                    for fault in (faults or [self])
+                    if (found := fault.pods_of(workload, incident)) is not None
+                ),
+                None,
+            )
+            states, planted = shaped if shaped is not None else (None, None)
+            pods = cluster.scale(workload, at + 35 * SECOND, replicas, states)
+            if planted is not None:
+                planted(incident, pods)
+
     def involved_objects(self) -> set[str]:
         """Other objects (``namespace/Kind/name``) the fault changes: noise leaves them alone."""
         return set()
@@ -188,3 +216,137 @@ class Fault:
     def blocks_new_pods_from(self, incident: Incident) -> int | None:
         """The time from which no new pod can be created in the namespace (a quota), if any."""
         return None
+
+
+class FaultSet(Fault):
+    """Several injections in one incident (two flags, or two faults at once), seen as one fault:
+    each plants its evidence, their disruptions add up, their answer keys merge (a group named
+    by two of them appears once)."""
+
+    name = "fault-set"
+    summary = "several injections at once"
+
+    def __init__(self, faults: list[Fault]) -> None:
+        super().__init__(faults[0].rng)
+        self.faults = faults
+
+    def setup(self, cluster: Cluster) -> None:
+        for fault in self.faults:
+            fault.setup(cluster)
+
+    def inject(self, incident: Incident) -> None:
+        for fault in self.faults:
+            fault.inject(incident)
+
+    def run_waiters(self, incident: Incident, faults: list[Fault] | None = None) -> None:
+        for fault in self.faults:
+            fault.run_waiters(incident, self.faults)
+
+    def disruption(self) -> Disruption:
+        parts = [fault.disruption() for fault in self.faults]
+        return parts[0] if len(parts) == 1 else Disruptions(parts)
+
+    def root_cause(self, incident: Incident) -> RootCause:
+        causes = [fault.root_cause(incident) for fault in self.faults]
+        if len(causes) == 1:
+            return causes[0]
+        groups: dict[str, Group] = {}
+        for cause in causes:
+            for group in cause.groups:
+                if group.id in groups:
+                    groups[group.id].root_cause |= group.root_cause
+                else:
+                    groups[group.id] = Group(**vars(group))
+        aliases: list[list[str]] = []
+        propagations: list[Propagation] = []
+        for cause in causes:
+            aliases += [alias for alias in cause.aliases if alias not in aliases]
+            propagations += [hop for hop in cause.propagations if hop not in propagations]
+        return RootCause(
+            groups=list(groups.values()),
+            aliases=aliases,
+            propagations=propagations,
+            origins={service: group for cause in causes for service, group in cause.origins.items()},
+            fault=[entry for cause in causes for entry in cause.fault],
+            actions=[action for cause in causes for action in cause.actions],
+        )
+
+    def involved_workloads(self) -> set[str]:
+        return set().union(*(fault.involved_workloads() for fault in self.faults))
+
+    def involved_objects(self) -> set[str]:
+        return set().union(*(fault.involved_objects() for fault in self.faults))
+
+    def blocks_new_pods_from(self, incident: Incident) -> int | None:
+        times = [t for fault in self.faults if (t := fault.blocks_new_pods_from(incident)) is not None]
+        return min(times) if times else None
+
+
+def workload_root_cause(
+    target: str,
+    *,
+    root: str,
+    aliased: tuple[str, ...] = (),
+    separate: tuple[str, ...] = (),
+    condition: str,
+    effect: str,
+    category: str,
+    mechanism: str,
+    actions: list[str],
+) -> RootCause:
+    """The answer key of a fault in one workload, in ITBench's shape: the ``root`` part of the
+    workload (deployment, pod or service) as the root cause, aliased with the ``aliased`` parts;
+    the ``separate`` parts are groups of their own (symptoms). Hops run from the root through
+    the pods to the Service; symptoms start at the workload, or at its callers when it is not
+    traced (valkey-cart, postgresql, kafka)."""
+    has_service = WORKLOAD_BY_NAME[target].port is not None
+    parts = [
+        part for part in ("service", "deployment", "replicaset", "pod") if part in (root, *aliased, *separate)
+    ]
+    if not has_service:
+        parts = [part for part in parts if part != "service"]
+    groups = workload_groups(target, *parts, root=root)
+    alias = [group_id(target, part) for part in parts if part in (root, *aliased)]
+    others = [group_id(target, part) for part in parts if part in separate]
+    aliases = [alias] if len(alias) > 1 else []
+    if len(others) > 1:
+        aliases.append(others)
+    order = [part for part in ("deployment", "replicaset", "pod", "service") if part in parts]
+    order = [root] + [part for part in order if part != root and order.index(part) > order.index(root)]
+    hops: list[Propagation] = []
+    if len(order) > 1:
+        later = [(f"{target} pods are not serving", f"{target} requests fail")] * (len(order) - 2)
+        hops = chain([group_id(target, part) for part in order], [(condition, effect), *later])
+    last = group_id(target, order[-1])
+    origins: dict[str, str] = {}
+    if target in TRACED:
+        origins[target] = last
+    else:
+        for caller in callers_of(target):
+            if caller in TRACED:
+                groups += workload_groups(caller, "service")
+                hops.append(
+                    Propagation(
+                        last,
+                        group_id(caller, "service"),
+                        f"{target} is unavailable",
+                        f"{caller} requests fail",
+                    )
+                )
+                origins[caller] = group_id(caller, "service")
+    kind = {"deployment": "Deployment", "pod": "Pod", "service": "Service", "replicaset": "ReplicaSet"}[root]
+    return RootCause(
+        groups=groups,
+        aliases=aliases,
+        propagations=hops,
+        origins=origins,
+        fault=[
+            {
+                "category": category,
+                "condition": condition,
+                "entity": {"group_id": group_id(target, root), "kind": kind, "name": target},
+                "fault_mechanism": mechanism,
+            }
+        ],
+        actions=actions,
+    )

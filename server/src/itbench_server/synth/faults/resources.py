@@ -1,35 +1,45 @@
-"""Faults of resources and their controllers: a namespace ResourceQuota at its limit, and
-HorizontalPodAutoscalers set to a target far below normal usage."""
+"""Faults of resources and their controllers: a namespace ResourceQuota the namespace already
+exceeds, HorizontalPodAutoscalers patched to targets below normal usage, container limits too
+small to run or removed altogether, and a valkey that fills its memory until it is OOMKilled."""
 
 from __future__ import annotations
 
 import copy
-import json
 import random
+from typing import Any, ClassVar
 
-from itbench_server.synth.cluster import NODES, SECOND, Cluster, JsonObject, iso
+from itbench_server.synth.cluster import NODES, SECOND, Cluster, JsonObject, Pod, PodState, iso
 from itbench_server.synth.faults.base import (
     Fault,
     Group,
     Incident,
+    LogLine,
     Propagation,
     RootCause,
     chain,
     workload_alias,
     workload_groups,
 )
+from itbench_server.synth.faults.chaos import StressFault
+from itbench_server.synth.faults.lifecycle import Crash, CrashLoop, crash_events, crash_loop, name_pod
+from itbench_server.synth.faults.workload import MANAGER, StatesOf, WorkloadFault
 from itbench_server.synth.topology import NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
 
 
+# ------------------------------------------------------------------------------------ quota
 class ResourceQuotaFault(Fault):
     name = "resource-quota"
-    summary = "a namespace ResourceQuota at its limit blocks a workload's pods from being created"
+    summary = "a ResourceQuota below what the namespace uses; the target is scaled down and cannot come back"
+    itbench_id = "insufficient-kubernetes-resource-quota"
+    QUOTA = "memory"
+    HARD = "1Gi"
 
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self.target = rng.choice(("ad", "recommendation", "email", "product-reviews"))
-        self.quota = rng.choice(("memory", "namespace-quota", "mem-limits"))
+    def __init__(self, rng: random.Random, params: dict[str, Any] | None = None) -> None:
+        super().__init__(rng, params)
+        self.target: str = self.param(
+            "target", lambda: rng.choice(("ad", "recommendation", "email", "product-reviews", "checkout"))
+        )
 
     def involved_workloads(self) -> set[str]:
         return {self.target}
@@ -44,37 +54,14 @@ class ResourceQuotaFault(Fault):
             for pod in cluster.pods
             if pod.exists(at)
         )
-        # Just below what runs now: pods already running stay, but the target's pod cannot come back.
         limit_mi = WORKLOAD_BY_NAME[self.target].memory_limit_mi
-        hard = f"{used - limit_mi}Mi"
-        last_applied = {
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"annotations": {}, "name": self.quota, "namespace": NAMESPACE},
-            "spec": {"hard": {"limits.memory": hard, "requests.memory": hard}},
-        }
-        meta = cluster.metadata(
-            self.quota,
-            NAMESPACE,
-            at,
-            annotations={
-                "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
-                    last_applied, separators=(",", ":")
-                )
-                + "\n"
-            },
-        )
+        meta = cluster.metadata(self.QUOTA, NAMESPACE, at)
         meta["managedFields"] = [
             {
                 "apiVersion": "v1",
                 "fieldsType": "FieldsV1",
-                "fieldsV1": {
-                    "f:metadata": {
-                        "f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}
-                    },
-                    "f:spec": {"f:hard": {".": {}, "f:limits.memory": {}, "f:requests.memory": {}}},
-                },
-                "manager": "kubectl-client-side-apply",
+                "fieldsV1": {"f:spec": {"f:hard": {".": {}, "f:memory": {}}}},
+                "manager": MANAGER,
                 "operation": "Update",
                 "time": iso(at),
             },
@@ -82,10 +69,7 @@ class ResourceQuotaFault(Fault):
                 "apiVersion": "v1",
                 "fieldsType": "FieldsV1",
                 "fieldsV1": {
-                    "f:status": {
-                        "f:hard": {".": {}, "f:limits.memory": {}, "f:requests.memory": {}},
-                        "f:used": {".": {}, "f:limits.memory": {}, "f:requests.memory": {}},
-                    }
+                    "f:status": {"f:hard": {".": {}, "f:memory": {}}, "f:used": {".": {}, "f:memory": {}}}
                 },
                 "manager": "kube-controller-manager",
                 "operation": "Update",
@@ -97,58 +81,39 @@ class ResourceQuotaFault(Fault):
             "apiVersion": "v1",
             "kind": "ResourceQuota",
             "metadata": meta,
-            "spec": {"hard": {"limits.memory": hard, "requests.memory": hard}},
-            "status": {
-                "hard": {"limits.memory": hard, "requests.memory": hard},
-                "used": {"limits.memory": f"{used}Mi", "requests.memory": f"{used}Mi"},
-            },
+            "spec": {"hard": {"memory": self.HARD}},
+            "status": {"hard": {"memory": self.HARD}, "used": {"memory": f"{used}Mi"}},
         }
         cluster.add_static("resourcequotas", at, body)
-
-        deployment = cluster.deployments[self.target]
-        spec, generation = deployment.spec(at)
-        down, up = at + 25 * SECOND, at + 50 * SECOND
+        # ITBench then scales the workload to zero (waiting for its pods to go) and back up.
+        down, up = at + 3 * SECOND, at + 40 * SECOND
+        after = used - limit_mi
 
         def released(quota: JsonObject) -> None:
-            quota["status"]["used"] = {"limits.memory": hard, "requests.memory": hard}
+            quota["status"]["used"] = {"memory": f"{after}Mi"}
 
-        cluster.update_static("resourcequotas", NAMESPACE, self.quota, down + 2 * SECOND, released)
-        deployment.versions.append((down, {**copy.deepcopy(spec), "replicas": 0}, generation + 1))
-        deployment.versions.append((up, copy.deepcopy(spec), generation + 2))
+        cluster.update_static("resourcequotas", NAMESPACE, self.QUOTA, down + 32 * SECOND, released)
+        replicas = cluster.deployments[self.target].spec(at)[0]["replicas"]
+        cluster.scale(self.target, down, 0)
+        deployment = cluster.deployments[self.target]
+        spec, generation = deployment.spec(up)
+        deployment.versions.append((up, {**copy.deepcopy(spec), "replicas": replicas}, generation + 1))
         replicaset = cluster.current_replicaset(self.target, at)
-        replicaset.replicas += [(down, 0), (up, spec["replicas"])]
-        cluster.event(
-            down,
-            cluster.deployment_ref(self.target),
-            "ScalingReplicaSet",
-            f"Scaled down replica set {replicaset.name} from 1 to 0",
-            component="deployment-controller",
-        )
-        for pod in cluster.pods_of(self.target, down):
-            cluster.delete_pod(pod, down)
-            cluster.event(
-                down,
-                cluster.replicaset_ref(replicaset),
-                "SuccessfulDelete",
-                f"Deleted pod: {pod.name}",
-                component="replicaset-controller",
-            )
-        cluster.event(
-            up,
-            cluster.deployment_ref(self.target),
-            "ScalingReplicaSet",
-            f"Scaled up replica set {replicaset.name} from 0 to 1",
-            component="deployment-controller",
-        )
-        limit = f"{limit_mi}Mi"
-        message = (
-            f'Error creating: pods "{replicaset.name}-{cluster.ids.suffix(5)}" is forbidden: exceeded quota: {self.quota}, '
-            f"requested: limits.memory={limit},requests.memory={limit}, used: limits.memory={hard},requests.memory={hard}, "
-            f"limited: limits.memory={hard},requests.memory={hard}"
-        )
-        replicaset.failure.append((up + SECOND, message))
+        replicaset.replicas.append((up, replicas))
         cluster.event(
             up + SECOND,
+            cluster.deployment_ref(self.target),
+            "ScalingReplicaSet",
+            f"Scaled up replica set {replicaset.name} from 0 to {replicas}",
+            component="deployment-controller",
+        )
+        message = (
+            f'Error creating: pods "{replicaset.name}-{cluster.ids.suffix(5)}" is forbidden: exceeded quota: '
+            f"{self.QUOTA}, requested: memory={limit_mi}Mi, used: memory={after}Mi, limited: memory={self.HARD}"
+        )
+        replicaset.failure.append((up + 2 * SECOND, message))
+        cluster.event(
+            up + 2 * SECOND,
             cluster.replicaset_ref(replicaset),
             "FailedCreate",
             message,
@@ -160,54 +125,283 @@ class ResourceQuotaFault(Fault):
 
     def root_cause(self, incident: Incident) -> RootCause:
         t = self.target
+        namespace_group = "otel-demo-namespace-1"
         groups = [
-            Group("otel-demo-namespace-1", "Namespace", ["otel-demo"], namespace=None, root_cause=True),
-            Group(f"{self.quota}-resourcequota-1", "ResourceQuota", [rf"^{self.quota}$"], root_cause=True),
+            Group(namespace_group, "Namespace", ["otel-demo"], namespace=None, root_cause=True),
             *workload_groups(t, "service", "deployment", "replicaset", "pod"),
         ]
-        ids = [
-            "otel-demo-namespace-1",
-            f"{t}-deployment-1",
-            f"{t}-replicaset-1",
-            f"{t}-pod-1",
-            f"{t}-service-1",
-        ]
+        ids = [namespace_group, f"{t}-deployment-1", f"{t}-replicaset-1", f"{t}-pod-1", f"{t}-service-1"]
         texts = [
             (
-                f"Memory quota {self.quota} in the namespace is fully used",
+                f"A memory quota of {self.HARD} is imposed on the namespace, below what it already uses",
                 f"{t} deployment cannot bring its pods back after scaling up",
             ),
             (
-                "The deployment's ReplicaSet must create a pod that would exceed the quota",
+                "The deployment's ReplicaSet must create a pod the quota refuses",
                 "ReplicaSet reports FailedCreate: exceeded quota",
             ),
             ("No pod can be created for the ReplicaSet", f"{t} has no running pods"),
             ("No ready pods behind the service", f"{t} service has no endpoints and receives no requests"),
         ]
-        propagations = chain(ids, texts)
         return RootCause(
             groups=groups,
-            aliases=[
-                ["otel-demo-namespace-1", f"{self.quota}-resourcequota-1"],
-                workload_alias(t, "service", "pod", "deployment", "replicaset"),
-            ],
-            propagations=propagations,
+            aliases=[workload_alias(t, "service", "pod", "deployment", "replicaset")],
+            propagations=chain(ids, texts),
             origins={t: f"{t}-service-1"},
             fault=[
                 {
-                    "category": "Resource Quota",
-                    "condition": f"Memory quota {self.quota} imposed on the namespace prevents pods from being created",
-                    "entity": {"group_id": "otel-demo-namespace-1", "kind": "Namespace", "name": NAMESPACE},
+                    "category": "custom",
+                    "condition": "Memory quota imposed on the namespace prevents pods from being created",
+                    "entity": {"group_id": namespace_group, "kind": "Namespace", "name": NAMESPACE},
                     "fault_mechanism": "resource_quota_enforcement",
                 }
             ],
             actions=[
-                f"Raise or delete the ResourceQuota {self.quota} in namespace {NAMESPACE}",
+                f"Raise the memory quota of namespace {NAMESPACE} (ResourceQuota {self.QUOTA}) or remove it",
                 f"Check that {t} pods are created again",
             ],
         )
 
 
+# ------------------------------------------------------------------------------------ limits
+class InsufficientResourcesFault(WorkloadFault):
+    name = "insufficient-resources"
+    summary = "a container's CPU and memory limits set far too low (5m, 5Mi): OOMKilled, CrashLoopBackOff"
+    itbench_id = "insufficient-kubernetes-workload-container-resources"
+    default_targets = ("postgresql", "product-catalog", "currency", "cart", "email")
+    category = "Configuration"
+    root_part, aliased, separate = "pod", ("service",), ()
+    patched_fields: ClassVar[JsonObject] = {"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}
+
+    def configure(self, rng: random.Random) -> None:
+        self._loops: dict[int, CrashLoop] = {}
+
+    def change(self, template: JsonObject) -> None:
+        template["spec"]["containers"][0]["resources"] = {
+            "limits": {"cpu": "5m", "memory": "5Mi"},
+            "requests": {"cpu": "5m", "memory": "5Mi"},
+        }
+
+    def pod_states(self, incident: Incident) -> StatesOf | None:
+        def states(created: int) -> list[PodState]:
+            loop = crash_loop(
+                self.rng,
+                created,
+                incident.end + 60 * SECOND,
+                Crash("OOMKilled", 137, run=(1, 3), ready=False),
+            )
+            self._loops[created] = loop
+            return loop.states
+
+        return states
+
+    def planted(self, incident: Incident, pods: list[Pod]) -> None:
+        for pod in pods:
+            name_pod(pod, self.container)
+            crash_events(
+                incident.cluster,
+                pod,
+                self._loops[pod.created],
+                incident.end,
+                container=self.container,
+                image=self.image,
+            )
+
+    def texts(self) -> tuple[str, str, str, list[str]]:
+        t = self.target
+        return (
+            f"{t} containers are limited to 5m CPU and 5Mi memory, too little to run",
+            f"{t} containers are OOMKilled at start and crash-loop",
+            "insufficient-resources",
+            [f"Give the {t} deployment's container its usual CPU and memory limits back"],
+        )
+
+
+class UnassignedLimitsFault(WorkloadFault):
+    name = "unassigned-limits"
+    summary = "a container's resource limits removed, then a StressChaos fills its memory: OOMKilled, CrashLoopBackOff"
+    itbench_id = "unassigned-kubernetes-workload-container-resource-limits"
+    default_targets = ("cart", "ad", "recommendation", "checkout")
+    category = "Chaos"
+    root_part, aliased, separate = "pod", ("service",), ()
+
+    def configure(self, rng: random.Random) -> None:
+        self.stress = StressFault(
+            rng,
+            {
+                "target": self.target,
+                "stressor": "memory",
+                "size": "85%",
+                "workers": 10,
+                "schedule": self.param("schedule", lambda: f"{self.target}-stress-chaos-memory"),
+            },
+        )
+
+    def setup(self, cluster: Cluster) -> None:
+        self.stress.setup(cluster)
+
+    def change(self, template: JsonObject) -> None:
+        template["spec"]["containers"][0]["resources"].pop("limits", None)
+
+    def inject(self, incident: Incident) -> None:
+        super().inject(incident)
+        self.stress.inject(incident)
+
+    def involved_workloads(self) -> set[str]:
+        return {self.target}
+
+    def texts(self) -> tuple[str, str, str, list[str]]:
+        t = self.target
+        return (
+            f"{t} runs without memory limits while a memory stress fills the node's memory",
+            f"{t} containers are OOMKilled and crash-loop",
+            "custom",
+            [
+                f"Give the {t} container its memory limits back",
+                f"Delete the Chaos Mesh Schedule {self.stress.schedule}",
+            ],
+        )
+
+
+# ------------------------------------------------------------------------------------ valkey OOM
+STORAGE_SCRIPT = """#!/bin/sh
+# Write one mebibyte of random data under a new key every second, beside the server.
+set -eu
+(
+    sleep 20
+    while true; do
+        n=$(( $(od -An -N2 -tu2 /dev/urandom) % 10000 + 1 ))
+        head -c 1048576 /dev/urandom | valkey-cli -x SET "largekey$n"
+        sleep 1
+    done
+) &
+exec valkey-server
+"""
+
+
+class ValkeyOomFault(WorkloadFault):
+    name = "valkey-oom"
+    summary = "valkey-cart runs a script that fills its memory: OOMKilled, CrashLoopBackOff"
+    itbench_id = "valkey-workload-out-of-memory"
+    default_targets = ("valkey-cart",)
+    category = "Resource"
+    root_part, aliased, separate = "pod", ("service",), ()
+    patched_fields: ClassVar[JsonObject] = {
+        "f:spec": {"f:template": {"f:spec": {"f:containers": {}, "f:securityContext": {}, "f:volumes": {}}}}
+    }
+
+    def configure(self, rng: random.Random) -> None:
+        self._loops: dict[int, CrashLoop] = {}
+
+    def involved_workloads(self) -> set[str]:
+        return {"valkey-cart", "cart"}
+
+    def involved_objects(self) -> set[str]:
+        return {f"{NAMESPACE}/ConfigMap/valkey-storage-script"}
+
+    def change(self, template: JsonObject) -> None:
+        container = template["spec"]["containers"][0]
+        container["command"] = ["/bin/sh", "-c", "'/data/scripts/fill_storage.sh'"]
+        container["volumeMounts"] = [{"name": "scripts", "mountPath": "/data/scripts"}]
+        template["spec"]["securityContext"] = {"fsGroup": 1000}
+        template["spec"]["volumes"] = [
+            {
+                "name": "scripts",
+                "configMap": {
+                    "name": "valkey-storage-script",
+                    "defaultMode": 493,
+                    "items": [{"key": "script", "path": "fill_storage.sh"}],
+                },
+            }
+        ]
+
+    def inject(self, incident: Incident) -> None:
+        cluster, at = incident.cluster, incident.fault_at
+        meta = cluster.metadata("valkey-storage-script", NAMESPACE, at - 2 * SECOND)
+        meta["managedFields"] = [
+            {
+                "apiVersion": "v1",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:data": {".": {}, "f:script": {}}},
+                "manager": MANAGER,
+                "operation": "Update",
+                "time": iso(at - 2 * SECOND),
+            }
+        ]
+        cluster.add_static(
+            "configmaps",
+            at - 2 * SECOND,
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"script": STORAGE_SCRIPT}},
+        )
+        super().inject(incident)
+
+    def pod_states(self, incident: Incident) -> StatesOf | None:
+        def states(created: int) -> list[PodState]:
+            loop = crash_loop(
+                self.rng,
+                created,
+                incident.end + 60 * SECOND,
+                Crash("OOMKilled", 137, run=(24, 32), memory=True),
+            )
+            self._loops[created] = loop
+            return loop.states
+
+        return states
+
+    def planted(self, incident: Incident, pods: list[Pod]) -> None:
+        for pod in pods:
+            name_pod(pod, "valkey-cart")
+
+            def started(start: int, pod: Pod = pod) -> None:
+                incident.logs.append(
+                    LogLine(
+                        start,
+                        "valkey-cart",
+                        pod.name,
+                        "INFO",
+                        f"1:C {_valkey_stamp(start)} * oO0OoO0OoO0Oo Valkey is starting oO0OoO0OoO0Oo",
+                    )
+                )
+                incident.logs.append(
+                    LogLine(start + SECOND // 2, "valkey-cart", pod.name, "INFO",
+                            f"1:M {_valkey_stamp(start + SECOND // 2)} * Ready to accept connections tcp")
+                )  # fmt: skip
+                for second in range(21, 24):
+                    incident.logs.append(
+                        LogLine(start + second * SECOND, "valkey-cart", pod.name, "INFO", "OK")
+                    )
+
+            crash_events(
+                incident.cluster, pod, self._loops[pod.created], incident.end, container="valkey-cart",
+                image=self.image, on_start=started,
+            )  # fmt: skip
+
+    def texts(self) -> tuple[str, str, str, list[str]]:
+        return (
+            "A script in the valkey-cart container writes data until the container runs out of memory",
+            "valkey-cart is OOMKilled and restarts in CrashLoopBackOff",
+            "valkey-workload-out-of-memory",
+            [
+                "Remove the storage-filling script from the valkey-cart deployment's command",
+                "Check that valkey-cart stops restarting",
+            ],
+        )
+
+    def root_cause(self, incident: Incident) -> RootCause:
+        cause = super().root_cause(incident)
+        cause.groups += workload_groups("cart", "pod")
+        cause.aliases.append(workload_alias("cart", "service", "pod"))
+        return cause
+
+
+def _valkey_stamp(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(ns // 1000 / 1_000_000, UTC)
+    return moment.strftime("%d %b %Y %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+# ------------------------------------------------------------------------------------ HPA
 class _HpaDisruption(Disruption):
     def __init__(self, windows: list[tuple[int, int, str]]) -> None:
         self.windows = windows  # (from, to, service whose new pods are warming up)
@@ -231,7 +425,10 @@ class _HpaDisruption(Disruption):
 
 class HpaFault(Fault):
     name = "hpa-misconfig"
-    summary = "two HorizontalPodAutoscalers set to a tiny CPU target scale their workloads to the maximum"
+    summary = (
+        "HorizontalPodAutoscalers patched to CPU and memory targets below normal usage scale to the maximum"
+    )
+    itbench_id = "misconfigured-kubernetes-horizontal-pod-autoscaler"
 
     _AUTOSCALED = (
         "ad",
@@ -249,20 +446,19 @@ class HpaFault(Fault):
         "shipping",
     )
 
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        first, second = rng.sample(
-            (
-                "frontend",
-                "fraud-detection",
-                "image-provider",
-                "recommendation",
-                "product-catalog",
-                "checkout",
-            ),
-            2,
+    def __init__(self, rng: random.Random, params: dict[str, Any] | None = None) -> None:
+        super().__init__(rng, params)
+        choices = (
+            "frontend",
+            "fraud-detection",
+            "image-provider",
+            "recommendation",
+            "product-catalog",
+            "checkout",
         )
-        self.targets = sorted((first, second))
+        self.targets: list[str] = sorted(
+            self.param("targets", lambda: rng.sample(choices, rng.choice((2, 2, 3))))
+        )
         self.max_replicas = 5
         self.windows: list[tuple[int, int, str]] = []
 
@@ -282,17 +478,32 @@ class HpaFault(Fault):
     def inject(self, incident: Incident) -> None:
         cluster = incident.cluster
         for index, name in enumerate(self.targets):
-            at = incident.fault_at + index * 40 * SECOND
-            target = self.rng.choice((1, 2, 5))
+            at = incident.fault_at + index * 20 * SECOND
 
-            def change(body: JsonObject, target: int = target, at: int = at) -> None:
-                body["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = target
+            def change(body: JsonObject, at: int = at) -> None:
+                # ITBench's patch: a CPU target of 20% and a memory target of 30%.
+                body["spec"]["metrics"] = [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 20},
+                        },
+                    },
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "memory",
+                            "target": {"type": "Utilization", "averageUtilization": 30},
+                        },
+                    },
+                ]
                 body["metadata"]["managedFields"].append(
                     {
                         "apiVersion": "autoscaling/v2",
                         "fieldsType": "FieldsV1",
                         "fieldsV1": {"f:spec": {"f:metrics": {}}},
-                        "manager": "kubectl-patch",
+                        "manager": "OpenAPI-Generator",
                         "operation": "Update",
                         "time": iso(at),
                     }
@@ -315,7 +526,7 @@ class HpaFault(Fault):
                     step_at,
                     hpa_ref,
                     "SuccessfulRescale",
-                    f"New size: {new_size}; reason: cpu resource utilization (percentage of request) above target",
+                    f"New size: {new_size}; reason: memory resource utilization (percentage of request) above target",
                     component="horizontal-pod-autoscaler",
                 )
                 spec, generation = deployment.spec(step_at)
@@ -415,7 +626,7 @@ class HpaFault(Fault):
             fault=[
                 {
                     "category": "Configuration",
-                    "condition": f"{name} HorizontalPodAutoscaler reacts to very low CPU usage",
+                    "condition": f"{name} HorizontalPodAutoscaler targets 20% CPU and 30% memory, below normal usage",
                     "entity": {
                         "group_id": f"{name}-horizontal-pod-autoscaler-1",
                         "kind": "HorizontalPodAutoscaler",
@@ -426,7 +637,16 @@ class HpaFault(Fault):
                 for name in self.targets
             ],
             actions=[
-                f"Set the CPU utilization target of the {name} HorizontalPodAutoscaler back to 80"
+                f"Set the utilization targets of the {name} HorizontalPodAutoscaler back to 80% CPU (and drop the memory target)"
                 for name in self.targets
             ],
         )
+
+
+RESOURCE_FAULTS: tuple[type[Fault], ...] = (
+    ResourceQuotaFault,
+    HpaFault,
+    InsufficientResourcesFault,
+    UnassignedLimitsFault,
+    ValkeyOomFault,
+)
