@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from eval_agents import shared_index_cache
 
 from itbench_eval import mockmodel
 from itbench_eval.cli import main
+from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.results import read_results
 from itbench_eval.settings import prompt_hash, scenario_fingerprint
@@ -36,7 +38,10 @@ def test_each_model_agent_form_runs_every_fixture_against_the_mock_model_and_sco
 ) -> None:
     out = tmp_path / "out"
     tasks = discover_tasks()
-    with serve(load_script(EXAMPLE_SCRIPT)) as base_url:
+    # The example script, submitting the first fixture's root causes (from its answer key).
+    script = yaml.safe_load(EXAMPLE_SCRIPT.read_text(encoding="utf-8"))
+    script["steps"][3]["submit"] = script["forced"]["submit"] = oracle_names(tasks[0].ground_truth())
+    with serve(load_script(script)) as base_url:
         status = main(
             [
                 "--agent", f"{form}:gpt-x", "--base-url", f"{base_url}{path}", "--repeats", "1",
@@ -49,7 +54,7 @@ def test_each_model_agent_form_runs_every_fixture_against_the_mock_model_and_sco
     rows = read_results(out / "results.jsonl")
     assert sorted(row.task for row in rows) == sorted(task.id for task in tasks)
     assert {row.error_class for row in rows} == {"ok"}
-    assert {row.task: row.score for row in rows}["Scenario-synth-1"] == 1.0
+    assert {row.task: row.score for row in rows}[tasks[0].id] == 1.0
     assert all(row.tokens_in == 4 * 1200 for row in rows)
     settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
     assert settings["agent"] == f"{form}:gpt-x"

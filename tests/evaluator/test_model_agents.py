@@ -14,6 +14,7 @@ from eval_agents import shared_index_cache
 from itbench_eval.agents import resolve_agent
 from itbench_eval.agents.model_config import LoopOptions, ModelAgentOptions
 from itbench_eval.agents.model_loop import CUT_MARKER, MODEL_CALLS_FILE, NUDGE_TEXT
+from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import RequestLog, load_script, serve
 from itbench_eval.results import RunResult
 from itbench_eval.runner import EvalSettings, run_evaluation
@@ -21,14 +22,15 @@ from itbench_eval.tasks import Task, discover_tasks
 
 pytestmark = pytest.mark.anyio
 
-RIGHT_ANSWER = "otel-demo/ResourceQuota/memory"  # Scenario-synth-1's root cause
+# The first fixture's root causes, read from its answer key (as the oracle does).
+RIGHT_ANSWERS = oracle_names(discover_tasks()[0].ground_truth())
 WINDOW = {"$match": "(Incident window: [^\n]*)"}
 INVESTIGATION: dict[str, Any] = {
     "steps": [
         {"call": "get_overview"},
         {"call": "get_changes", "arguments": {"limit": 50}},
         {"call": "get_events", "arguments": {"type": "Warning", "limit": 50}},
-        {"submit": [{"name": RIGHT_ANSWER, "reasoning": "the quota refuses ad's pods", "evidence": WINDOW}]},
+        {"submit": [{"name": name, "reasoning": "scripted", "evidence": WINDOW} for name in RIGHT_ANSWERS]},
     ],
     "usage": {"input_tokens": 1200, "output_tokens": 60, "cached_tokens": 400, "reasoning_tokens": 10},
 }
@@ -148,7 +150,7 @@ async def test_a_scripted_model_investigates_and_submits_the_right_answer(
     )  # fmt: skip
 
     row = result.row
-    assert (row.error_class, row.score, row.submitted) == ("ok", 1.0, [RIGHT_ANSWER])
+    assert (row.error_class, row.score, row.submitted) == ("ok", 1.0, RIGHT_ANSWERS)
     assert (row.turns, row.tool_calls) == (4, 4)
     reasoning = 0 if api == "anthropic" else 40  # Anthropic does not report reasoning tokens apart
     assert (row.tokens_in, row.tokens_out, row.tokens_cached, row.tokens_reasoning) == (
@@ -190,7 +192,7 @@ async def test_a_model_that_never_submits_gets_a_forced_final_answer_at_the_turn
     script = {
         "steps": [{"call": "get_overview"}],
         "after_last": "repeat_last",
-        "forced": {"submit": [RIGHT_ANSWER]},
+        "forced": {"submit": RIGHT_ANSWERS},
     }
 
     result = await evaluate(
@@ -206,6 +208,9 @@ async def test_a_model_that_never_submits_gets_a_forced_final_answer_at_the_turn
     last_message = result.requests[-1]["body"]["messages"][-1]
     assert last_message["content"].startswith("The turn budget is used up. Call submit_diagnosis now")
     assert [event["reason"] for event in result.events("forced_final_answer")] == ["turn_cap"]
+    [summary] = result.events("model_summary")
+    assert (summary["ended_by"], summary["model_requests"]) == ("turn_cap", 4)
+    assert summary["note"] == "forced final answer submitted"
 
 
 async def test_without_the_forced_final_answer_the_turn_cap_ends_the_run_without_a_submission(
@@ -257,7 +262,7 @@ async def test_an_unknown_tool_and_bad_arguments_come_back_as_errors_and_the_mod
                     {"name": "get_alerts", "arguments": {"limit": "many"}},
                 ]
             },
-            {"submit": [RIGHT_ANSWER]},
+            {"submit": RIGHT_ANSWERS},
         ]
     }
 
@@ -280,7 +285,7 @@ async def test_a_429_is_retried_by_the_sdk_and_the_run_goes_on(
     script = {
         "steps": [
             {"call": "get_overview", "fail": {"status": 429, "retry_after_s": 0.01, "times": 1}},
-            {"submit": [RIGHT_ANSWER]},
+            {"submit": RIGHT_ANSWERS},
         ]
     }
 
@@ -301,6 +306,7 @@ async def test_a_model_api_that_keeps_failing_ends_the_run_as_model_error_with_i
     assert row.error_class == "model_error"
     assert row.error.startswith("InternalServerError (HTTP 500): ")
     assert len(result.requests) == 2  # the first try and one retry
+    assert (row.model_requests, row.tokens_in, row.cost_usd) == (1, None, None)  # no reply: unknown, not 0
     traceback = result.run_file("traceback.txt").read_text(encoding="utf-8")
     assert "ModelError" in traceback and "InternalServerError" in traceback
     assert row.error.endswith(f"(traceback: {row.run_dir}/traceback.txt)")
@@ -310,7 +316,7 @@ async def test_a_context_overflow_elides_the_oldest_tool_results_and_the_run_goe
     tasks: list[Task], tmp_path: Path, cache_dir: Path
 ) -> None:
     script = {
-        "steps": [{"call": "get_overview"}] * 4 + [{"submit": [RIGHT_ANSWER]}],
+        "steps": [{"call": "get_overview"}] * 4 + [{"submit": RIGHT_ANSWERS}],
         "context_limit_chars": 11_000,
     }
 
@@ -327,7 +333,7 @@ async def test_a_context_overflow_elides_the_oldest_tool_results_and_the_run_goe
 async def test_a_context_budget_elides_before_sending_and_a_long_tool_output_is_cut(
     tasks: list[Task], tmp_path: Path, cache_dir: Path
 ) -> None:
-    script = {"steps": [{"call": "get_overview"}] * 3 + [{"submit": [RIGHT_ANSWER]}]}
+    script = {"steps": [{"call": "get_overview"}] * 3 + [{"submit": RIGHT_ANSWERS}]}
     loop = LoopOptions(context_chars=8_000, tool_output_chars=1_000)
 
     result = await evaluate(script, tasks[:1], tmp_path, cache_dir, spec="anthropic:claude-x", loop=loop)
@@ -355,7 +361,7 @@ async def test_the_time_budget_ends_the_investigation_with_a_forced_final_answer
 ) -> None:
     script = {
         "steps": [{"call": "get_overview", "delay_s": 60}],
-        "forced": {"submit": [RIGHT_ANSWER]},
+        "forced": {"submit": RIGHT_ANSWERS},
     }
     # 4 s for the run, 2 s kept for the final answer: the slow first reply is abandoned at 2 s.
     loop = LoopOptions(final_answer_reserve_s=2.0)
@@ -405,3 +411,21 @@ async def test_four_concurrent_runs_against_one_scripted_model_never_mix(
         windows.add(own_window)
     assert len(windows) == 4  # four different incidents, each answered from its own conversation
     assert len(result.requests) == 12
+
+
+async def test_a_final_answer_that_hangs_is_cut_by_the_wall_clock_limit_and_the_tokens_spent_still_count(
+    tasks: list[Task], tmp_path: Path, cache_dir: Path
+) -> None:
+    script = {
+        "steps": [{"call": "get_overview"}, {"call": "get_alerts", "delay_s": 60}],
+        "forced": {"submit": RIGHT_ANSWERS, "delay_s": 60},
+        "usage": {"input_tokens": 1000, "output_tokens": 50},
+    }
+    loop = LoopOptions(final_answer_reserve_s=2.0)
+
+    result = await evaluate(script, tasks[:1], tmp_path, cache_dir, timeout_s=4.0, loop=loop)
+
+    row = result.row
+    assert (row.error_class, row.error) == ("timeout", "the wall-clock limit of 4 s ran out")
+    assert (row.forced_final_answer, row.submitted, row.score) == (True, [], 0.0)
+    assert (row.tokens_in, row.tokens_out, row.model_requests) == (1000, 50, 3)  # only the first replied

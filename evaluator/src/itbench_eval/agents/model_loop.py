@@ -401,6 +401,7 @@ class ModelAgent:
         self.config = config
         self.prices = prices
         self._usage = TokenUsage()
+        self._replies = 0
         self._replies_without_usage = 0
         self._requests = 0
         self._forced = False
@@ -412,7 +413,8 @@ class ModelAgent:
 
     def partial_outcome(self) -> AgentOutcome:
         """What was spent so far: tokens from every reply's usage, their cost, the requests."""
-        known = self._requests > 0 and self._replies_without_usage == 0
+        # No reply at all (every request failed or was abandoned): nothing is known, not zero.
+        known = self._replies > 0 and self._replies_without_usage == 0
         usage = self._usage
         cost = None
         if known:
@@ -435,6 +437,7 @@ class ModelAgent:
         )
 
     def _account(self, reply: ModelReply) -> None:
+        self._replies += 1
         if reply.usage is None:
             self._replies_without_usage += 1
         else:
@@ -582,6 +585,7 @@ class ModelAgent:
                 with anyio.move_on_after(left if left != float("inf") else None):
                     reply = await self._ask(conversation, transcript, step, forced_tool=None)
                 if reply is None:  # the time budget ran out during the request
+                    self._notes.append("a request abandoned at the time budget is not in the token counts")
                     self._ended_by = "time_budget"
                     break
                 outcomes = [await self._execute(session, transcript, call, by_name) for call in reply.calls]
@@ -610,11 +614,15 @@ class ModelAgent:
             ):
                 await self._final_answer(session, transcript, conversation, submit, by_name)
         finally:
-            await conversation.aclose()
+            # Shielded: a run cancelled at its time limit still closes its HTTP client.
+            with anyio.CancelScope(shield=True):
+                await conversation.aclose()
             recorder.close()
         if conversation.elided:
             self._notes.append(f"{conversation.elided} tool results elided to fit the context")
-        return self.partial_outcome()
+        outcome = self.partial_outcome()
+        transcript.write("model_summary", **outcome.model_dump(exclude_none=True))
+        return outcome
 
     async def _final_answer(
         self,
