@@ -36,6 +36,27 @@ def test_changing_a_file_gives_a_fresh_index(tmp_path: Path) -> None:
         assert after.query("SELECT count(*) FROM logs") == [(2,)]
 
 
+def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_gives_a_fresh_index(tmp_path: Path) -> None:
+    # Inode, size and mtime can all repeat (a reused inode, a coarse clock); the content decides.
+    scenario = minimal_scenario(tmp_path / "Scenario-1")
+    logs = scenario / "otel_logs_raw.tsv"
+    with open_snapshot(scenario, cache_dir=tmp_path / "cache") as before:
+        old_path = before.index_path
+        [(old_body,)] = before.query("SELECT body FROM logs")
+    stat = logs.stat()
+    text = logs.read_text()
+    with logs.open("r+") as file:  # same inode
+        file.write(text.replace(str(old_body), str(old_body)[::-1]))
+    os.utime(logs, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (logs.stat().st_ino, logs.stat().st_size, logs.stat().st_mtime_ns) == (
+        stat.st_ino, stat.st_size, stat.st_mtime_ns,
+    )  # fmt: skip
+
+    with open_snapshot(scenario, cache_dir=tmp_path / "cache") as after:
+        assert after.index_path != old_path
+        assert after.query("SELECT body FROM logs") == [(str(old_body)[::-1],)]
+
+
 def test_the_window_spans_the_recorded_evidence(tmp_path: Path) -> None:
     scenario = tmp_path / "Scenario-1"
     write_tsv(

@@ -52,7 +52,10 @@ def fingerprint(files: ScenarioFiles) -> str:
     """A digest of the identity of every file the index is built from.
 
     Files are known by device and inode rather than by the directory's path, so hard links to
-    the same files in another directory of the same name give the same digest.
+    the same files in another directory of the same name give the same digest. A sample of each
+    file's content (its first and last 64 KiB) is part of the digest too: a deleted file's inode
+    is reused, and files written within one clock tick share their mtime, so identity, size and
+    mtime alone can name two different files alike.
     """
     digest = hashlib.sha256(f"schema={SCHEMA_VERSION};ingest={INGEST_REVISION}".encode())
     digest.update(files.root.resolve().name.encode())
@@ -60,9 +63,26 @@ def fingerprint(files: ScenarioFiles) -> str:
         digest.update(
             f"\n{source.relative}\t{source.size}\t{source.mtime_ns}\t{source.device}:{source.inode}".encode()
         )
+        digest.update(_content_sample(source.path, source.size))
     for relative, reason in files.refused:
         digest.update(f"\n!{relative}\t{reason}".encode())
     return digest.hexdigest()[:20]
+
+
+_SAMPLE_BYTES = 64 << 10
+
+
+def _content_sample(path: Path, size: int) -> bytes:
+    """The first and last 64 KiB of ``path`` (all of it when smaller); empty if it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(_SAMPLE_BYTES)
+            if size <= 2 * _SAMPLE_BYTES:
+                return head + file.read()
+            file.seek(size - _SAMPLE_BYTES)
+            return head + file.read(_SAMPLE_BYTES)
+    except OSError:
+        return b""
 
 
 def index_path_for(files: ScenarioFiles, cache_dir: Path) -> Path:
