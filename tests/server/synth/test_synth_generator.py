@@ -251,3 +251,27 @@ def test_cli_synth_writes_a_suite_as_scenario_directories(
     assert "use --force" in capsys.readouterr().err
     assert main(["synth", "--suite", "nope", "--out", str(tmp_path / "x")]) == 2
     assert "unknown suite 'nope'" in capsys.readouterr().err
+
+
+def test_a_suite_without_out_is_written_once_into_the_cache_and_reused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(SUITES, "mini", (102,))
+    arguments = ["synth", "--suite", "mini", "--size", "tiny", "--jobs", "1", "--cache-dir", str(tmp_path)]
+    assert main(arguments) == 0
+    directory = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (
+        directory.parent == tmp_path / "suites"
+        and (directory / "Scenario-102" / "ground_truth.yaml").is_file()
+    )
+    marker = (directory / "Scenario-102" / "ground_truth.yaml").stat().st_mtime_ns
+    assert main(arguments) == 0
+    assert Path(capsys.readouterr().out.strip()) == directory
+    assert (directory / "Scenario-102" / "ground_truth.yaml").stat().st_mtime_ns == marker
+    assert not [path for path in (tmp_path / "suites").iterdir() if path.name.startswith(".")]
+
+
+def test_the_aa_suite_holds_every_look_alike() -> None:
+    from itbench_server.synth import LOOKALIKES
+
+    assert SUITES["aa"] == tuple(sorted(row.number for row in LOOKALIKES))

@@ -88,17 +88,13 @@ def incident_objects(scenario: Path) -> set[str]:
 
 
 def accepted_roots(key: GroundTruth, objects: set[str]) -> list[frozenset[str]]:
-    """For each root-cause set of ``key``: the objects of the incident that naming alone would
-    count as that root cause (the set's groups only, so symptom groups do not compete)."""
+    """For each root-cause set of ``key``: the objects of the incident that, named alone, the
+    evaluator's matcher counts as that root cause (every group of the key competing, so a
+    symptom group that takes a root's name away shows)."""
     out = []
     for set_id in key.root_cause_set_ids:
-        members = key.alias_sets[set_id]
-        groups = [group.model_dump(by_alias=False) for group in key.groups if group.id in members]
-        for group in groups:
-            group["filter"] = list(group.pop("filters"))
-        sub = ground_truth_from_mapping({"groups": groups, "aliases": [list(members)]})
-        # One name at a time, as a one-name submission would be matched.
-        out.append(frozenset(name for name in objects if match_names(sub, [name])[0].group_id is not None))
+        members = set(key.alias_sets[set_id])
+        out.append(frozenset(name for name in objects if match_names(key, [name])[0].group_id in members))
     return sorted(out, key=sorted)
 
 

@@ -31,7 +31,13 @@ def add_synth_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "--seed", type=int, default=0, help="seed: picks the fault's target and every random detail"
     )
     parser.add_argument(
-        "--out", type=Path, help="the scenario directory to write (the suite's parent with --suite)"
+        "--out",
+        type=Path,
+        help="the scenario directory to write (the suite's parent with --suite; without it the suite is kept in "
+        "the cache and its directory printed last)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="the cache a --suite without --out goes to"
     )
     parser.add_argument(
         "--size", default="small", help=f"{', '.join(SIZES)}, or a number of megabytes (default small)"
@@ -69,18 +75,34 @@ def _report(out: Path, what: str) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from itbench_server.synth.generator import generate_lookalike, generate_scenario, generate_suite
+    from itbench_server.synth.generator import (
+        cached_suite,
+        generate_lookalike,
+        generate_scenario,
+        generate_suite,
+    )
 
     if args.list:
         _list()
         return 0
     if not (args.fault or args.like is not None or args.suite):
         raise GeneratorError("one of --fault, --like or --suite is required (see --list)")
+    jobs = args.jobs or min(4, os.cpu_count() or 1)
+    if args.suite and args.out is None:
+        directory = cached_suite(
+            args.suite,
+            cache_dir=args.cache_dir,
+            seed=args.seed,
+            size=args.size,
+            variant=args.variant,
+            jobs=jobs,
+        )
+        print(directory)
+        return 0
     if args.out is None:
         raise GeneratorError("--out is required: the scenario directory to write")
     options = f"seed {args.seed}, size {args.size}, variant {args.variant}"
     if args.suite:
-        jobs = args.jobs or min(4, os.cpu_count() or 1)
         written = generate_suite(
             args.suite,
             args.out,

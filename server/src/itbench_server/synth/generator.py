@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import re
 import shutil
@@ -287,6 +289,55 @@ def generate_suite(
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(_write_lookalike, tasks))
+
+
+def generator_fingerprint() -> str:
+    """A digest of the generator's code: suites written by another generator are not reused."""
+    from itbench_server import __version__
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_suite(
+    name: str,
+    *,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    size: str = "small",
+    variant: str = "default",
+    jobs: int = 1,
+) -> Path:
+    """The directory of suite ``name`` in the cache, written on first use (per generator, seed,
+    size and variant); concurrent callers may both write it, one keeps its copy."""
+    from itbench_server.snapshot.store import default_cache_dir
+
+    suite(name)
+    base = Path(cache_dir or default_cache_dir()) / "suites"
+    target = base / f"{name}-{size}-{variant}-seed{seed}-{generator_fingerprint()}"
+    if (target / _COMPLETE).is_file():
+        return target
+    base.mkdir(parents=True, exist_ok=True)
+    scratch = base / f".{target.name}.{os.getpid()}.partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    generate_suite(name, scratch, seed=seed, size=size, variant=variant, jobs=jobs)
+    (scratch / _COMPLETE).write_text("", encoding="utf-8")
+    try:
+        scratch.rename(target)
+    except OSError:  # another process finished first (or an incomplete copy is in the way)
+        if not (target / _COMPLETE).is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            scratch.rename(target)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+_COMPLETE = ".complete"
 
 
 def _write_lookalike(task: tuple[int, int, Path, str, str, bool]) -> Path:

@@ -48,8 +48,18 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
             workload = pod_workloads[labels["pod"]]
             group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"]))
         elif "deployment" in labels:
+            # As ITBench's keys: a Deployment's replica alerts go to the workload's group already
+            # in the key (its Pods, Deployment or Service); a Deployment group of its own would
+            # take the workload's name away from a root cause held by its Pods.
             name = labels["deployment"]
-            group_id = ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"]))
+            group_id = next(
+                (
+                    f"{name}-{part}-1"
+                    for part in ("pod", "deployment", "service")
+                    if f"{name}-{part}-1" in groups
+                ),
+                "",
+            ) or ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"]))
         elif "horizontalpodautoscaler" in labels:
             name = labels["horizontalpodautoscaler"]
             group_id = ensure(
