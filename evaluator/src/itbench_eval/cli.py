@@ -39,13 +39,20 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     from itbench_eval.agents.model_config import add_model_agent_arguments
 
     parser.add_argument("--agent", required=True, help=AGENT_FORMS)
-    parser.add_argument(
+    tasks = parser.add_mutually_exclusive_group()
+    tasks.add_argument(
         "--scenarios",
         type=Path,
         nargs="+",
         default=None,
         metavar="PATH",
         help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl (default: bundled fixtures/)",
+    )
+    tasks.add_argument(
+        "--suite",
+        default=None,
+        metavar="NAME",
+        help="a generated suite: aa, look-alikes of the public ITBench-AA scenarios (made on first use)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per task (default 3)")
     parser.add_argument("--max-turns", type=int, default=100, help="turn cap per run (default 100)")
@@ -87,7 +94,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from itbench_eval.agents.model_config import ModelConfigError, options_from_arguments
     from itbench_eval.report import make_progress, render_table, summarize, write_summary
     from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, RunnerError, run_evaluation
-    from itbench_eval.tasks import TaskError, discover_tasks
+    from itbench_eval.tasks import TaskError, discover_tasks, suite_tasks
 
     if args.out is None:
         if args.resume:
@@ -116,7 +123,11 @@ def _run_eval(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     try:
         factory = resolve_agent(args.agent, model_options)
-        tasks = discover_tasks(args.scenarios)
+        tasks = (
+            suite_tasks(args.suite, cache_dir=args.cache_dir)
+            if args.suite
+            else discover_tasks(args.scenarios)
+        )
         progress = make_progress()
         try:
             rows = anyio.run(run_evaluation, tasks, settings, factory, progress)

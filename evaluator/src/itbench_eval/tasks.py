@@ -9,7 +9,8 @@
   the scenario directories beside it.
 
 Without ``--scenarios`` the repository's bundled ``fixtures/`` are used: beside the package in a
-source checkout, else ``./fixtures`` in the working directory.
+source checkout, else ``./fixtures`` in the working directory. ``--suite aa`` runs the generated
+look-alikes of the public ITBench-AA scenarios instead (:func:`suite_tasks`).
 
 The ground truth is read here, by the evaluator. An agent never gets it: agents see only a
 :class:`~itbench_eval.agents.base.TaskView`. The server need not see it either:
@@ -240,6 +241,29 @@ def discover_tasks(sources: Sequence[Path] | None = None) -> list[Task]:
     for source in sources:
         tasks += _tasks_from_source(source)
     return _unique(tasks)
+
+
+def suite_tasks(
+    name: str, *, cache_dir: Path | None = None, server_command: Sequence[str] | None = None
+) -> list[Task]:
+    """The tasks of a generated suite (``aa``: look-alikes of the public ITBench-AA scenarios).
+
+    The server writes the suite into its cache on first use (``itbench-server synth --suite
+    NAME``, deterministic; half a minute or so) and prints the directory; later calls reuse it.
+    """
+    import subprocess
+
+    from itbench_eval.runner import default_server_command
+
+    command = [*(server_command or default_server_command()), "synth", "--suite", name]
+    if cache_dir is not None:
+        command += ["--cache-dir", str(cache_dir)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        problem = (completed.stderr.strip().splitlines() or ["the server wrote no suite"])[-1]
+        raise TaskError(f"--suite {name}: {problem.removeprefix('error: ')}")
+    return _tasks_from_dataset_dir(Path(lines[-1]))
 
 
 def _tasks_from_source(source: Path) -> list[Task]:
