@@ -11,7 +11,7 @@ import anyio
 import pytest
 from eval_agents import shared_index_cache
 
-from itbench_eval.agents import AgentOutcome, RunLimits, TaskView, ToolSession, Transcript
+from itbench_eval.agents import AgentOutcome, RunContext
 from itbench_eval.cli import main
 from itbench_eval.results import RunResult, append_result, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
@@ -44,9 +44,7 @@ class SecondEvaluationAgent:
         self.returncode: int | None = None
         self.stderr = ""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
         second = await anyio.run_process([sys.executable, "-m", "itbench_eval.cli", *self.argv], check=False)
         self.returncode, self.stderr = second.returncode, second.stderr.decode()
         return AgentOutcome()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from itbench_eval.agents import AgentOutcome, RunLimits, TaskView, ToolSession, Transcript
+from itbench_eval.agents import AgentOutcome, RunContext
 
 HANG_FROM_REPEAT = "ITBENCH_TEST_HANG_FROM_REPEAT"
 FIXED_ANSWER = "otel-demo/Deployment/frontend"
@@ -20,9 +20,8 @@ FIXED_ANSWER = "otel-demo/Deployment/frontend"
 class LoopingAgent:
     """Calls a tool for ever: the turn cap must stop it."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         while True:
             await session.call_tool("get_overview", {})
 
@@ -30,9 +29,8 @@ class LoopingAgent:
 class StepCountingLoopingAgent:
     """Counts a model step per tool call, like a model-driven agent, and never stops."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         while True:
             session.count_model_step()
             await session.call_tool("get_overview", {})
@@ -42,9 +40,9 @@ class StepCountingLoopingAgent:
 class CapSwallowingAgent:
     """Catches every error, the turn cap's too, and returns as if nothing happened."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
+        limits = context.limits
         for _ in range(limits.max_turns + 5):
             with contextlib.suppress(Exception):
                 await session.call_tool("get_overview", {})
@@ -54,9 +52,8 @@ class CapSwallowingAgent:
 class SubmitThenSleepAgent:
     """Submits, then never returns: the wall-clock limit must stop it; the submission counts."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         await session.call_tool("submit_diagnosis", {"contributing_factors": [{"name": FIXED_ANSWER}]})
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
@@ -65,9 +62,8 @@ class SubmitThenSleepAgent:
 class CrashingAgent:
     """Raises after one tool call."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         await session.call_tool("get_overview", {})
         raise RuntimeError("the agent fell over")
 
@@ -75,9 +71,8 @@ class CrashingAgent:
 class TokenReportingAgent:
     """Submits a fixed answer and reports token use and cost."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         await session.call_tool("submit_diagnosis", {"contributing_factors": [{"name": FIXED_ANSWER}]})
         return AgentOutcome(tokens_in=1200, tokens_out=80, cost_usd=0.0125)
 
@@ -85,9 +80,9 @@ class TokenReportingAgent:
 class HangingFromRepeatAgent:
     """Submits a fixed answer; from the repeat named by $ITBENCH_TEST_HANG_FROM_REPEAT on it hangs."""
 
-    async def run(
-        self, session: ToolSession, prompt: str, limits: RunLimits, task: TaskView, transcript: Transcript
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
+        task = context.task
         hang_from = os.environ.get(HANG_FROM_REPEAT)
         if hang_from is not None and task.repeat >= int(hang_from):
             await anyio.sleep_forever()

@@ -70,6 +70,13 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--resume", action="store_true", help="continue the runs already in RESULTS_DIR")
     parser.add_argument("--seed", type=int, default=0, help="seed of repeat 1; repeat k gets seed+k-1")
     parser.add_argument("--cache-dir", type=Path, default=None, help="the servers' index cache")
+    parser.add_argument(
+        "--profile",
+        choices=["full", "aa"],
+        default="full",
+        help="the server's tools: 'full', the investigation tools (default), or 'aa', ITBench-AA's "
+        "protocol (run_shell over the files, and submit_diagnosis)",
+    )
     add_model_agent_arguments(parser)
     parser.set_defaults(handler=_run_eval)
 
@@ -111,6 +118,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             seed=args.seed,
             resume=args.resume,
             cache_dir=args.cache_dir,
+            profile=args.profile,
         )
     except ValidationError as error:
         detail = error.errors()[0]

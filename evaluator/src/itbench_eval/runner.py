@@ -25,28 +25,36 @@ error is kept in the run directory (``traceback.txt``) and its path ends the row
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
+import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol, TextIO
 
 import anyio
+import anyio.streams.text
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from pydantic import BaseModel, ConfigDict, Field
 
 from itbench_eval.agents.base import (
     Agent,
     AgentOutcome,
+    ConnectsItself,
+    HarnessError,
+    McpEndpoint,
     ModelError,
+    ReadsGroundTruth,
     ReportsPartialOutcome,
+    RunContext,
     RunLimits,
     TaskView,
     ToolSession,
@@ -54,10 +62,9 @@ from itbench_eval.agents.base import (
     TurnLimitExceeded,
 )
 from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
-from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
-from itbench_eval.scoring import score_diagnosis, score_names
+from itbench_eval.scoring import ScoreResult, score_diagnosis, score_names
 from itbench_eval.settings import build_settings, differences_that_matter, read_settings, write_settings
 from itbench_eval.tasks import Task, answer_free_view
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
@@ -69,6 +76,7 @@ TRANSCRIPT_FILE = "transcript.jsonl"
 SERVER_STDERR_FILE = "server.stderr"
 RUN_CONFIG_FILE = "run.json"
 TRACEBACK_FILE = "traceback.txt"
+TOKEN_FILE = "server.token"
 LOCK_FILE = "evaluation.lock"
 VIEWS_DIR = "scenario-views"
 
@@ -104,6 +112,9 @@ class EvalSettings(BaseModel):
     cache_dir: Path | None = Field(default=None, description="the servers' index cache (--cache-dir)")
     server_command: tuple[str, ...] | None = Field(
         default=None, description="how to start the server; default: the itbench-server next to Python"
+    )
+    profile: Literal["full", "aa"] = Field(
+        default="full", description="the server's tool profile: investigation tools, or ITBench-AA's shell"
     )
 
 
@@ -206,30 +217,29 @@ class _Outcome:
         self.fail(error_class, error)
 
 
-async def _drive_agent(
-    client: Client,
-    agent: Agent,
-    task_view: TaskView,
-    limits: RunLimits,
-    transcript: Transcript,
-    outcome: _Outcome,
-) -> None:
-    session = ToolSession(client, limits, transcript)
+async def _drive_agent(agent: Agent, context: RunContext, outcome: _Outcome) -> None:
+    """Run ``agent`` under its limits; every way it can end goes into ``outcome``."""
+    limits = context.limits
+    session = context.session
     outcome.session = session
-    prompt = build_prompt(limits.max_turns)
-    transcript.write("task_start", task=task_view.task_id, repeat=task_view.repeat, seed=task_view.seed)
+    context.transcript.write(
+        "task_start", task=context.task.task_id, repeat=context.task.repeat, seed=context.task.seed
+    )
     try:
         with anyio.move_on_after(limits.timeout_s) as scope:
-            returned = await agent.run(session, prompt, limits, task_view, transcript)
+            returned = await agent.run(context)
             outcome.agent = returned if isinstance(returned, AgentOutcome) else None
         if scope.cancelled_caught:
             outcome.fail("timeout", f"the wall-clock limit of {limits.timeout_s:g} s ran out")
     except TurnLimitExceeded as error:
         outcome.fail("turn_cap", str(error))
     except Exception as error:
-        if session.turn_limit_hit:
+        leaves = _exception_leaves(error)
+        if session is not None and session.turn_limit_hit:
             pass  # reported below, whatever the agent made of the error
-        elif any(isinstance(leaf, ModelError) for leaf in _exception_leaves(error)):
+        elif harness := next((leaf for leaf in leaves if isinstance(leaf, HarnessError)), None):
+            outcome.fail("harness_error", str(harness))
+        elif any(isinstance(leaf, ModelError) for leaf in leaves):
             outcome.crash("model_error", _describe(error).removeprefix("ModelError: "), error)
         elif _is_connection_failure(error):
             outcome.crash("tool_error", f"the server went away: {_describe(error)}", error)
@@ -239,18 +249,191 @@ async def _drive_agent(
         # Cut short: what the agent spent until then still counts.
         with contextlib.suppress(Exception):
             outcome.agent = agent.partial_outcome()
+    submitted = session.submitted if session is not None else (context.run_dir / SUBMISSION_FILE).exists()
     forced = outcome.agent is not None and outcome.agent.forced_final_answer
-    final = (
-        f"; a final answer was forced ({'submitted' if session.submitted else 'no submission'})"
-        if forced
-        else ""
-    )
-    if session.turn_limit_hit:
+    final = f"; a final answer was forced ({'submitted' if submitted else 'no submission'})" if forced else ""
+    if session is not None and session.turn_limit_hit:
         outcome.fail(
             "turn_cap", f"the turn cap of {limits.max_turns} was reached before the run ended{final}"
         )
     if outcome.agent is not None and outcome.agent.ended_by == "time_budget":
         outcome.fail("timeout", f"the time budget of the {limits.timeout_s:g} s limit ran out{final}")
+
+
+class _ServerFailed(Exception):
+    """The server did not start; the message says why."""
+
+
+def _server_args(
+    settings: EvalSettings, scenario: Path, run_dir: Path, *, endpoint_for: int | None
+) -> list[str]:
+    """The arguments of ``itbench-server`` for one run (``endpoint_for``: a tool-call budget over HTTP)."""
+    args = ["serve", str(scenario.resolve()), "--audit-log", str(run_dir / AUDIT_LOG_FILE)]
+    args += ["--submission-out", str(run_dir / SUBMISSION_FILE), "--profile", settings.profile]
+    if settings.cache_dir is not None:
+        args += ["--cache-dir", str(settings.cache_dir.resolve())]
+    if endpoint_for is not None:
+        args += ["--transport", "http", "--host", "127.0.0.1", "--port", "0"]
+        args += ["--token-file", str(run_dir / TOKEN_FILE), "--max-tool-calls", str(endpoint_for)]
+    return args
+
+
+@contextlib.asynccontextmanager
+async def _stdio_server(
+    command: Sequence[str], args: list[str], run_dir: Path, stderr: TextIO
+) -> AsyncIterator[Client]:
+    """The run's server as a stdio subprocess, with an MCP client connected to it."""
+    parameters = StdioServerParameters(
+        command=command[0], args=[*command[1:], *args], env=server_environment(), cwd=run_dir
+    )
+    async with Client(stdio_client(parameters, errlog=stderr)) as client:
+        yield client
+
+
+_SERVING = re.compile(r"serving MCP over Streamable HTTP at (?P<url>http://\S+)")
+
+
+@contextlib.asynccontextmanager
+async def _http_server(
+    command: Sequence[str], args: list[str], run_dir: Path, stderr: TextIO, startup_timeout: float
+) -> AsyncIterator[McpEndpoint]:
+    """The run's server over Streamable HTTP on loopback, behind a fresh token; yields where it listens."""
+    token = secrets.token_urlsafe(32)
+    token_file = run_dir / TOKEN_FILE
+    token_file.touch(mode=0o600)
+    token_file.write_text(token + "\n", encoding="utf-8")
+    process = await anyio.open_process(
+        [*command, *args], env=server_environment(), cwd=run_dir, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    listening = anyio.Event()
+    url: list[str] = []
+
+    async def drain() -> None:
+        assert process.stderr is not None
+        async for line in anyio.streams.text.TextReceiveStream(process.stderr):
+            stderr.write(line)
+            stderr.flush()
+            if not url and (found := _SERVING.search(line)):
+                url.append(found["url"])
+                listening.set()
+        listening.set()  # the server exited before listening
+
+    async with process, anyio.create_task_group() as group:
+        group.start_soon(drain)
+        try:
+            with anyio.move_on_after(startup_timeout):
+                await listening.wait()
+            if not url:
+                raise _ServerFailed(
+                    f"the server did not start listening within {startup_timeout:g} s"
+                    if process.returncode is None
+                    else f"the server exited with status {await process.wait()} before listening"
+                )
+            yield McpEndpoint(url=url[0], token=token)
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                with anyio.move_on_after(10) as stopping:
+                    await process.wait()
+                if stopping.cancelled_caught:
+                    process.kill()
+            group.cancel_scope.cancel()
+            with contextlib.suppress(OSError):
+                token_file.unlink()
+
+
+def _prepare_agent(factory: AgentFactory, task: Task, outcome: _Outcome) -> Agent | None:
+    """A fresh agent for this run (handed the answer key if it reads it); None if it cannot be made."""
+    try:
+        agent = factory()
+        if isinstance(agent, ReadsGroundTruth):
+            agent.receive_ground_truth(task.ground_truth())
+    except Exception as error:
+        outcome.fail("agent_crash", f"the agent could not be made: {_describe(error)}")
+        return None
+    return agent
+
+
+async def _serve_and_drive(
+    agent: Agent, context: RunContext, settings: EvalSettings, server_dir: Path, outcome: _Outcome
+) -> None:
+    """Start the run's server (stdio, or HTTP for an agent that connects itself), run the agent, stop."""
+    run_dir = context.run_dir
+    command = settings.server_command or default_server_command()
+    external = isinstance(agent, ConnectsItself)
+    args = _server_args(
+        settings, server_dir, run_dir, endpoint_for=context.limits.max_turns if external else None
+    )
+    setup = getattr(agent, "setup", None)
+    teardown = getattr(agent, "teardown", None)
+    with (run_dir / SERVER_STDERR_FILE).open("w", encoding="utf-8") as server_stderr:
+        try:
+            with anyio.move_on_after(settings.startup_timeout_s) as whole:
+                if external:
+                    server = _http_server(command, args, run_dir, server_stderr, settings.startup_timeout_s)
+                else:
+                    server = _stdio_server(command, args, run_dir, server_stderr)
+                async with server as connection:
+                    # Started: from now on the agent's own limit applies, plus time to stop.
+                    whole.deadline = anyio.current_time() + (settings.timeout_s or float("inf")) + 60.0
+                    if isinstance(connection, McpEndpoint):
+                        context = dataclasses.replace(context, endpoint=connection)
+                    else:
+                        context = dataclasses.replace(
+                            context, session=ToolSession(connection, context.limits, context.transcript)
+                        )
+                    if setup is not None:
+                        await setup(context)
+                    try:
+                        await _drive_agent(agent, context, outcome)
+                    finally:
+                        if teardown is not None:
+                            with anyio.CancelScope(shield=True):
+                                await teardown(context)
+            if whole.cancelled_caught and outcome.session is None and not external:
+                outcome.fail(
+                    "tool_error", f"the server did not start within {settings.startup_timeout_s:g} s"
+                )
+            elif whole.cancelled_caught:
+                outcome.fail("tool_error", "the server did not stop in time")
+        except _ServerFailed as error:
+            detail = _last_line(run_dir / SERVER_STDERR_FILE)
+            outcome.fail("tool_error", f"{error} ({detail})" if detail else str(error))
+        except Exception as error:
+            detail = _last_line(run_dir / SERVER_STDERR_FILE)
+            message = f"the server failed: {_describe(error)}"
+            outcome.crash("tool_error", f"{message} ({detail})" if detail else message, error)
+
+
+def _score_submission(task: Task, run_dir: Path, outcome: _Outcome) -> tuple[list[str], ScoreResult]:
+    """The names the run submitted and their score; an unreadable submission scores as none."""
+    ground_truth = task.ground_truth()
+    submission_path = run_dir / SUBMISSION_FILE
+    try:
+        if not submission_path.exists():
+            outcome.fail("no_submission", "the agent did not call submit_diagnosis")
+            return [], score_names(ground_truth, [])
+        try:
+            diagnosis = load_submission(submission_path)
+        except SubmissionFormatError as error:
+            outcome.fail("no_submission", str(error))
+            return [], score_names(ground_truth, [])
+        return diagnosis.root_causes(), score_diagnosis(ground_truth, diagnosis)
+    except Exception as error:
+        # The evaluator's own failure: no score can be trusted, whatever the agent did.
+        outcome.crash("harness_error", f"the evaluator failed: {_describe(error)}", error, overrides=True)
+        return [], score_names(ground_truth, [])
+
+
+def _tool_calls_in_audit_log(run_dir: Path) -> int:
+    """How many tool calls the server logged (for agents whose calls the runner does not see)."""
+    try:
+        with (run_dir / AUDIT_LOG_FILE).open(encoding="utf-8") as log:
+            return sum(1 for line in log if line.strip())
+    except OSError:
+        return 0
 
 
 async def run_one(
@@ -263,6 +446,7 @@ async def run_one(
 ) -> RunResult:
     """Run ``task`` once with a fresh agent and a fresh server; never raises for a failed run.
 
+    Four steps: make the agent, serve and drive it, score what it submitted, record the row.
     ``server_dir`` is the directory the server is given (default: the task's scenario directory),
     such as an :func:`~itbench_eval.tasks.answer_free_view` of it.
     """
@@ -275,68 +459,24 @@ async def run_one(
     run_dir.mkdir(parents=True)
     seed = settings.seed + repeat - 1
     limits = RunLimits(max_turns=settings.max_turns, timeout_s=settings.timeout_s)
-    submission_path = run_dir / SUBMISSION_FILE
-    command = settings.server_command or default_server_command()
-    args = [*command[1:], "serve", str((server_dir or task.scenario_dir).resolve())]
-    args += ["--audit-log", str(run_dir / AUDIT_LOG_FILE), "--submission-out", str(submission_path)]
-    if settings.cache_dir is not None:
-        args += ["--cache-dir", str(settings.cache_dir.resolve())]
-    parameters = StdioServerParameters(command=command[0], args=args, env=server_environment(), cwd=run_dir)
-
     outcome = _Outcome()
     started = time.monotonic()
     transcript = Transcript(run_dir / TRANSCRIPT_FILE)
-    try:
-        agent = factory()
-        if isinstance(agent, OracleAgent):
-            agent.receive_ground_truth(task.ground_truth())
-    except Exception as error:
-        outcome.fail("agent_crash", f"the agent could not be made: {_describe(error)}")
-        agent = None
 
+    agent = _prepare_agent(factory, task, outcome)
     if agent is not None:
-        task_view = TaskView(task_id=task.id, repeat=repeat, seed=seed)
-        with (run_dir / SERVER_STDERR_FILE).open("w", encoding="utf-8") as server_stderr:
-            try:
-                with anyio.move_on_after(settings.startup_timeout_s) as whole:
-                    async with AsyncExitStack() as stack:
-                        client = await stack.enter_async_context(
-                            Client(stdio_client(parameters, errlog=server_stderr))
-                        )
-                        # Started: from now on the agent's own limit applies, plus time to stop.
-                        whole.deadline = anyio.current_time() + (settings.timeout_s or float("inf")) + 30.0
-                        await _drive_agent(client, agent, task_view, limits, transcript, outcome)
-                if whole.cancelled_caught and outcome.session is None:
-                    outcome.fail(
-                        "tool_error", f"the server did not start within {settings.startup_timeout_s:g} s"
-                    )
-                elif whole.cancelled_caught:
-                    outcome.fail("tool_error", "the server did not stop in time")
-            except Exception as error:
-                detail = _last_line(run_dir / SERVER_STDERR_FILE)
-                message = f"the server failed: {_describe(error)}"
-                outcome.crash("tool_error", f"{message} ({detail})" if detail else message, error)
+        context = RunContext(
+            task=TaskView(task_id=task.id, repeat=repeat, seed=seed),
+            prompt=build_prompt(limits.max_turns, profile=settings.profile),
+            limits=limits,
+            transcript=transcript,
+            run_dir=run_dir,
+            profile=settings.profile,
+        )
+        await _serve_and_drive(agent, context, settings, server_dir or task.scenario_dir, outcome)
     wall_time = time.monotonic() - started
 
-    ground_truth = task.ground_truth()
-    submitted: list[str] = []
-    try:
-        if submission_path.exists():
-            try:
-                diagnosis = load_submission(submission_path)
-            except SubmissionFormatError as error:
-                outcome.fail("no_submission", str(error))
-                score = score_names(ground_truth, [])
-            else:
-                submitted = diagnosis.root_causes()
-                score = score_diagnosis(ground_truth, diagnosis)
-        else:
-            outcome.fail("no_submission", "the agent did not call submit_diagnosis")
-            score = score_names(ground_truth, [])
-    except Exception as error:
-        # The evaluator's own failure: no score can be trusted, whatever the agent did.
-        outcome.crash("harness_error", f"the evaluator failed: {_describe(error)}", error, overrides=True)
-        submitted, score = [], score_names(ground_truth, [])
+    submitted, score = _score_submission(task, run_dir, outcome)
     if outcome.tracebacks:
         (run_dir / TRACEBACK_FILE).write_text("\n".join(outcome.tracebacks), encoding="utf-8")
         outcome.error += f" (traceback: {(run_dir / TRACEBACK_FILE).relative_to(out_dir)})"
@@ -346,6 +486,7 @@ async def run_one(
 
     session = outcome.session
     agent_outcome = outcome.agent or AgentOutcome()
+    tool_calls = session.tool_calls if session else _tool_calls_in_audit_log(run_dir)
     return RunResult(
         task=task.id,
         agent=label,
@@ -357,8 +498,8 @@ async def run_one(
         fn=score.fn,
         submitted=submitted,
         matches=[match.model_dump(mode="json") for match in score.matches],
-        turns=session.turns if session else 0,
-        tool_calls=session.tool_calls if session else 0,
+        turns=session.turns if session else (agent_outcome.model_requests or tool_calls),
+        tool_calls=tool_calls,
         tokens_in=agent_outcome.tokens_in,
         tokens_out=agent_outcome.tokens_out,
         tokens_cached=agent_outcome.tokens_cached,
@@ -470,6 +611,7 @@ def _record_settings(tasks: Sequence[Task], settings: EvalSettings, factory: Age
         repeats=settings.repeats,
         seed=settings.seed,
         scenarios=[(task.id, task.scenario_dir) for task in tasks],
+        profile=settings.profile,
     )
     if settings.resume:
         try:

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from itbench_eval import __version__
-from itbench_eval.prompt import TASK_PROMPT
+from itbench_eval.prompt import AA_TASK_PROMPT, TASK_PROMPT
 
 SETTINGS_FILE = "settings.json"
 # Never part of a scenario's data (the server never reads them either): answer keys, run status.
@@ -56,10 +56,11 @@ class RunSettings(BaseModel):
     price_table_as_of: str | None = None
 
 
-def prompt_hash() -> str:
-    """The SHA-256 of the task prompt's text (its turn cap left as a placeholder: that is
-    recorded on its own)."""
-    return hashlib.sha256(TASK_PROMPT.encode("utf-8")).hexdigest()
+def prompt_hash(profile: str = "full") -> str:
+    """The SHA-256 of the task prompt's text for ``profile`` (its turn cap left as a
+    placeholder: that is recorded on its own)."""
+    template = AA_TASK_PROMPT if profile == "aa" else TASK_PROMPT
+    return hashlib.sha256(template.encode("utf-8")).hexdigest()
 
 
 def scenario_fingerprint(scenario_dir: Path) -> str:
@@ -100,10 +101,12 @@ def build_settings(
     repeats: int,
     seed: int,
     scenarios: Iterable[tuple[str, Path]],
+    profile: str = "full",
 ) -> RunSettings:
     """The settings of an evaluation about to run ``scenarios`` (``(task id, directory)`` pairs)."""
     described = dict(agent_settings or {})
-    server_version, tool_profile = server_facts()
+    server_version, _ = server_facts()
+    tool_profile = profile
     return RunSettings(
         itbench_eval_version=__version__,
         written_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -116,7 +119,7 @@ def build_settings(
         final_answer=described.get("final_answer"),
         repeats=repeats,
         seed=seed,
-        prompt_sha256=prompt_hash(),
+        prompt_sha256=prompt_hash(profile),
         server_version=server_version,
         tool_profile=tool_profile,
         scenarios={task_id: scenario_fingerprint(directory) for task_id, directory in scenarios},

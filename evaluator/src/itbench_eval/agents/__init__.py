@@ -1,8 +1,9 @@
 """Agents: what ``--agent`` selects, and the interface a third-party agent implements.
 
-An agent is an object with ``async def run(session, prompt, limits, task, transcript)``
-(:class:`Agent`); it investigates through ``session`` (the server's MCP tools, counted against
-the turn cap) and submits with the ``submit_diagnosis`` tool. See :mod:`itbench_eval.agents.base`.
+An agent is an object with ``async def run(context)`` (:class:`Agent`); it investigates through
+``context.session`` (the server's MCP tools, counted against the turn cap), or, if it connects by
+itself (:class:`ConnectsItself`, such as a CLI agent), through ``context.endpoint``, and submits
+with the ``submit_diagnosis`` tool. See :mod:`itbench_eval.agents.base`.
 """
 
 from itbench_eval.agents.base import (
@@ -10,6 +11,11 @@ from itbench_eval.agents.base import (
     SUBMIT_TOOL,
     Agent,
     AgentOutcome,
+    ConnectsItself,
+    HarnessError,
+    McpEndpoint,
+    ReadsGroundTruth,
+    RunContext,
     RunLimits,
     TaskView,
     ToolSession,
@@ -27,6 +33,11 @@ __all__ = [
     "AgentFactory",
     "AgentOutcome",
     "AgentSpecError",
+    "ConnectsItself",
+    "HarnessError",
+    "McpEndpoint",
+    "ReadsGroundTruth",
+    "RunContext",
     "RunLimits",
     "TaskView",
     "ToolSession",

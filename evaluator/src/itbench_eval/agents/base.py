@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from mcp import Client
 from mcp.types import CallToolResult, ListToolsResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from itbench_eval.groundtruth import GroundTruth
 
 DEFAULT_MAX_TURNS = 100
 SUBMIT_TOOL = "submit_diagnosis"
@@ -185,15 +189,79 @@ class ToolSession:
         return result
 
 
+class McpEndpoint(BaseModel):
+    """Where the run's server listens, for an agent that connects by itself (Streamable HTTP)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="http://127.0.0.1:PORT/mcp")
+    token: str = Field(description="the bearer token the server requires", repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything one run hands its agent.
+
+    A built-in agent investigates through :attr:`session` (the run's MCP client, counted against
+    the turn cap). An agent that connects by itself (:class:`ConnectsItself`, such as a CLI
+    agent) gets :attr:`endpoint` instead, and its turn cap is enforced by its server as a
+    tool-call budget. Neither ever holds the ground truth or the scenario's files.
+    """
+
+    task: TaskView
+    prompt: str
+    limits: RunLimits
+    transcript: Transcript
+    run_dir: Path
+    profile: Literal["full", "aa"] = "full"
+    session: ToolSession | None = None
+    endpoint: McpEndpoint | None = None
+
+    def require_session(self) -> ToolSession:
+        """The MCP session; raises if this run gave the agent an endpoint instead."""
+        if self.session is None:
+            raise RuntimeError("this agent needs the runner's MCP session, but the run gave it an endpoint")
+        return self.session
+
+
 @runtime_checkable
 class Agent(Protocol):
-    """An agent: investigates through ``session`` and submits with ``submit_diagnosis``."""
+    """An agent: investigates the incident and submits with ``submit_diagnosis``.
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome | None: ...
+    Optional hooks, called when present: ``async def setup(context)`` before the run and
+    ``async def teardown(context)`` after it (even when the run failed).
+    """
+
+    async def run(self, context: RunContext) -> AgentOutcome | None: ...
+
+
+@runtime_checkable
+class ConnectsItself(Protocol):
+    """An agent that connects to the run's server by itself over Streamable HTTP.
+
+    The runner then starts the server over HTTP with a token and a tool-call budget of
+    ``limits.max_turns`` (the only turn cap a black-box agent can be held to), and gives the
+    agent :attr:`RunContext.endpoint` instead of a session.
+    """
+
+    connects_itself: Literal[True]
+
+
+@runtime_checkable
+class ReadsGroundTruth(Protocol):
+    """An agent that is handed the run's answer key before it starts (the oracle, a reference).
+
+    Its scores measure the harness, not an investigation; the runner calls
+    :meth:`receive_ground_truth` before :meth:`Agent.run`.
+    """
+
+    def receive_ground_truth(self, ground_truth: GroundTruth) -> None: ...
+
+
+class HarnessError(Exception):
+    """The agent's harness failed around the agent (it never reached the server, say); the run
+    ends as ``harness_error`` with this message, in the agent's own words where known."""

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from itbench_eval.agents.base import (
     SUBMIT_TOOL,
     AgentOutcome,
-    RunLimits,
-    TaskView,
+    RunContext,
     ToolSession,
-    Transcript,
     result_text,
 )
 
@@ -241,14 +239,9 @@ class BaselineAgent:
         result = await session.call_tool(tool, arguments)
         return "" if result.is_error else result_text(result)
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
+        transcript = context.transcript
         evidence = Evidence()
         alerts = await self._ask(session, "get_alerts", {"limit": 200})
         alerted = Counter(

@@ -45,8 +45,8 @@ from itbench_eval.agents.base import (
     AgentOutcome,
     EndedBy,
     ModelError,
+    RunContext,
     RunLimits,
-    TaskView,
     ToolSession,
     Transcript,
     TurnLimitExceeded,
@@ -541,14 +541,11 @@ class ModelAgent:
             reserve = min(limits.timeout_s / 10, 120.0)
         return started + max(limits.timeout_s - reserve, 0.0)
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
+        prompt = context.prompt
+        limits = context.limits
+        transcript = context.transcript
         started = anyio.current_time()
         soft_deadline = self._soft_deadline(limits, started)
         listed = await session.list_tools()

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from itbench_eval.agents.base import AgentOutcome, RunLimits, TaskView, ToolSession, Transcript
+from itbench_eval.agents.base import AgentOutcome, RunContext
 
 
 class NopAgent:
     """Returns at once without calling a tool."""
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
         return AgentOutcome(note="submitted nothing")

@@ -9,10 +9,7 @@ from __future__ import annotations
 from itbench_eval.agents.base import (
     SUBMIT_TOOL,
     AgentOutcome,
-    RunLimits,
-    TaskView,
-    ToolSession,
-    Transcript,
+    RunContext,
     result_text,
 )
 from itbench_eval.groundtruth import GroundTruth, oracle_names
@@ -28,14 +25,8 @@ class OracleAgent:
         """The runner's private channel: the answer key of this run's task."""
         self._names = oracle_names(ground_truth)
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         if self._names is None:
             raise RuntimeError("the oracle was not given the ground truth")
         factors = [

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from itbench_eval.agents.base import AgentOutcome, RunLimits, TaskView, ToolSession, Transcript
+from itbench_eval.agents.base import AgentOutcome, RunContext
 
 
 class ReplayError(ValueError):
@@ -58,14 +58,8 @@ class ReplayAgent:
     def __init__(self, calls: list[RecordedCall]) -> None:
         self.calls = calls
 
-    async def run(
-        self,
-        session: ToolSession,
-        prompt: str,
-        limits: RunLimits,
-        task: TaskView,
-        transcript: Transcript,
-    ) -> AgentOutcome:
+    async def run(self, context: RunContext) -> AgentOutcome:
+        session = context.require_session()
         for call in self.calls:
             await session.call_tool(call.tool, call.arguments)
         return AgentOutcome(note=f"replayed {len(self.calls)} calls")
