@@ -31,9 +31,9 @@ from itbench_server.synth.cluster import (
     Pod,
     PodState,
     iso,
-    iso_micro,
 )
-from itbench_server.synth.faults import Fault, Incident, LogLine
+from itbench_server.synth.faults import Fault, Incident
+from itbench_server.synth.faults.flags import flagd_reload_lines
 from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
@@ -422,25 +422,7 @@ class _Planter:
 
         cluster.update_static("configmaps", NAMESPACE, "flagd-config", at, change)
         for pod in cluster.pods_of("flagd", at)[:1]:
-            stamp = iso_micro(at + 6 * SECOND)
-            for component, message in (
-                ("sync", "data sync received"),
-                ("store", "configuration change (write) for flagSource /etc/flagd/demo.flagd.json"),
-            ):
-                body: dict[str, str] = {
-                    "level": "info",
-                    "ts": stamp,
-                    "logger": "flagd",
-                    "component": component,
-                }
-                if component == "sync":
-                    body["sync"] = "filepath"
-                body["msg"] = message
-                if component == "sync":
-                    body["source"] = "/etc/flagd/demo.flagd.json"
-                self.incident.logs.append(
-                    LogLine(at + 6 * SECOND, "flagd", pod.name, "INFO", json.dumps(body))
-                )
+            self.incident.logs += flagd_reload_lines(pod.name, at + 6 * SECOND)
         self._record("flag-variant", [f"{NAMESPACE}/ConfigMap/flagd-config"], at)
 
     # -- warnings
@@ -766,8 +748,6 @@ class _Planter:
         )
         up = self._when(grows=True)
         down = up + self.rng.randrange(300, 420) * SECOND
-        deployment = cluster.deployments[name]
-        replicaset = cluster.current_replicaset(name, up)
         objects = [f"{NAMESPACE}/HorizontalPodAutoscaler/{name}"]
         for at, size, reason in (
             (up, 2, "cpu resource utilization (percentage of request) above target"),
@@ -777,28 +757,7 @@ class _Planter:
                 break
             cluster.event(at, hpa_ref, "SuccessfulRescale", f"New size: {size}; reason: {reason}",
                           component="horizontal-pod-autoscaler")  # fmt: skip
-            spec, generation = deployment.spec(at)
-            before = spec["replicas"]
-            deployment.versions.append((at, {**copy.deepcopy(spec), "replicas": size}, generation + 1))
-            replicaset.replicas.append((at + SECOND, size))
-            verb = "up" if size > before else "down"
-            cluster.event(
-                at + SECOND,
-                cluster.deployment_ref(name),
-                "ScalingReplicaSet",
-                f"Scaled {verb} replica set {replicaset.name} from {before} to {size}",
-                component="deployment-controller",
-            )
-            if size > before:
-                pod = cluster.new_pod(replicaset, at + 2 * SECOND)
-                cluster.event(at + 2 * SECOND, cluster.replicaset_ref(replicaset), "SuccessfulCreate",
-                              f"Created pod: {pod.name}", component="replicaset-controller")  # fmt: skip
-                objects.append(f"{NAMESPACE}/Pod/{pod.name}")
-            else:
-                newest = max(cluster.pods_of(name, at), key=lambda p: (p.created, p.name))
-                cluster.delete_pod(newest, at + 2 * SECOND)
-                cluster.event(at + 2 * SECOND, cluster.replicaset_ref(replicaset), "SuccessfulDelete",
-                              f"Deleted pod: {newest.name}", component="replicaset-controller")  # fmt: skip
+            objects += [f"{NAMESPACE}/Pod/{pod.name}" for pod in cluster.scale(name, at, size)]
 
             def status(body: JsonObject, size: int = size, at: int = at) -> None:
                 body["status"]["currentReplicas"] = size

@@ -220,7 +220,7 @@ class FeatureFlagFault(Fault):
 
         cluster.update_static("configmaps", NAMESPACE, "flagd-config", at, change)
         old_flagd = cluster.pods_of("flagd", at)[0]
-        self._reload_logs(incident, old_flagd.name, at + 4 * SECOND)
+        incident.logs += flagd_reload_lines(old_flagd.name, at + 4 * SECOND)
         # ITBench restarts flagd, then every workload that reads a changed flag.
         _replicaset, (new_flagd, *_rest) = cluster.restart("flagd", at + 6 * SECOND)
         started = at + 14 * SECOND
@@ -274,20 +274,6 @@ class FeatureFlagFault(Fault):
             ]
 
         return states
-
-    def _reload_logs(self, incident: Incident, pod: str, at: int) -> None:
-        stamp = iso_micro(at)
-        for component, message in (
-            ("sync", "data sync received"),
-            ("store", "configuration change (write) for flagSource /etc/flagd/demo.flagd.json"),
-        ):
-            body: dict[str, str] = {"level": "info", "ts": stamp, "logger": "flagd", "component": component}
-            if component == "sync":
-                body["sync"] = "filepath"
-            body["msg"] = message
-            if component == "sync":
-                body["source"] = "/etc/flagd/demo.flagd.json"
-            incident.logs.append(LogLine(at, "flagd", pod, "INFO", json.dumps(body)))
 
     def disruption(self) -> Disruption:
         return _FlagDisruption(self.flags, self.since)
@@ -412,6 +398,24 @@ class FeatureFlagFault(Fault):
             )
             actions.append("Set loadGeneratorFloodHomepage back to off and restart the load generator")
         return RootCause(groups, aliases, propagations, origins, fault, actions)
+
+
+def flagd_reload_lines(pod: str, at: int) -> list[LogLine]:
+    """What flagd logs when it notices that its configuration file changed."""
+    stamp = iso_micro(at)
+    lines = []
+    for component, message in (
+        ("sync", "data sync received"),
+        ("store", "configuration change (write) for flagSource /etc/flagd/demo.flagd.json"),
+    ):
+        body: dict[str, str] = {"level": "info", "ts": stamp, "logger": "flagd", "component": component}
+        if component == "sync":
+            body["sync"] = "filepath"
+        body["msg"] = message
+        if component == "sync":
+            body["source"] = "/etc/flagd/demo.flagd.json"
+        lines.append(LogLine(at, "flagd", pod, "INFO", json.dumps(body)))
+    return lines
 
 
 def _origin(flag: str) -> str:

@@ -8,7 +8,7 @@ import copy
 import random
 from typing import Any, ClassVar
 
-from itbench_server.synth.cluster import NODES, SECOND, Cluster, JsonObject, Pod, PodState, iso
+from itbench_server.synth.cluster import SECOND, Cluster, JsonObject, Pod, PodState, iso
 from itbench_server.synth.faults.base import (
     Fault,
     Group,
@@ -516,12 +516,8 @@ class HpaFault(Fault):
             )
             replicas = 1
             step_at = at + 15 * SECOND
-            deployment = cluster.deployments[name]
-            replicaset = cluster.current_replicaset(name, step_at)
             while replicas < self.max_replicas:
-                new_size = min(
-                    self.max_replicas, replicas * 4 if replicas * 4 > replicas + 4 else replicas + 4
-                )
+                new_size = min(self.max_replicas, max(replicas * 4, replicas + 4))
                 cluster.event(
                     step_at,
                     hpa_ref,
@@ -529,27 +525,7 @@ class HpaFault(Fault):
                     f"New size: {new_size}; reason: memory resource utilization (percentage of request) above target",
                     component="horizontal-pod-autoscaler",
                 )
-                spec, generation = deployment.spec(step_at)
-                deployment.versions.append(
-                    (step_at, {**copy.deepcopy(spec), "replicas": new_size}, generation + 1)
-                )
-                replicaset.replicas.append((step_at + SECOND, new_size))
-                cluster.event(
-                    step_at + SECOND,
-                    cluster.deployment_ref(name),
-                    "ScalingReplicaSet",
-                    f"Scaled up replica set {replicaset.name} from {replicas} to {new_size}",
-                    component="deployment-controller",
-                )
-                for _ in range(new_size - replicas):
-                    pod = cluster.new_pod(replicaset, step_at + 2 * SECOND, node=self.rng.choice(NODES))
-                    cluster.event(
-                        step_at + 2 * SECOND,
-                        cluster.replicaset_ref(replicaset),
-                        "SuccessfulCreate",
-                        f"Created pod: {pod.name}",
-                        component="replicaset-controller",
-                    )
+                cluster.scale(name, step_at, new_size)
                 self.windows.append((step_at + 5 * SECOND, step_at + 95 * SECOND, name))
                 replicas = new_size
                 step_at += 15 * SECOND
