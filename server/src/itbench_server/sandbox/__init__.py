@@ -63,7 +63,8 @@ class ResourceLimits:
     """Kernel limits (``setrlimit``) the command runs under."""
 
     cpu_seconds: int = 30
-    address_space_bytes: int = 2 << 30
+    address_space_bytes: int | None = 2 << 30
+    """None: no limit (JavaScript engines reserve far more address space than they use)."""
     file_size_bytes: int = 64 << 20
     open_files: int = 256
     max_processes: int | None = None
@@ -73,11 +74,12 @@ class ResourceLimits:
     def as_rlimits(self) -> dict[str, int]:
         limits = {
             "RLIMIT_CPU": self.cpu_seconds,
-            "RLIMIT_AS": self.address_space_bytes,
             "RLIMIT_FSIZE": self.file_size_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+        if self.address_space_bytes is not None:
+            limits["RLIMIT_AS"] = self.address_space_bytes
         if self.max_processes is not None:
             limits["RLIMIT_NPROC"] = self.max_processes
         return limits
@@ -205,6 +207,7 @@ def run_confined(
     stderr_limit: int = 64 << 10,
     keep_tail: int = 0,
     drain_limit: int = 256 << 20,
+    confine: bool = True,
 ) -> ConfinedResult:
     """Run ``argv`` (paths as seen inside the sandbox) under ``spec``; never raises for the command's failures.
 
@@ -213,11 +216,11 @@ def run_confined(
     out between them are counted in :attr:`ConfinedResult.output_cut`); the command is killed
     once a stream has printed ``drain_limit`` bytes. Without ``keep_tail`` it is killed at the cap.
 
-    Without bubblewrap the command runs directly with the same environment, limits, deadline and
-    output caps; ``argv`` must then name host paths that are valid in both views (the caller
-    mounts each file at its own path to keep them equal).
+    Without bubblewrap (or with ``confine=False``) the command runs directly with the same
+    environment, limits, deadline and output caps; ``argv`` must then name host paths that are
+    valid in both views (the caller mounts each file at its own path to keep them equal).
     """
-    status = sandbox_status()
+    status = sandbox_status() if confine else SandboxStatus(False, "confinement turned off by the caller")
     relays = sorted(spec.relays.items(), key=lambda item: str(item[1]))
     launcher_spec: dict[str, object] = {"argv": list(argv), "limits": spec.limits.as_rlimits()}
     if status.confined:
