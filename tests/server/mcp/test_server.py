@@ -60,6 +60,20 @@ async def test_every_tool_but_submission_is_annotated_read_only(client: Client) 
     assert annotations and all(value == READ_ONLY for value in annotations.values()), annotations
 
 
+async def test_every_tool_has_a_title_and_a_description_without_docstring_indentation(
+    client: Client,
+) -> None:
+    tools = (await client.list_tools()).tools
+
+    untitled = [tool.name for tool in tools if not tool.title]
+    indented = [
+        tool.name
+        for tool in tools
+        if any(line.startswith("    ") for line in (tool.description or "").splitlines())
+    ]
+    assert (untitled, indented) == ([], [])
+
+
 async def test_tools_of_this_module_answer_in_text_without_output_schema(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 

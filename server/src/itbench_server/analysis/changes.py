@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from itbench_server.analysis.entities import EntityRef
+from itbench_server.analysis.entities import EntityRef, canonical_kind
 from itbench_server.analysis.timeparse import format_time
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 NOISY_KINDS: Final = ("Endpoints", "EndpointSlice", "Lease", "Event")
@@ -320,3 +321,18 @@ def render_changes(changes: Changes) -> list[str]:
             f"{format_time(presence.at)}  {presence.entity}  {presence.change} ({when} {format_time(presence.at)})"
         )
     return lines
+
+
+def resolve_kinds(snapshot: Snapshot, text: str) -> list[str]:
+    """The kinds a comma-separated ``text`` names (aliases allowed); QueryError naming the
+    recorded kinds when one is unknown."""
+    known = [kind for (kind,) in snapshot.query("SELECT DISTINCT kind FROM objects ORDER BY 1")]
+    kinds = []
+    for part in (part.strip() for part in text.split(",")):
+        kind = canonical_kind(part, known) if part else None
+        if kind is None:
+            raise QueryError(
+                f"kind {quoted(part)} is unknown; kinds listed in this recording: {', '.join(known)}"
+            )
+        kinds.append(kind)
+    return kinds

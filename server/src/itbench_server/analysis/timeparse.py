@@ -138,3 +138,27 @@ def format_duration(delta: timedelta) -> str:
     if minutes:
         return f"{sign}{minutes}m{secs:02d}s"
     return f"{sign}{secs}s"
+
+
+def parse_timestamp(text: object) -> datetime | None:
+    """A Kubernetes timestamp (RFC 3339, maybe with fractions) as a naive UTC datetime."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        # Nanosecond fractions are longer than fromisoformat accepts: keep microseconds.
+        match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)", text)
+        if not match:
+            return None
+        fraction = (match.group(2) or "")[:7]
+        try:
+            parsed = datetime.fromisoformat(match.group(1) + fraction + match.group(3).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            return None
+    return parsed

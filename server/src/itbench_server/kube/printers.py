@@ -11,11 +11,12 @@ the recording is viewed at, never from the wall clock. Kinds without a printer g
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from itbench_server.analysis.timeparse import parse_timestamp
 
 Object = dict[str, Any]
 Cell = str | int | float | bool | None
@@ -78,30 +79,6 @@ def human_duration(seconds: float) -> str:
         days = (hours // 24) % 365
         return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
     return f"{hours // 24 // 365}y"
-
-
-def parse_timestamp(text: Any) -> datetime | None:
-    """A Kubernetes timestamp (RFC 3339, maybe with fractions) as a naive UTC datetime."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        # Nanosecond fractions are longer than fromisoformat accepts: keep microseconds.
-        match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)", text)
-        if not match:
-            return None
-        fraction = (match.group(2) or "")[:7]
-        try:
-            parsed = datetime.fromisoformat(match.group(1) + fraction + match.group(3).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-            return None
-    return parsed
 
 
 def age(timestamp: Any, now: datetime) -> str:

@@ -2,14 +2,14 @@
 
 How "as of T" is decided:
 
-- Objects are re-listed in rounds (every 5 minutes in the published recordings). For each kind,
-  the rows of a plain listing (``watch_type`` empty) are grouped into rounds: listings less than
-  a minute apart belong to the same round. The state of an object at T is its last row at or
-  before T. It counts as present only if that row is not a ``DELETED`` watch record and is no
-  older than the start of the last *complete* round at or before T: an object that the latest
-  round no longer listed was gone by then. Before a kind's first complete round, that first
-  round stands for the state, less the objects created after T. Kinds recorded only by watch
-  records keep an object until its ``DELETED`` record.
+- Objects: as :mod:`itbench_server.analysis.cluster` decides for every tool. Objects are
+  re-listed in rounds (every 5 minutes in the published recordings); listings less than a minute
+  apart belong to the same round. The state of an object at T is its last row at or before T. It
+  counts as present only if that row is not a ``DELETED`` watch record and is no older than the
+  start of the last *complete* round at or before T: an object that the latest round no longer
+  listed was gone by then. Before a kind's first complete round, that first round stands for the
+  state, less the objects created after T. Kinds recorded only by watch records keep an object
+  until its ``DELETED`` record.
 - Events: the last record of each Event at or before T, unless it was a ``DELETED`` record.
 - Logs: the lines a pod's container wrote up to T.
 - Metrics (``kubectl top``): CPU is the rate of ``container_cpu_usage_seconds_total`` over the
@@ -21,21 +21,17 @@ Secrets are never served, whatever the recording holds.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from itbench_server.analysis.cluster import decode_body, objects_at
 from itbench_server.kube.catalog import RecordedKind, ResourceType, build_catalog
-from itbench_server.kube.printers import parse_timestamp
 from itbench_server.snapshot import Snapshot
 
 Object = dict[str, Any]
-
-ROUND_GAP = timedelta(seconds=60)
-"""Listings of one kind closer than this belong to the same listing round."""
 
 METRICS_WINDOW = timedelta(minutes=5)
 """How far back ``kubectl top`` looks for usage samples."""
@@ -62,12 +58,6 @@ def resource_version_of(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class ListingRound:
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
 class LogLine:
     ts: datetime
     body: str
@@ -81,37 +71,9 @@ class ClusterRecording:
         self.window = snapshot.window
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._rounds = self._read_rounds()
         self.catalog = self._read_catalog()
 
-    # --- catalogue and rounds --------------------------------------------------------------
-
-    def _read_rounds(self) -> dict[str, list[ListingRound]]:
-        rows = self.snapshot.query(
-            """
-            WITH listed AS (
-                SELECT DISTINCT kind, listed_at FROM objects
-                WHERE coalesce(watch_type, '') = '' AND listed_at IS NOT NULL
-            ),
-            marked AS (
-                SELECT kind, listed_at,
-                       CASE WHEN listed_at - lag(listed_at) OVER (PARTITION BY kind ORDER BY listed_at)
-                                 <= INTERVAL 60 SECOND THEN 0 ELSE 1 END AS starts_round
-                FROM listed
-            ),
-            numbered AS (
-                SELECT kind, listed_at,
-                       sum(starts_round) OVER (PARTITION BY kind ORDER BY listed_at) AS round_number
-                FROM marked
-            )
-            SELECT kind, min(listed_at), max(listed_at) FROM numbered
-            GROUP BY kind, round_number ORDER BY kind, 2
-            """
-        )
-        rounds: dict[str, list[ListingRound]] = {}
-        for kind, start, end in rows:
-            rounds.setdefault(kind, []).append(ListingRound(start, end))
-        return rounds
+    # --- catalogue ---------------------------------------------------------------------
 
     def _read_catalog(self) -> list[ResourceType]:
         crds = [
@@ -134,16 +96,6 @@ class ClusterRecording:
             )
         ]
         return build_catalog(crds, recorded)
-
-    def round_start(self, kind: str, at: datetime) -> datetime | None:
-        """Start of the last complete listing round of ``kind`` at or before ``at``."""
-        start = None
-        for listing_round in self._rounds.get(kind, []):
-            if listing_round.end <= at:
-                start = listing_round.start
-            else:
-                break
-        return start
 
     # --- objects ---------------------------------------------------------------------------
 
@@ -168,40 +120,15 @@ class ClusterRecording:
         )
 
     def _load(self, resource_type: ResourceType, at: datetime) -> list[Object]:
-        rounds = self._rounds.get(resource_type.kind, [])
-        # Before the first complete listing the first listing stands for the state, less what
-        # was created after ``at``.
-        before_first = bool(rounds) and at < rounds[0].end
-        listed_until = rounds[0].end if before_first else at
-        rows = self.snapshot.query(
-            """
-            SELECT api_version, namespace, name, listed_at, coalesce(watch_type, ''), body FROM objects
-            WHERE kind = ? AND listed_at <= ?
-            QUALIFY row_number() OVER (PARTITION BY coalesce(namespace, ''), name ORDER BY listed_at DESC) = 1
-            ORDER BY coalesce(namespace, ''), name
-            """,
-            [resource_type.kind, listed_until],
-        )
-        cutoff = self.round_start(resource_type.kind, listed_until)
         objects: list[Object] = []
-        for api_version, _namespace, _name, listed_at, watch_type, body in rows:
-            if watch_type == "DELETED":
+        for present in objects_at(self.snapshot, resource_type.kind, at):
+            if not _same_group(present.api_version, resource_type):
                 continue
-            if cutoff is not None and watch_type == "" and listed_at < cutoff:
-                continue
-            if not _same_group(api_version or "", resource_type):
-                continue
-            obj = _decode(body)
-            if obj is None:
-                continue
-            if before_first:
-                created = parse_timestamp((obj.get("metadata") or {}).get("creationTimestamp"))
-                if created is not None and created > at:
-                    continue
-            obj.setdefault("apiVersion", api_version or resource_type.group_version)
+            obj = present.body
+            obj.setdefault("apiVersion", present.api_version or resource_type.group_version)
             obj.setdefault("kind", resource_type.kind)
             metadata = obj.setdefault("metadata", {})
-            metadata.setdefault("resourceVersion", resource_version_of(listed_at))
+            metadata.setdefault("resourceVersion", resource_version_of(present.listed_at))
             objects.append(obj)
         return objects
 
@@ -230,7 +157,7 @@ class ClusterRecording:
              reason, message, event_type, count, first_seen, last_seen, source) = row  # fmt: skip
             if watch_type == "DELETED":
                 continue
-            event = _decode(body) or {}
+            event = decode_body(body) or {}
             if "involvedObject" not in event and "regarding" not in event:
                 # Rebuild a core Event from the normalized columns.
                 event = {
@@ -363,15 +290,3 @@ def _same_group(api_version: str, resource_type: ResourceType) -> bool:
         return True
     # Old group names of the same kinds (extensions/v1beta1 Deployments and Ingresses).
     return group == "extensions" and resource_type.group in ("apps", "networking.k8s.io")
-
-
-def _decode(body: Any) -> Object | None:
-    if not isinstance(body, str):
-        return None
-    try:
-        value = json.loads(body)
-        if isinstance(value, str):  # JSON encoded twice
-            value = json.loads(value)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
-from mcp.server import MCPServer
 from pydantic import Field
 
 from itbench_server.analysis.timeparse import format_time, parse_time
 from itbench_server.kube.kubectl import KubectlRunner
 from itbench_server.kube.kubectl_args import ALLOWED_VERBS, MAX_COMMAND_CHARS, check_kubectl_args
 from itbench_server.kube.printers import human_duration
-from itbench_server.mcp.calls import READ_ONLY, tool_errors
+from itbench_server.mcp.limits import TIME_CHARS
 from itbench_server.mcp.output import page_lines
-from itbench_server.mcp.settings import ServerSettings
+from itbench_server.mcp.tooling import ToolContext
 from itbench_server.snapshot import Snapshot
 
-__all__ = ["ALLOWED_VERBS", "EXPLAIN_ANSWER", "kubectl_command", "register_kubectl_tool"]
+__all__ = ["ALLOWED_VERBS", "EXPLAIN_ANSWER", "kubectl", "kubectl_command"]
 
 EXPLAIN_ANSWER: Final = (
     "kubectl explain needs the API schemas (OpenAPI), which the recording does not hold. "
@@ -60,41 +59,39 @@ def kubectl_command(
     return page_lines(lines, offset=offset, limit=len(lines), budget=budget, header=header)
 
 
-def register_kubectl_tool(server: MCPServer[Any], snapshot: Snapshot, settings: ServerSettings) -> None:
-    """Add the ``kubectl`` tool over ``snapshot`` to ``server``."""
-    runner = KubectlRunner(snapshot, timeout=settings.call_timeout)
+def kubectl(
+    context: ToolContext,
+    command: Annotated[
+        str,
+        Field(
+            max_length=MAX_COMMAND_CHARS,
+            description="the kubectl command line without 'kubectl', e.g. 'get pods -n otel-demo -o wide', "
+            "'describe deployment cart -n otel-demo', 'logs ad-5d9f7c6b8-x2x9q -n otel-demo --tail=50'",
+        ),
+    ],
+    at: Annotated[
+        str | None,
+        Field(
+            max_length=TIME_CHARS,
+            description="view the cluster as it was at this time: RFC 3339 (2025-12-15T17:25:00Z) or "
+            "relative (start+3m, end-10m); default: the end of the recording",
+        ),
+    ] = None,
+    offset: Annotated[
+        int,
+        Field(ge=0, le=100_000_000, description="output lines to skip (the truncation marker gives it)"),
+    ] = 0,
+) -> str:
+    """Run a read-only kubectl command against the recorded cluster, as it was at time `at`.
 
-    @server.tool(annotations=READ_ONLY, structured_output=False)
-    @tool_errors
-    def kubectl(
-        command: Annotated[
-            str,
-            Field(
-                max_length=MAX_COMMAND_CHARS,
-                description="the kubectl command line without 'kubectl', e.g. 'get pods -n otel-demo -o wide', "
-                "'describe deployment cart -n otel-demo', 'logs ad-5d9f7c6b8-x2x9q -n otel-demo --tail=50'",
-            ),
-        ],
-        at: Annotated[
-            str | None,
-            Field(
-                max_length=64,
-                description="view the cluster as it was at this time: RFC 3339 (2025-12-15T17:25:00Z) or "
-                "relative (start+3m, end-10m); default: the end of the recording",
-            ),
-        ] = None,
-        offset: Annotated[
-            int,
-            Field(ge=0, le=100_000_000, description="output lines to skip (the truncation marker gives it)"),
-        ] = 0,
-    ) -> str:
-        """Run a read-only kubectl command against the recorded cluster, as it was at time `at`.
-
-        Verbs: get, describe, logs, top, events, api-resources, api-versions, explain, version.
-        Objects are the recorded listings (re-listed every few minutes), so `at` shows the state
-        before or after a change: get configmap flagd-config -n otel-demo -o yaml, at="start".
-        A pod deleted before `at` is not found; look at an earlier `at`.
-        Logs are the recorded container logs up to `at` (--tail, --since, -c, --previous, --timestamps);
-        top shows CPU and memory from the recorded metrics. Nothing can be changed.
-        """
-        return kubectl_command(runner, snapshot, command, at, offset, settings.output_budget)
+    Verbs: get, describe, logs, top, events, api-resources, api-versions, explain, version.
+    Objects are the recorded listings (re-listed every few minutes), so `at` shows the state
+    before or after a change: get configmap flagd-config -n otel-demo -o yaml, at="start".
+    A pod deleted before `at` is not found; look at an earlier `at`.
+    Logs are the recorded container logs up to `at` (--tail, --since, -c, --previous, --timestamps);
+    top shows CPU and memory from the recorded metrics. Nothing can be changed.
+    """
+    runner = context.service(
+        "kubectl", lambda: KubectlRunner(context.snapshot, timeout=context.settings.call_timeout)
+    )
+    return kubectl_command(runner, context.snapshot, command, at, offset, context.budget)

@@ -9,19 +9,20 @@ use next.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import anyio
-from mcp.server import MCPServer
-
-from itbench_server.mcp.calls import READ_ONLY, tool_errors
+from itbench_server.analysis.overview import (
+    alert_entity,
+    alert_pairs,
+    data_inventory,
+    namespace_pods,
+    workloads,
+)
 from itbench_server.mcp.output import clip_text
-from itbench_server.mcp.settings import ServerSettings
-from itbench_server.snapshot import EVIDENCE_TABLES, Snapshot
+from itbench_server.mcp.tooling import ToolContext
+from itbench_server.snapshot import Snapshot
 
-__all__ = ["overview_text", "register_overview_tool"]
+__all__ = ["alert_entity", "get_overview", "overview_text"]
 
 _MAX_ALERT_LINES = 40
 _MAX_WORKLOAD_LINES = 80
@@ -49,15 +50,6 @@ _STEPS: tuple[tuple[str, str], ...] = (
         "submit_diagnosis: the root causes as namespace/Kind/name, each with reasoning and evidence",
     ),
 )
-
-
-@dataclass(frozen=True)
-class _Workload:
-    namespace: str
-    kind: str
-    name: str
-    desired: int
-    ready: int
 
 
 def _iso(moment: dt.datetime | None) -> str:
@@ -93,147 +85,66 @@ def _window_section(snapshot: Snapshot) -> str:
     )
 
 
-def _latest_objects_sql(kinds: str) -> str:
-    """The last listing at or before ``?`` of every object whose kind is in ``kinds``."""
-    return f"""
-        SELECT namespace, kind, name, body FROM (
-            SELECT namespace, kind, name, body, watch_type,
-                   row_number() OVER (PARTITION BY kind, namespace, name ORDER BY listed_at DESC) AS latest
-            FROM objects WHERE kind IN ({kinds}) AND listed_at <= ?
-        ) WHERE latest = 1 AND watch_type <> 'DELETED'
-    """
-
-
 def _namespace_section(snapshot: Snapshot, end: dt.datetime) -> str:
-    rows = snapshot.query(
-        f"""
-        WITH listed AS ({_latest_objects_sql("'Namespace'")}),
-        pods AS ({_latest_objects_sql("'Pod'")}),
-        names AS (
-            SELECT name AS namespace FROM listed
-            UNION SELECT DISTINCT namespace FROM objects WHERE namespace <> ''
-        )
-        SELECT names.namespace,
-               count(pods.name) AS pods,
-               count(pods.name) FILTER (
-                   WHERE coalesce(json_extract_string(pods.body, '$.status.phase'), '') NOT IN ('Running', 'Succeeded')
-               ) AS not_running
-        FROM names LEFT JOIN pods ON pods.namespace = names.namespace
-        GROUP BY names.namespace ORDER BY names.namespace
-        """,
-        [end, end],
-    )
-    if not rows:
+    namespaces = namespace_pods(snapshot, end)
+    if not namespaces:
         return "Namespaces: none listed in the recording."
     lines = ["Namespaces (pods at the window's end):"]
-    for namespace, pods, not_running in rows:
-        note = f", {not_running} not Running" if not_running else ""
-        lines.append(f"  {namespace}: {pods} pods{note}")
+    lines += [
+        f"  {item.namespace}: {item.pods} pods"
+        + (f", {item.not_running} not Running" if item.not_running else "")
+        for item in namespaces
+    ]
     return "\n".join(lines)
 
 
 def _workload_section(snapshot: Snapshot, end: dt.datetime) -> str:
-    rows = snapshot.query(
-        f"""
-        SELECT namespace, kind, name,
-            CASE kind WHEN 'DaemonSet'
-                THEN coalesce(TRY_CAST(json_extract(body, '$.status.desiredNumberScheduled') AS BIGINT), 0)
-                ELSE coalesce(TRY_CAST(json_extract(body, '$.spec.replicas') AS BIGINT), 1) END,
-            CASE kind WHEN 'DaemonSet'
-                THEN coalesce(TRY_CAST(json_extract(body, '$.status.numberReady') AS BIGINT), 0)
-                ELSE coalesce(TRY_CAST(json_extract(body, '$.status.readyReplicas') AS BIGINT), 0) END
-        FROM ({_latest_objects_sql("'Deployment', 'StatefulSet', 'DaemonSet'")})
-        ORDER BY namespace, kind, name
-        """,
-        [end],
-    )
-    workloads = [_Workload(*row) for row in rows]
-    if not workloads:
+    found = workloads(snapshot, end)
+    if not found:
         return "Workloads: no Deployments, StatefulSets or DaemonSets listed."
-    degraded = [w for w in workloads if w.ready < w.desired]
+    degraded = [w for w in found if w.degraded]
     lines = [
-        f"Workloads at the window's end ({len(workloads)}; {len(degraded)} with fewer ready replicas "
+        f"Workloads at the window's end ({len(found)}; {len(degraded)} with fewer ready replicas "
         "than desired, marked !):"
     ]
-    for workload in workloads[:_MAX_WORKLOAD_LINES]:
-        mark = "!" if workload.ready < workload.desired else " "
+    for workload in found[:_MAX_WORKLOAD_LINES]:
+        mark = "!" if workload.degraded else " "
         lines.append(
             f" {mark}{workload.namespace}/{workload.kind}/{workload.name}  ready {workload.ready}/{workload.desired}"
         )
-    if len(workloads) > _MAX_WORKLOAD_LINES:
+    if len(found) > _MAX_WORKLOAD_LINES:
         lines.append(
-            f"  ... {len(workloads) - _MAX_WORKLOAD_LINES} more; `kubectl get deploy,sts,ds -A` lists all"
+            f"  ... {len(found) - _MAX_WORKLOAD_LINES} more; `kubectl get deploy,sts,ds -A` lists all"
         )
     return "\n".join(lines)
 
 
 def _alert_section(snapshot: Snapshot) -> str:
-    rows = snapshot.query(
-        """
-        SELECT alertname, coalesce(namespace, ''), coalesce(labels, '{}'),
-               min(sampled_at), count(DISTINCT sampled_at), coalesce(max(severity), '')
-        FROM alerts
-        GROUP BY ALL
-        ORDER BY min(sampled_at), alertname, 2, 3
-        """
-    )
-    if not rows:
+    pairs, samples = alert_pairs(snapshot)
+    if not pairs:
         return "Alerts: none fired during the window."
-    samples = snapshot.query("SELECT count(DISTINCT sampled_at) FROM alerts")[0][0]
     lines = [
-        f"Firing alerts ({len(rows)} alert/entity pairs over {samples} one-minute samples; "
+        f"Firing alerts ({len(pairs)} alert/entity pairs over {samples} one-minute samples; "
         "first seen, minutes firing, severity):"
     ]
-    for alertname, namespace, labels, first_seen, count, severity in rows[:_MAX_ALERT_LINES]:
-        entity = alert_entity(namespace, json.loads(labels))
-        lines.append(f"  {_iso(first_seen)}  {alertname}  {entity}  x{count}  {severity}".rstrip())
-    if len(rows) > _MAX_ALERT_LINES:
-        lines.append(f"  ... {len(rows) - _MAX_ALERT_LINES} more; get_alerts lists them all")
+    lines += [
+        f"  {_iso(pair.first_seen)}  {pair.alertname}  {pair.entity}  x{pair.samples}  {pair.severity}".rstrip()
+        for pair in pairs[:_MAX_ALERT_LINES]
+    ]
+    if len(pairs) > _MAX_ALERT_LINES:
+        lines.append(f"  ... {len(pairs) - _MAX_ALERT_LINES} more; get_alerts lists them all")
     return "\n".join(lines)
 
 
-# Alert labels that name an object, most specific first.
-_ENTITY_LABELS: tuple[tuple[str, str], ...] = (
-    ("pod", "Pod"),
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
-    ("persistentvolumeclaim", "PersistentVolumeClaim"),
-    ("job_name", "Job"),
-    ("service_name", "Service"),
-    ("service", "Service"),
-)
-
-
-def alert_entity(namespace: str, labels: dict[str, object]) -> str:
-    """The object an alert's labels point at, as namespace/Kind/name (or what is known of it)."""
-    for label, kind in _ENTITY_LABELS:
-        value = labels.get(label)
-        if isinstance(value, str) and value:
-            return f"{namespace or '?'}/{kind}/{value}"
-    node = labels.get("node")
-    if isinstance(node, str) and node:
-        return f"cluster/Node/{node}"
-    return namespace or "-"
-
-
 def _inventory_section(snapshot: Snapshot) -> str:
-    counts = {table: snapshot.query(f"SELECT count(*) FROM {table}")[0][0] for table in EVIDENCE_TABLES}
-    files = {
-        table: (count, size)
-        for table, count, size in snapshot.query(
-            "SELECT table_name, count(*), coalesce(sum(bytes), 0) FROM inventory GROUP BY table_name"
-        )
-    }
+    tables, (unread, unread_size), skipped = data_inventory(snapshot)
     lines = ["Data in the recording (table: rows, from files):"]
-    for table in EVIDENCE_TABLES:
-        file_count, size = files.get(table, (0, 0))
-        lines.append(f"  {table}: {counts[table]} rows from {file_count} files ({size / 1e6:.1f} MB)")
-    unread, unread_size = files.get("", (0, 0))
+    lines += [
+        f"  {item.table}: {item.rows} rows from {item.files} files ({item.size / 1e6:.1f} MB)"
+        for item in tables
+    ]
     if unread:
         lines.append(f"  not read: {unread} files ({unread_size / 1e6:.1f} MB)")
-    skipped = snapshot.skipped()
     if skipped:
         lines.append(f"Skipped at ingest ({len(skipped)}):")
         for item in skipped[:_MAX_SKIPPED_LINES]:
@@ -250,22 +161,8 @@ def _steps_section(tool_names: Sequence[str]) -> str:
     return "How to investigate:\n" + "\n".join(f"  {number}. {text}" for number, text in enumerate(steps, 1))
 
 
-def register_overview_tool(server: MCPServer, snapshot: Snapshot, settings: ServerSettings) -> None:
-    """Add ``get_overview`` to ``server``."""
-
-    @tool_errors
-    async def get_overview() -> str:
-        tool_names = [tool.name for tool in await server.list_tools()]
-        return await anyio.to_thread.run_sync(overview_text, snapshot, tool_names, settings.output_budget)
-
-    server.add_tool(
-        get_overview,
-        title="Incident overview",
-        description=(
-            "Start here: the incident window, the namespaces, the workloads and their readiness at "
-            "the window's end, the alerts that fired, what data the recording holds, and which "
-            "tools to use next."
-        ),
-        annotations=READ_ONLY,
-        structured_output=False,
-    )
+def get_overview(context: ToolContext) -> str:
+    """Start here: the incident window, the namespaces, the workloads and their readiness at the
+    window's end, the alerts that fired, what data the recording holds, and which tools to use
+    next."""
+    return overview_text(context.snapshot, context.tool_names, context.budget)

@@ -27,10 +27,10 @@ from itbench_server.mcp.calls import (
     tool_call_budget_middleware,
     track_cursor,
 )
-from itbench_server.mcp.overview import register_overview_tool
 from itbench_server.mcp.settings import ServerSettings
 from itbench_server.mcp.sql import register_sql_tool
 from itbench_server.mcp.submission import register_submission_tool
+from itbench_server.mcp.tooling import ToolContext, add_tool
 from itbench_server.snapshot import Snapshot
 
 __all__ = ["INSTRUCTIONS", "SERVER_NAME", "create_server"]
@@ -83,23 +83,26 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
         log_level="WARNING",
     )
     guarded = snapshot.with_cursor_hook(track_cursor)
+    context = ToolContext(guarded, settings)
 
     if settings.profile == "aa":
         # ITBench-AA's own protocol: a shell over the files, and the submission; nothing else.
         from itbench_server.mcp.shell_tool import register_shell_tool
 
         register_shell_tool(server, guarded, settings)
-        register_submission_tool(server, guarded, settings)
+        context.tool_names.append("run_shell")
+        register_submission_tool(server, context)
         return server
 
     # Imported here: these modules sit on the kube and analysis layers, which the rest of the
     # MCP frame does not need.
     from itbench_server.mcp.investigation import register_investigation_tools
-    from itbench_server.mcp.kubectl_tool import register_kubectl_tool
+    from itbench_server.mcp.kubectl_tool import kubectl
+    from itbench_server.mcp.overview import get_overview
 
-    register_overview_tool(server, guarded, settings)
-    register_kubectl_tool(server, guarded, settings)
-    register_investigation_tools(server, guarded, settings)
-    register_sql_tool(server, guarded, settings)
-    register_submission_tool(server, guarded, settings)
+    add_tool(server, context, get_overview, title="Incident overview")
+    add_tool(server, context, kubectl, title="Run kubectl against the recorded cluster")
+    register_investigation_tools(server, context)
+    register_sql_tool(server, context)
+    register_submission_tool(server, context)
     return server

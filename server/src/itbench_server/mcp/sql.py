@@ -21,11 +21,12 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from itbench_server.mcp.calls import READ_ONLY, track_cursor
+from itbench_server.mcp.calls import track_cursor
 from itbench_server.mcp.settings import ServerSettings
+from itbench_server.mcp.tooling import ToolContext, add_tool
 from itbench_server.snapshot import TABLE_DDL, Snapshot
 
-__all__ = ["SqlConsole", "register_sql_tool", "schema_text"]
+__all__ = ["SqlConsole", "register_sql_tool", "run_sql", "schema_text"]
 
 _LOCKDOWN = (  # in this order: once external access is off, temp_directory is frozen
     "SET temp_directory = ''",
@@ -207,32 +208,32 @@ def format_result(
     return text
 
 
-def register_sql_tool(server: MCPServer, snapshot: Snapshot, settings: ServerSettings) -> SqlConsole:
+def run_sql(
+    context: ToolContext,
+    sql: Annotated[str, Field(description="one SELECT (or WITH ... SELECT) statement", max_length=20_000)],
+    offset: Annotated[
+        int, Field(ge=0, le=100_000, description="rows of the result to skip (for paging)")
+    ] = 0,
+) -> str:
+    console = context.service("sql", lambda: SqlConsole(context.snapshot))
+    columns, rows, more = console.run(sql, max_rows=offset + context.settings.sql_row_limit)
+    return format_result(columns, rows[offset:], more=more, offset=offset, budget=context.budget)
+
+
+def run_sql_description(settings: ServerSettings) -> str:
+    return (
+        "Run one read-only DuckDB SELECT over the normalized tables of the recording, for "
+        "questions the other tools do not answer (joins, custom aggregations). At most "
+        f"{settings.sql_row_limit} rows per call (page with offset); no file access. "
+        "Timestamps are UTC; attribute maps are JSON text: use "
+        "json_extract_string(resource_attributes, '$.\"k8s.pod.name\"').\n\nTables:\n" + schema_text()
+    )
+
+
+def register_sql_tool(server: MCPServer, context: ToolContext) -> SqlConsole:
     """Add ``run_sql`` to ``server``; returns the console (its connection lives as long)."""
-    console = SqlConsole(snapshot)
-
-    def run_sql(
-        sql: Annotated[
-            str, Field(description="one SELECT (or WITH ... SELECT) statement", max_length=20_000)
-        ],
-        offset: Annotated[
-            int, Field(ge=0, le=100_000, description="rows of the result to skip (for paging)")
-        ] = 0,
-    ) -> str:
-        columns, rows, more = console.run(sql, max_rows=offset + settings.sql_row_limit)
-        return format_result(columns, rows[offset:], more=more, offset=offset, budget=settings.output_budget)
-
-    server.add_tool(
-        run_sql,
-        title="Run read-only SQL",
-        description=(
-            "Run one read-only DuckDB SELECT over the normalized tables of the recording, for "
-            "questions the other tools do not answer (joins, custom aggregations). At most "
-            f"{settings.sql_row_limit} rows per call (page with offset); no file access. "
-            "Timestamps are UTC; attribute maps are JSON text: use "
-            "json_extract_string(resource_attributes, '$.\"k8s.pod.name\"').\n\nTables:\n" + schema_text()
-        ),
-        annotations=READ_ONLY,
-        structured_output=False,
+    console = context.service("sql", lambda: SqlConsole(context.snapshot))
+    add_tool(
+        server, context, run_sql, title="Run read-only SQL", description=run_sql_description(context.settings)
     )
     return console

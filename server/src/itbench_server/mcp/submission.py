@@ -25,12 +25,12 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from itbench_server import diagnosis as published
+from itbench_server.analysis.entities import known_entities
 from itbench_server.diagnosis import ENTITY_NAME_HELP, Diagnosis, invalid_entity_names
 from itbench_server.errors import quoted
-from itbench_server.mcp.calls import tool_errors
 from itbench_server.mcp.limits import NAME_CHARS
 from itbench_server.mcp.output import clip_text
-from itbench_server.mcp.settings import ServerSettings
+from itbench_server.mcp.tooling import ToolContext, add_tool
 from itbench_server.snapshot import Snapshot
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "SUBMIT",
     "DiagnosisRecorder",
     "register_submission_tool",
+    "submit_diagnosis",
 ]
 
 SUBMIT = ToolAnnotations(
@@ -107,18 +108,9 @@ class KnownEntities:
     """The ``namespace/Kind/name`` of everything the recording mentions, for checking names."""
 
     def __init__(self, snapshot: Snapshot) -> None:
-        rows = snapshot.query(
-            """
-            SELECT DISTINCT CASE WHEN namespace = '' THEN 'cluster' ELSE namespace END, kind, name
-            FROM objects WHERE kind <> '' AND name <> ''
-            UNION
-            SELECT DISTINCT CASE WHEN coalesce(object_namespace, '') = '' THEN 'cluster' ELSE object_namespace END,
-                   object_kind, object_name
-            FROM events WHERE coalesce(object_kind, '') <> '' AND coalesce(object_name, '') <> ''
-            ORDER BY 1, 2, 3
-            """
-        )
-        self.names: list[str] = [f"{namespace}/{kind}/{name}" for namespace, kind, name in rows]
+        self.names: list[str] = [
+            str(entity) for entity in known_entities(snapshot, include_event_objects=True)
+        ]
         self._by_lower = {name.lower(): name for name in self.names}
 
     def canonical(self, name: str) -> str | None:
@@ -256,54 +248,52 @@ class DiagnosisRecorder:
         return text if self._budget is None else clip_text(text, self._budget - 100)
 
 
-def register_submission_tool(
-    server: MCPServer, snapshot: Snapshot, settings: ServerSettings
-) -> DiagnosisRecorder:
-    """Add ``submit_diagnosis`` to ``server``; returns its recorder."""
-    recorder = DiagnosisRecorder(snapshot, settings.submission_out, settings.output_budget)
-
-    @tool_errors
-    def submit_diagnosis(
-        contributing_factors: Annotated[
-            list[ContributingFactor] | None,
-            Field(max_length=MAX_ITEMS, description="ITBench-AA form: the root causes, most likely first"),
-        ] = None,
-        entities: Annotated[
-            list[Entity] | None,
-            Field(
-                max_length=MAX_ITEMS,
-                description="IBM form: the entities involved; root causes have contributing_factor=true",
-            ),
-        ] = None,
-        propagations: Annotated[
-            list[Propagation] | None,
-            Field(max_length=MAX_ITEMS, description="IBM form: how the fault spread, source to target"),
-        ] = None,
-        alerts_explained: Annotated[
-            list[AlertExplained] | None,
-            Field(max_length=MAX_ITEMS, description="IBM form: which alerts the diagnosis explains"),
-        ] = None,
-    ) -> str:
-        diagnosis = Diagnosis(
-            contributing_factors=list[published.ContributingFactor](contributing_factors or []),
-            entities=list[published.Entity](entities or []),
-            propagations=list[published.Propagation](propagations or []),
-            alerts_explained=list[published.AlertExplained](alerts_explained or []),
-        )
-        return recorder.submit(diagnosis)
-
-    server.add_tool(
-        submit_diagnosis,
-        title="Submit the diagnosis",
-        description=(
-            "Submit the root causes of the incident: the minimal set of independent causes, not "
-            "their symptoms. Name every entity as namespace/Kind/name (otel-demo/Deployment/ad; "
-            "cluster-scoped objects use 'cluster', as in cluster/Node/worker-1). Give either "
-            "contributing_factors (ITBench-AA form: name, reasoning, evidence) or entities with "
-            "contributing_factor=true (IBM form, optionally with propagations and alerts_explained). "
-            "Submitting again replaces the earlier diagnosis."
+def submit_diagnosis(
+    context: ToolContext,
+    contributing_factors: Annotated[
+        list[ContributingFactor] | None,
+        Field(max_length=MAX_ITEMS, description="ITBench-AA form: the root causes, most likely first"),
+    ] = None,
+    entities: Annotated[
+        list[Entity] | None,
+        Field(
+            max_length=MAX_ITEMS,
+            description="IBM form: the entities involved; root causes have contributing_factor=true",
         ),
-        annotations=SUBMIT,
-        structured_output=False,
+    ] = None,
+    propagations: Annotated[
+        list[Propagation] | None,
+        Field(max_length=MAX_ITEMS, description="IBM form: how the fault spread, source to target"),
+    ] = None,
+    alerts_explained: Annotated[
+        list[AlertExplained] | None,
+        Field(max_length=MAX_ITEMS, description="IBM form: which alerts the diagnosis explains"),
+    ] = None,
+) -> str:
+    """Submit the root causes of the incident: the minimal set of independent causes, not their
+    symptoms. Name every entity as namespace/Kind/name (otel-demo/Deployment/ad; cluster-scoped
+    objects use 'cluster', as in cluster/Node/worker-1). Give either contributing_factors
+    (ITBench-AA form: name, reasoning, evidence) or entities with contributing_factor=true (IBM
+    form, optionally with propagations and alerts_explained). Submitting again replaces the
+    earlier diagnosis."""
+    diagnosis = Diagnosis(
+        contributing_factors=list[published.ContributingFactor](contributing_factors or []),
+        entities=list[published.Entity](entities or []),
+        propagations=list[published.Propagation](propagations or []),
+        alerts_explained=list[published.AlertExplained](alerts_explained or []),
     )
-    return recorder
+    return _recorder(context).submit(diagnosis)
+
+
+def _recorder(context: ToolContext) -> DiagnosisRecorder:
+    settings = context.settings
+    return context.service(
+        "diagnosis",
+        lambda: DiagnosisRecorder(context.snapshot, settings.submission_out, settings.output_budget),
+    )
+
+
+def register_submission_tool(server: MCPServer, context: ToolContext) -> DiagnosisRecorder:
+    """Add ``submit_diagnosis`` to ``server``; returns its recorder."""
+    add_tool(server, context, submit_diagnosis, title="Submit the diagnosis", annotations=SUBMIT)
+    return _recorder(context)
