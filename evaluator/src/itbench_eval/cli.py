@@ -78,6 +78,20 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "protocol (run_shell over the files, and submit_diagnosis)",
     )
     add_model_agent_arguments(parser)
+    cli_agents = parser.add_argument_group("CLI agents (claude-code, codex, gemini-cli, cmd:TEMPLATE)")
+    cli_agents.add_argument(
+        "--agent-bin",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the CLI to run (default: on PATH, else the repository's node_modules/.bin)",
+    )
+    cli_agents.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run CLI agents unconfined (not recommended: their shell can then read the answer key; "
+        "recorded in settings.json)",
+    )
     parser.set_defaults(handler=_run_eval)
 
 
@@ -97,7 +111,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from rich.console import Console
 
-    from itbench_eval.agents.loader import AgentSpecError, resolve_agent
+    from itbench_eval.agents.loader import AgentSpecError, CliOptions, resolve_agent
     from itbench_eval.agents.model_config import ModelConfigError, options_from_arguments
     from itbench_eval.report import make_progress, render_table, summarize, write_summary
     from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, RunnerError, run_evaluation
@@ -130,7 +144,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     except ModelConfigError as error:
         raise CommandError(str(error)) from None
     try:
-        factory = resolve_agent(args.agent, model_options)
+        factory = resolve_agent(
+            args.agent, model_options, CliOptions(binary=args.agent_bin, sandbox=not args.no_sandbox)
+        )
         tasks = (
             suite_tasks(args.suite, cache_dir=args.cache_dir)
             if args.suite
@@ -162,24 +178,58 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "report", help="write summary.json and report.html for a results directory"
+        "report",
+        help="write summary.json and report.html for a results directory",
+        description="Summarize a results directory: intervals, pass@k and pass^k, the baselines on the "
+        "same tasks, process metrics, each name's verdict, failures by fault type.",
     )
     parser.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    tasks = parser.add_mutually_exclusive_group()
+    tasks.add_argument(
+        "--scenarios",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="the runs' scenarios, for baselines, verdicts and process metrics (default: bundled fixtures/)",
+    )
+    tasks.add_argument("--suite", default=None, metavar="NAME", help="the runs' generated suite (aa)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="where baselines are cached (the index cache)"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="leave the baselines out")
+    parser.add_argument(
+        "--no-baseline-runs",
+        action="store_true",
+        help="leave out the baseline that needs a server (baseline)",
+    )
     parser.set_defaults(handler=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from itbench_eval.report import ReportError, load_results_dir, render_table, summarize, write_html_report
+    from itbench_eval.report import ReportError, build_report, render_table, write_html_report
+    from itbench_eval.tasks import TaskError, discover_tasks, suite_tasks
 
     try:
-        path = write_html_report(args.results_dir)
-        summary = summarize(load_results_dir(args.results_dir))
-    except ReportError as error:
+        tasks = None
+        if args.suite:
+            tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
+        elif args.scenarios:
+            tasks = discover_tasks(args.scenarios)
+        rows, summary = build_report(
+            args.results_dir,
+            tasks=tasks,
+            cache_dir=args.cache_dir,
+            with_baselines=not args.no_baselines,
+            run_baseline=not args.no_baseline_runs,
+        )
+        path = write_html_report(args.results_dir, summary, rows)
+    except (ReportError, TaskError) as error:
         raise CommandError(str(error)) from None
     render_table(summary, Console())
-    print(f"wrote {path}")
+    print(f"wrote {path} and {args.results_dir / 'summary.json'}")
     return 0
 
 

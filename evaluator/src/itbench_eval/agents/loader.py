@@ -17,8 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
 from itbench_eval.agents.base import Agent
 from itbench_eval.agents.baseline import BaselineAgent
+from itbench_eval.agents.cli.base import CliAgentConfig
 from itbench_eval.agents.model_config import (
     AGENT_PREFIXES,
     ModelAgentConfig,
@@ -28,6 +31,8 @@ from itbench_eval.agents.model_config import (
 )
 from itbench_eval.agents.nop import NopAgent
 from itbench_eval.agents.oracle import OracleAgent
+from itbench_eval.agents.prior import PriorAgentFactory
+from itbench_eval.agents.random_agent import RandomAgent
 from itbench_eval.agents.replay import ReplayAgent, ReplayError, load_replay
 
 AgentFactory = Callable[[], Agent]
@@ -36,8 +41,13 @@ BUILTIN_AGENTS: dict[str, AgentFactory] = {
     "baseline": BaselineAgent,
     "nop": NopAgent,
     "oracle": OracleAgent,
+    "random": RandomAgent,
 }
-AGENT_FORMS = "oracle, nop, baseline, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL or anthropic:MODEL"
+AGENT_FORMS = (
+    "oracle, nop, baseline, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, "
+    "anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] or cmd:TEMPLATE"
+)
+CLI_PREFIXES = ("claude-code", "codex", "gemini-cli")
 
 
 class AgentSpecError(ValueError):
@@ -137,8 +147,67 @@ def _python_agent(target: str) -> AgentFactory:
     return make
 
 
-def resolve_agent(spec: str, model_options: ModelAgentOptions | None = None) -> AgentFactory:
-    """The factory for ``spec``; ``model_options`` configure the model-driven forms.
+class CliOptions(BaseModel):
+    """The options of the command-line agents (``--agent-bin``, ``--no-sandbox``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binary: Path | None = None
+    sandbox: bool = True
+
+
+class CliAgentFactory:
+    """Makes one CLI agent per run, all with one configuration."""
+
+    def __init__(self, config: CliAgentConfig) -> None:
+        self.config = config
+
+    def __call__(self) -> Agent:
+        from itbench_eval.agents.cli import CLI_AGENTS
+
+        return CLI_AGENTS[self.config.kind](self.config)
+
+    def agent_settings(self) -> dict[str, Any]:
+        return {
+            "cli": self.config.kind,
+            "model": self.config.model,
+            "base_url": self.config.base_url,
+            "binary": str(self.config.binary) if self.config.binary else None,
+            "sandbox": self.config.sandbox,
+            "template": self.config.template,
+        }
+
+
+def _cli_agent(
+    kind: str, model: str, model_options: ModelAgentOptions | None, cli_options: CliOptions | None
+) -> CliAgentFactory:
+    from itbench_eval.agents.cli import CLI_AGENTS
+    from itbench_eval.agents.cli.base import CliSetupError
+
+    options = model_options or ModelAgentOptions()
+    cli = cli_options or CliOptions()
+    config = CliAgentConfig.model_validate(
+        {
+            "kind": kind,
+            "model": (model or None) if kind != "cmd" else None,
+            "template": model if kind == "cmd" else None,
+            "binary": cli.binary,
+            "base_url": options.base_url,
+            "api_key_env": options.api_key_env,
+            "sandbox": cli.sandbox,
+        }
+    )
+    try:
+        CLI_AGENTS[kind](config).binary()  # fail now, naming the npm package to install
+    except CliSetupError as error:
+        raise AgentSpecError(f"--agent {kind}{':' + model if model else ''}: {error}") from None
+    return CliAgentFactory(config)
+
+
+def resolve_agent(
+    spec: str, model_options: ModelAgentOptions | None = None, cli_options: CliOptions | None = None
+) -> AgentFactory:
+    """The factory for ``spec``; ``model_options`` configure the model-driven and CLI forms.
 
     Raises:
         AgentSpecError: no agent of that name, an unreadable replay file, an import failure, or a
@@ -147,6 +216,10 @@ def resolve_agent(spec: str, model_options: ModelAgentOptions | None = None) -> 
     prefix, colon, model = spec.partition(":")
     if colon and prefix in AGENT_PREFIXES:
         return _model_agent(prefix, model, model_options)
+    if prefix in CLI_PREFIXES or (prefix == "cmd" and colon):
+        return _cli_agent(prefix, model, model_options, cli_options)
+    if spec == "prior":
+        return PriorAgentFactory()  # a fresh one: it is bound to one task set (bind_tasks)
     if spec in BUILTIN_AGENTS:
         return BUILTIN_AGENTS[spec]
     if spec.startswith("replay:"):

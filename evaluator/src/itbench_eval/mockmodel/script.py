@@ -138,6 +138,13 @@ class Script(BaseModel):
         default=None, description="the model name replies carry; default: the request's"
     )
 
+    def tool_names(self) -> list[str]:
+        """Every tool the script calls, in order of first use (the forced reply's too)."""
+        names: list[str] = []
+        for step in [*self.steps, *([self.forced] if self.forced else [])]:
+            names += [call.name for call in step.tool_calls() if call.name not in names]
+        return names
+
     def step_for(self, assistant_turns: int, forced_tool: str | None) -> tuple[int, ScriptStep]:
         """The step answering a conversation with ``assistant_turns`` turns, and its index."""
         if forced_tool is not None and self.forced is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -27,12 +28,14 @@ from urllib.parse import urlsplit
 
 from itbench_eval.mockmodel.script import Script, ScriptStep, UsageSpec, fill_matches
 from itbench_eval.mockmodel.wire import (
+    TOOL_SEARCH,
     ConversationView,
     ErrorKind,
     Reply,
     ReplyCall,
     ReplyUsage,
     Wire,
+    json_stub,
     read_request,
     render_error,
     render_reply,
@@ -70,6 +73,16 @@ class RequestLog:
 
 def _estimate_tokens(text_length: int) -> int:
     return max(1, text_length // 4)
+
+
+def _deferred_names(view: ConversationView, names: list[str]) -> list[str]:
+    """The client's names of the script's tools that the request mentions without offering them."""
+    found: list[str] = []
+    for name in names:
+        match = re.search(rf"mcp__[A-Za-z0-9_-]+?__{re.escape(name)}\b", view.text)
+        if match and match.group(0) not in found:
+            found.append(match.group(0))
+    return found
 
 
 class MockModel:
@@ -112,20 +125,56 @@ class MockModel:
             reasoning_tokens=spec.reasoning_tokens,
         )
 
+    def _offers_any_script_tool(self, view: ConversationView) -> bool:
+        """Whether the request offers any tool the script calls, by any name.
+
+        When it does, a step's tool that is not offered is sent as written: the script names an
+        unknown tool on purpose, and the model must recover from the error.
+        """
+        return any(view.resolve_tool(name) is not None for name in self.script.tool_names())
+
     def _reply(self, index: int, step: ScriptStep, view: ConversationView) -> Reply:
         prefix = {"anthropic": "toolu", "gemini": "fc"}.get(view.wire, "call")
-        calls = []
-        for number, spec in enumerate(step.tool_calls()):
+        text = step.say
+        calls: list[ReplyCall] = []
+        specs = step.tool_calls()
+        if view.json_schema is not None:
+            # A JSON-only side request (Gemini CLI's router): answer its schema, off the script.
+            specs, text = [], json.dumps(json_stub(view.json_schema))
+        resolved = [(spec, view.resolve_tool(spec.name)) for spec in specs]
+        if specs and view.tools and not self._offers_any_script_tool(view):
+            # The request offers tools, but none of the server's under any name: either they are
+            # deferred (Claude Code lists MCP tools only by name until ToolSearch loads them), or
+            # this is a side request of the client with its own tools, which gets a short text. A
+            # request that offers no tools at all gets the step as written.
+            deferred = _deferred_names(view, self.script.tool_names())
+            if TOOL_SEARCH in view.tools and deferred:
+                arguments = json.dumps(
+                    {"query": "select:" + ",".join(deferred), "max_results": len(deferred)}
+                )
+                calls.append(
+                    ReplyCall(call_id=f"{prefix}_{index}_search", name=TOOL_SEARCH, arguments=arguments)
+                )
+                text = None
+            else:
+                text = text or "OK"
+            specs, resolved = [], []
+        for number, (spec, found) in enumerate(resolved):
             arguments = spec.raw_arguments
             if arguments is None:
                 arguments = json.dumps(fill_matches(spec.arguments, view.tool_results_text))
-            calls.append(ReplyCall(call_id=f"{prefix}_{index}_{number}", name=spec.name, arguments=arguments))
-        reply_chars = len(step.say or "") + sum(len(call.arguments) + len(call.name) for call in calls)
+            name, namespace = found if found is not None else (spec.name, None)
+            calls.append(
+                ReplyCall(
+                    call_id=f"{prefix}_{index}_{number}", name=name, arguments=arguments, namespace=namespace
+                )
+            )
+        reply_chars = len(text or "") + sum(len(call.arguments) + len(call.name) for call in calls)
         response_id = {"openai-chat": "chatcmpl", "anthropic": "msg"}.get(view.wire, "resp")
         return Reply(
             response_id=f"{response_id}_mock_{self._next_id()}",
             model=self.script.model or view.model or "mock-model",
-            text=step.say,
+            text=text,
             calls=calls,
             usage=self._usage(step, view, reply_chars),
         )

@@ -13,6 +13,7 @@ the same format, as one JSON body or as server-sent events. Streams are sent who
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,10 +34,29 @@ class ConversationView:
     forced_tool: str | None
     chars: int
     include_usage: bool = False
+    namespaces: dict[str, str] = field(default_factory=dict)
+    """Tool name -> the namespace it is offered in (Codex groups MCP tools in one)."""
+    text: str = ""
+    """The whole request body as text: deferred tool names appear only there (Claude Code)."""
+    json_schema: dict[str, Any] | None = None
+    """The schema of a JSON-only side request (Gemini CLI's router and next-speaker checks)."""
 
     @property
     def tool_results_text(self) -> str:
         return "\n".join(self.tool_results)
+
+    def resolve_tool(self, name: str) -> tuple[str, str | None] | None:
+        """The offered tool a script's ``name`` means, with its namespace; None if none is offered.
+
+        CLI agents rename MCP tools: Claude Code ``mcp__<server>__<tool>``, Gemini CLI
+        ``mcp_<server>_<tool>``, Codex a ``<tool>`` inside the namespace ``mcp__<server>``.
+        """
+        if name in self.tools:
+            return name, self.namespaces.get(name)
+        for offered in self.tools:
+            if offered.endswith(f"__{name}") or (offered.startswith("mcp_") and offered.endswith(f"_{name}")):
+                return offered, self.namespaces.get(offered)
+        return None
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,7 @@ class ReplyCall:
     call_id: str
     name: str
     arguments: str
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +156,15 @@ def _responses_view(body: dict[str, Any], stream: bool) -> ConversationView:
         in_assistant_turn = assistant
         if kind == "function_call_output":
             results.append(_text_of(item.get("output")))
-    tools = [str(tool.get("name", "")) for tool in _dicts(body.get("tools"))]
+    tools: list[str] = []
+    namespaces: dict[str, str] = {}
+    for tool in _dicts(body.get("tools")):
+        if tool.get("type") == "namespace":
+            for inner in _dicts(tool.get("tools")):
+                tools.append(str(inner.get("name", "")))
+                namespaces[str(inner.get("name", ""))] = str(tool.get("name", ""))
+        else:
+            tools.append(str(tool.get("name", "")))
     choice = body.get("tool_choice")
     forced = None
     if isinstance(choice, dict) and choice.get("type") == "function":
@@ -151,7 +180,18 @@ def _responses_view(body: dict[str, Any], stream: bool) -> ConversationView:
         tools=tools,
         forced_tool=forced,
         chars=len(json.dumps(items)),
+        namespaces=namespaces,
     )
+
+
+TOOL_SEARCH = "ToolSearch"
+"""Claude Code's tool that loads deferred (MCP) tools; the mock calls it itself, off the script."""
+
+
+def _only_tool_search(message: dict[str, Any]) -> bool:
+    """Whether an assistant message only loaded deferred tools (a turn the script does not count)."""
+    calls = [block for block in _dicts(message.get("content")) if block.get("type") == "tool_use"]
+    return bool(calls) and all(block.get("name") == TOOL_SEARCH for block in calls)
 
 
 def _anthropic_view(body: dict[str, Any], stream: bool) -> ConversationView:
@@ -175,7 +215,9 @@ def _anthropic_view(body: dict[str, Any], stream: bool) -> ConversationView:
         wire="anthropic",
         model=str(body.get("model", "")),
         stream=stream,
-        assistant_turns=sum(1 for message in messages if message.get("role") == "assistant"),
+        assistant_turns=sum(
+            1 for message in messages if message.get("role") == "assistant" and not _only_tool_search(message)
+        ),
         tool_results=results,
         tools=tools,
         forced_tool=forced,
@@ -196,6 +238,8 @@ def _gemini_view(body: dict[str, Any], model: str, stream: bool) -> Conversation
         for tool in _dicts(body.get("tools"))
         for declaration in _dicts(tool.get("functionDeclarations") or tool.get("function_declarations"))
     ]
+    generation = body.get("generationConfig") or {}
+    schema = generation.get("responseJsonSchema") or generation.get("responseSchema")
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     allowed = config.get("allowedFunctionNames") or []
     forced = allowed[0] if config.get("mode") == "ANY" and len(allowed) == 1 else None
@@ -210,6 +254,7 @@ def _gemini_view(body: dict[str, Any], model: str, stream: bool) -> Conversation
         tools=tools,
         forced_tool=forced,
         chars=len(json.dumps(contents)),
+        json_schema=schema if isinstance(schema, dict) else None,
     )
 
 
@@ -229,13 +274,34 @@ def wire_of_path(path: str) -> Wire | None:
 def read_request(wire: Wire, path: str, body: dict[str, Any]) -> ConversationView:
     """The view of one request body sent to ``path``."""
     if wire == "openai-chat":
-        return _chat_view(body, stream=bool(body.get("stream")))
-    if wire == "openai-responses":
-        return _responses_view(body, stream=bool(body.get("stream")))
-    if wire == "anthropic":
-        return _anthropic_view(body, stream=bool(body.get("stream")))
-    model = path.rsplit("/", 1)[-1].split(":", 1)[0]
-    return _gemini_view(body, model=model, stream=path.endswith(":streamGenerateContent"))
+        view = _chat_view(body, stream=bool(body.get("stream")))
+    elif wire == "openai-responses":
+        view = _responses_view(body, stream=bool(body.get("stream")))
+    elif wire == "anthropic":
+        view = _anthropic_view(body, stream=bool(body.get("stream")))
+    else:
+        model = path.rsplit("/", 1)[-1].split(":", 1)[0]
+        view = _gemini_view(body, model=model, stream=path.endswith(":streamGenerateContent"))
+    return dataclasses.replace(view, text=json.dumps(body))
+
+
+def json_stub(schema: dict[str, Any]) -> Any:
+    """A value that fits ``schema``: the first enum value, empty strings, ones, nested objects."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = (kind[0] if kind else None) if isinstance(kind, list) else kind
+    kind = kind.lower() if isinstance(kind, str) else kind
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: json_stub(sub) for name, sub in properties.items() if isinstance(sub, dict)}
+    if kind == "array":
+        return []
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return False
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +402,7 @@ def _responses_items(reply: Reply, in_progress: bool = False) -> list[dict[str, 
             "name": call.name,
             "arguments": "" if in_progress else call.arguments,
             "status": status,
+            **({"namespace": call.namespace} if call.namespace else {}),
         }
         for call in reply.calls
     ]
