@@ -75,106 +75,76 @@ def test_summary_gives_task_means_and_the_mean_over_tasks_with_its_standard_erro
 
     summary = summarize(load_results_dir(results))
 
-    assert summary.model_dump(mode="json") == {
-        "agents": [
-            {
-                "agent": "baseline",
-                "score": 0.75,
-                "stderr": 0.25,
-                "pass_at_1": 0.666667,
-                "tasks_count": 2,
-                "runs": 5,
-                "mean_turns": 11.2,
-                "mean_wall_time_s": 2.6,
-                "cost_per_task_usd": 0.03,
-                "tokens_in": None,
-                "tokens_out": None,
-                "tokens_cached": None,
-                "tokens_reasoning": None,
-                "error_classes": {"ok": 3, "no_submission": 1, "timeout": 1},
-                "runs_ok": 3,
-                "runs_failed": 2,
-                "zero_scores": 0,
-                "forced_final_answers": 0,
-                "tasks": [
-                    {
-                        "task": "Scenario-2",
-                        "runs": 3,
-                        "mean_score": 0.5,
-                        "score_stderr": 0.288675,
-                        "pass_at_1": 0.333333,
-                        "mean_turns": 14.0,
-                        "mean_wall_time_s": 3.0,
-                        "mean_cost_usd": 0.04,
-                        "error_classes": {"ok": 1, "no_submission": 1, "timeout": 1},
-                        "runs_ok": 1,
-                        "zero_scores": 0,
-                    },
-                    {
-                        "task": "Scenario-10",
-                        "runs": 2,
-                        "mean_score": 1.0,
-                        "score_stderr": 0.0,
-                        "pass_at_1": 1.0,
-                        "mean_turns": 7.0,
-                        "mean_wall_time_s": 2.0,
-                        "mean_cost_usd": 0.02,
-                        "error_classes": {"ok": 2},
-                        "runs_ok": 2,
-                        "zero_scores": 0,
-                    },
-                ],
-            },
-            {
-                "agent": "nop",
-                "score": 0.0,
-                "stderr": 0.0,
-                "pass_at_1": 0.0,
-                "tasks_count": 2,
-                "runs": 2,
-                "mean_turns": 0.0,
-                "mean_wall_time_s": 2.0,
-                "cost_per_task_usd": None,
-                "tokens_in": None,
-                "tokens_out": None,
-                "tokens_cached": None,
-                "tokens_reasoning": None,
-                "error_classes": {"no_submission": 2},
-                "runs_ok": 0,
-                "runs_failed": 2,
-                "zero_scores": 0,
-                "forced_final_answers": 0,
-                "tasks": [
-                    {
-                        "task": "Scenario-2",
-                        "runs": 1,
-                        "mean_score": 0.0,
-                        "score_stderr": 0.0,
-                        "pass_at_1": 0.0,
-                        "mean_turns": 0.0,
-                        "mean_wall_time_s": 2.0,
-                        "mean_cost_usd": None,
-                        "error_classes": {"no_submission": 1},
-                        "runs_ok": 0,
-                        "zero_scores": 0,
-                    },
-                    {
-                        "task": "Scenario-10",
-                        "runs": 1,
-                        "mean_score": 0.0,
-                        "score_stderr": 0.0,
-                        "pass_at_1": 0.0,
-                        "mean_turns": 0.0,
-                        "mean_wall_time_s": 2.0,
-                        "mean_cost_usd": None,
-                        "error_classes": {"no_submission": 1},
-                        "runs_ok": 0,
-                        "zero_scores": 0,
-                    },
-                ],
-            },
-        ]
-    }
+    baseline, nop = summary.agents
+    assert (baseline.agent, baseline.score, baseline.stderr, baseline.pass_at_1) == (
+        "baseline",
+        0.75,
+        0.25,
+        0.666667,
+    )
+    assert (baseline.tasks_count, baseline.runs, baseline.mean_turns, baseline.mean_wall_time_s) == (
+        2,
+        5,
+        11.2,
+        2.6,
+    )
+    assert baseline.cost_per_task_usd == 0.03
+    assert (baseline.tokens_in, baseline.tokens_out, baseline.tokens_cached, baseline.tokens_reasoning) == (
+        None,
+    ) * 4
+    assert baseline.error_classes == {"ok": 3, "no_submission": 1, "timeout": 1}
+    assert (baseline.runs_ok, baseline.runs_failed, baseline.zero_scores, baseline.forced_final_answers) == (
+        3,
+        2,
+        0,
+        0,
+    )
+    scenario_2, scenario_10 = baseline.tasks
+    assert scenario_2.model_dump(include={"task", "runs", "mean_score", "score_stderr", "pass_at_1", "mean_turns",
+                                          "mean_wall_time_s", "mean_cost_usd", "error_classes", "runs_ok",
+                                          "zero_scores"}) == {
+        "task": "Scenario-2",
+        "runs": 3,
+        "mean_score": 0.5,
+        "score_stderr": 0.288675,
+        "pass_at_1": 0.333333,
+        "mean_turns": 14.0,
+        "mean_wall_time_s": 3.0,
+        "mean_cost_usd": 0.04,
+        "error_classes": {"ok": 1, "no_submission": 1, "timeout": 1},
+        "runs_ok": 1,
+        "zero_scores": 0,
+    }  # fmt: skip
+    assert (scenario_10.task, scenario_10.mean_score, scenario_10.score_ci) == (
+        "Scenario-10",
+        1.0,
+        (1.0, 1.0),
+    )
+    assert (nop.agent, nop.score, nop.score_ci, nop.runs_failed) == ("nop", 0.0, (0.0, 0.0), 2)
+
+
+def test_every_score_has_a_95_percent_interval_bootstrapped_over_tasks_and_repeats(tmp_path: Path) -> None:
+    summary = summarize(load_results_dir(write_results(tmp_path / "out", BASELINE_ROWS)))
+
+    [agent] = summary.agents
+    # Scenario-10 always scores 1; Scenario-2's repeats (0.5, 0, 1) can all resample to 0 (1/27)
+    # or all to 1: the task's interval is [0, 1], and the benchmark's lower end is above 0.
+    assert agent.tasks[0].score_ci == (0.0, 1.0)
+    low, high = agent.score_ci
+    assert 0.25 <= low < agent.score < high == 1.0
+    assert agent.metrics["itbench_aa_score"].value == agent.score
+    assert agent.metrics["itbench_aa_score"].ci == agent.score_ci
+
+
+def test_pass_k_and_pass_hat_k_go_up_to_the_repeats(tmp_path: Path) -> None:
+    summary = summarize(load_results_dir(write_results(tmp_path / "out", BASELINE_ROWS)))
+
+    [agent] = summary.agents
+    assert [(entry.k, entry.tasks) for entry in agent.pass_k] == [(1, 2), (2, 2), (3, 1)]
+    # Scenario-2 has one success in 3 runs: pass@2 = 2/3, pass^2 = 0; Scenario-10 2 in 2: 1 and 1.
+    assert agent.pass_k[1].pass_at_k == pytest.approx((2 / 3 + 1) / 2, abs=1e-6)
+    assert agent.pass_k[1].pass_hat_k == pytest.approx(0.5)
+    assert (agent.pass_k[2].pass_at_k, agent.pass_k[2].pass_hat_k) == (1.0, 0.0)
 
 
 def test_a_run_written_twice_counts_once(tmp_path: Path) -> None:
@@ -192,9 +162,15 @@ def test_table_shows_each_task_and_the_overall_score(tmp_path: Path) -> None:
 
     text = console.export_text()
     assert re.search(
-        r"Scenario-2\s+│\s+3\s+│\s+50\.0%\s+│\s+33\.3%\s+│\s+14\.0\s+│\s+3\.0 s\s+│\s+\$0\.0400", text
+        r"Scenario-2\s+│\s+3\s+│\s+50\.0% \[0\.0%, 100\.0%\]\s+│\s+33\.3%\s+│\s+14\.0\s+│\s+3\.0 s\s+│\s+\$0\.0400",
+        text,
     )
-    assert "ITBench-AA score of baseline: 75.0% ± 25.0% over 2 tasks" in text
+    low, high = summary.agents[0].score_ci
+    assert (
+        f"ITBench-AA score of baseline: 75.0% [{100 * low:.1f}%, {100 * high:.1f}%] (95% CI, ± 25.0% standard "
+        "error) over 2 tasks"
+    ) in " ".join(text.split())
+    assert "pass@1 66.7% [" in text and "pass^2 50.0% [" in text
 
 
 def test_report_command_writes_a_self_contained_html_report_and_the_summary(tmp_path: Path) -> None:
@@ -252,7 +228,7 @@ def test_compare_gives_per_task_scores_side_by_side_with_deltas(tmp_path: Path) 
 
     comparison = compare_results(a, b)
 
-    assert comparison.model_dump() == {
+    assert comparison.model_dump(include={"agent_a", "agent_b", "score_a", "score_b", "tasks"}) == {
         "agent_a": "nop",
         "agent_b": "baseline",
         "score_a": 0.0,
@@ -261,11 +237,13 @@ def test_compare_gives_per_task_scores_side_by_side_with_deltas(tmp_path: Path) 
             {"task": "Scenario-2", "score_a": 0.0, "score_b": 0.5, "delta": 0.5},
             {"task": "Scenario-10", "score_a": 0.0, "score_b": 1.0, "delta": 1.0},
         ],
-        "settings_differences": [],
     }
-    console = Console(record=True, width=100)
+    assert comparison.settings_differences == []
+    console = Console(record=True, width=140)
     render_comparison(comparison, console)
-    assert re.search(r"overall\s+│\s+0\.000\s+│\s+0\.750\s+│\s+\+0\.750", console.export_text())
+    assert re.search(
+        r"overall\s+│\s+0\.0% \[0\.0%, 0\.0%\]\s+│\s+75\.0% \[.*\]\s+│\s+\+75\.0%", console.export_text()
+    )
 
 
 def test_compare_command_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,7 +252,9 @@ def test_compare_command_prints_the_table(tmp_path: Path, capsys: pytest.Capture
 
     assert main(["compare", str(a), str(b)]) == 0
 
-    assert re.search(r"Scenario-10\s+│\s+0\.000\s+│\s+1\.000\s+│\s+\+1\.000", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"Scenario-10\s+│\s+0\.0%\s+│\s+100\.0%\s+│\s+\+100\.0%", out)
+    assert "no detectable difference (p = 0.500, 2 shared tasks)" in " ".join(out.split())
 
 
 def test_compare_names_a_task_missing_on_one_side(tmp_path: Path) -> None:

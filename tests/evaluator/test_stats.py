@@ -150,6 +150,14 @@ def test_only_shared_tasks_are_compared() -> None:
     assert paired_comparison({"a": [0.0]}, {"c": [1.0]}) is None
 
 
+def test_one_shared_task_can_show_no_detectable_difference() -> None:
+    # One difference d: its two sign flips, +d and -d, are both as far from 0 as d: p = 1.
+    test = paired_comparison({"a": [0.0, 0.0]}, {"a": [1.0, 1.0]})
+
+    assert test is not None
+    assert (test.tasks, test.difference, test.p_value, test.detectable) == (1, 1.0, 1.0, False)
+
+
 def test_the_interval_of_the_difference_brackets_it() -> None:
     a = {f"t{index}": [0.0, 1.0, 0.0] for index in range(10)}
     b = {f"t{index}": [1.0, 1.0, float(index % 2)] for index in range(10)}

@@ -74,6 +74,9 @@ class RunResult(BaseModel):
     error_class: ErrorClass
     error: str = ""
     run_dir: str
+    # The run's process metrics (itbench_eval.process.ProcessMetrics as JSON), read from its audit
+    # log; null in rows written without them (reports then read the run directory).
+    process: dict[str, Any] | None = None
 
     @field_validator("error_class", mode="before")
     @classmethod

@@ -32,9 +32,11 @@ from itbench_server.diagnosis import Diagnosis, SubmissionFormatError, load_subm
 __all__ = [
     "DuplicatePolicy",
     "Matcher",
+    "NameVerdict",
     "ScoreOptions",
     "ScoreResult",
     "ScoredName",
+    "explain_names",
     "score_diagnosis",
     "score_names",
     "score_submission_file",
@@ -219,3 +221,87 @@ def score_submission_file(
         update = {"reason": "unreadable submission", "submission_error": submission_error_message(error)}
         return result.model_copy(update=update)
     return score_diagnosis(ground_truth, diagnosis, options=options, matcher=matcher)
+
+
+# ---------------------------------------------------------------------------------------------
+# Why each name counted as it did (for reports)
+
+Outcome = Literal[
+    "root_cause",
+    "duplicate",
+    "after_full_recall",
+    "symptom",
+    "wrong_kind",
+    "wrong_namespace",
+    "unknown_object",
+    "malformed",
+    "unmatched",
+]
+"""A name's verdict, with ``unmatched`` told apart by why nothing matched (where the answer key
+is at hand; without it, ``unmatched``)."""
+
+
+class NameVerdict(BaseModel):
+    """One submitted name: the group it matched, or why it matched none, in words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    outcome: Outcome
+    group_id: str | None
+    counted_as: Literal["tp", "fp", "ignored"]
+    why: str
+
+
+def _unmatched_outcome(ground_truth: GroundTruth, name: str) -> tuple[Outcome, str]:
+    """Why ``name`` matched no group: not a name, a kind or namespace that does not fit a group
+    whose filter takes the object's name, or an object no group describes."""
+    from itbench_eval.matching import EntityName, parse_entity_name
+
+    entity = parse_entity_name(name)
+    if entity is None:
+        return "malformed", "not of the form namespace/Kind/name"
+    for group in ground_truth.groups:
+        # The name against the group as if the kind fitted (its own kind, so pod rewrites apply).
+        alone = GroundTruth(groups=(group,))
+        as_group = match_names(alone, [f"{entity.namespace}/{group.kind}/{entity.name}"])[0]
+        if as_group.group_id is not None:
+            return "wrong_kind", f"group {group.id} takes the name {entity.name!r}, but as a {group.kind}"
+        other_namespace = group.namespace or entity.namespace
+        if other_namespace != entity.namespace:
+            renamed = EntityName(other_namespace, entity.kind, entity.name)
+            moved = match_names(alone, ["/".join(renamed)])[0]
+            if moved.group_id is not None:
+                return "wrong_namespace", f"group {group.id} takes it in namespace {other_namespace}"
+    return "unknown_object", "no group of the answer key describes this object"
+
+
+def explain_names(ground_truth: GroundTruth | None, matches: Sequence[ScoredName]) -> list[NameVerdict]:
+    """Each scored name (``ScoreResult.matches``) with its group, or why it matched none.
+
+    Without the answer key an unmatched name stays ``unmatched``, with the matcher's reason."""
+    verdicts: list[NameVerdict] = []
+    for scored in matches:
+        if scored.verdict == "unmatched":
+            outcome, why = (
+                ("unmatched", scored.reason)
+                if ground_truth is None
+                else _unmatched_outcome(ground_truth, scored.name)
+            )
+        elif scored.verdict == "symptom":
+            outcome, why = (
+                "symptom",
+                f"group {scored.group_id} is not a root cause (its set: {scored.set_id})",
+            )
+        else:
+            outcome, why = scored.verdict, scored.reason
+        verdicts.append(
+            NameVerdict(
+                name=scored.name,
+                outcome=outcome,
+                group_id=scored.group_id,
+                counted_as=scored.counted_as,
+                why=why,
+            )
+        )
+    return verdicts

@@ -255,8 +255,9 @@ def paired_comparison(
     means_b = np.array([np.mean(runs) for runs in runs_b])
     difference = float(np.mean(means_b - means_a))
     exact = 2 ** len(shared) <= RESAMPLES
-    if np.allclose(means_a, means_b):
-        p_value = 1.0  # every sign assignment gives 0: nothing to tell apart
+    if np.allclose(means_a, means_b) or len(shared) == 1:
+        # Every sign assignment gives 0, or (one task) +d and -d, both as far from 0: p = 1.
+        p_value = 1.0
     else:
         result = scipy_stats.permutation_test(
             (means_a, means_b),
