@@ -33,10 +33,11 @@ from itbench_server.synth.telemetry import (
     pod_samples,
     safe_file_part,
 )
-from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS
+from itbench_server.synth.topology import FLOWS, NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS, Flow
 from itbench_server.synth.traffic import Traffic
 
 FAULTS: Final[dict[str, type[Fault]]] = {fault.name: fault for fault in FAULT_TYPES}
+HOME: Final = next(flow for flow in FLOWS if flow.name == "home")
 
 LOG_COLUMNS: Final = (
     "Timestamp",
@@ -433,6 +434,10 @@ class _Scenario:
             for _ in range(SIMULATED_REQUESTS_PER_SLOT):
                 for span in traffic.run(slot + rng.randrange(0, SLOT)).spans:
                     stats.add(span)
+            # A flooding load generator adds home-page requests on top.
+            for _ in range(round(SIMULATED_REQUESTS_PER_SLOT * self.disruption.flood(slot))):
+                for span in traffic.run(slot + rng.randrange(0, SLOT), HOME).spans:
+                    stats.add(span)
             slot += SLOT
         return stats
 
@@ -486,6 +491,11 @@ class _Scenario:
         minutes = WINDOW / MINUTE
         count = max(1, round(self.preset.traces_per_minute * minutes))
         times = sorted(self.start + rng.randrange(0, WINDOW - 30 * SECOND) for _ in range(count))
+        flows: dict[int, Flow] = {}
+        for t in times:  # a flooding load generator's extra home-page requests, in proportion
+            for index in range(round(self.disruption.flood(t))):
+                flows[t + 1_000 * (index + 1)] = HOME
+        times = sorted([*times, *flows])
         extra = sorted(self._extra_logs(), key=lambda line: line.at)
         log_columns = self._log_columns()
         empty_map = quote(style.attrs({}))
@@ -552,7 +562,7 @@ class _Scenario:
                     pod = next((p for p in self.cluster.pods if p.name == line.pod), None)
                     log_row(line.at, line.service, pod, line.severity, line.body)
                     pending += 1
-                outcome = traffic.run(t)
+                outcome = traffic.run(t, flows.get(t))
                 ingress_path = ""
                 for span in outcome.spans:
                     if span.shared:
