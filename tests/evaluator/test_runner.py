@@ -13,7 +13,7 @@ from itbench_eval.agents import resolve_agent
 from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.groundtruth import oracle_names
 from itbench_eval.results import RunResult, read_results
-from itbench_eval.runner import EvalSettings, RunnerError, run_evaluation
+from itbench_eval.runner import EvalSettings, RunnerError, path_component, run_evaluation
 from itbench_eval.tasks import Task, discover_tasks
 
 pytestmark = pytest.mark.anyio
@@ -243,3 +243,15 @@ async def test_a_server_that_never_answers_is_a_tool_error_after_the_startup_lim
     )
 
     assert (row.error_class, row.error) == ("tool_error", "the server did not start within 1 s")
+
+
+def test_a_long_agent_label_becomes_a_short_distinct_directory_name() -> None:
+    long_a = "cmd:/usr/bin/python3 /opt/agent.py {mcp_url} " + "a" * 300
+    long_b = "cmd:/usr/bin/python3 /opt/agent.py {mcp_url} " + "a" * 299 + "b"
+
+    names = [path_component(long_a), path_component(long_b)]
+
+    assert [len(name) for name in names] == [80, 80]
+    assert names[0] != names[1]
+    assert names[0].startswith("cmd_usr_bin_python3_opt_agent.py_mcp_url_aaaa")
+    assert path_component("openai:gpt-4o") == "openai_gpt-4o"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -155,9 +156,16 @@ def server_environment(environ: Mapping[str, str] | None = None) -> dict[str, st
     }
 
 
+_MAX_COMPONENT = 80
+
+
 def path_component(label: str) -> str:
-    """``label`` made safe as one directory name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "agent"
+    """``label`` made safe as one directory name: at most 80 characters, a digest keeping long ones apart."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "agent"
+    if len(safe) <= _MAX_COMPONENT:
+        return safe
+    digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:12]
+    return f"{safe[: _MAX_COMPONENT - 13]}-{digest}"
 
 
 def run_directory(out_dir: Path, task_id: str, label: str, repeat: int) -> Path:

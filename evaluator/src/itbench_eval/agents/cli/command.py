@@ -9,7 +9,8 @@ The template is split like a shell command line (no shell runs), then each word 
 - ``{workdir}``: the agent's own writable directory (also its working directory).
 
 Confined like the other CLI agents, it sees ``/usr``, its own directory, the program's folder and
-every other absolute path the template names (read-only), and nothing else; its network is the
+every other file the template names by absolute path (read-only; never a directory, never a
+file named like an answer key), and nothing else; its network is the
 run's server and a model endpoint on this machine (``--base-url``, passed as
 ``ITBENCH_MODEL_BASE_URL``).
 """
@@ -20,6 +21,8 @@ import json
 import shlex
 import shutil
 from pathlib import Path
+
+from itbench_server.snapshot.discover import never_read
 
 from itbench_eval.agents.cli.base import MCP_SERVER_NAME, CliAgent, CliAgentConfig, CliRun, CliSetupError
 
@@ -60,7 +63,13 @@ class CommandAgent(CliAgent):
         return found.absolute()
 
     def extra_mounts(self) -> list[Path]:
-        return [Path(word) for word in self.words[1:] if word.startswith("/") and Path(word).exists()]
+        # Files only (a script, a config), never a directory, and never an answer key by name:
+        # a template must not be a way to put the answer into the sandbox.
+        return [
+            Path(word)
+            for word in self.words[1:]
+            if word.startswith("/") and Path(word).is_file() and not never_read(Path(word).name)
+        ]
 
     def write_configuration(self, run: CliRun) -> None:
         server = {
