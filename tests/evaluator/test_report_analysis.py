@@ -219,3 +219,23 @@ def test_an_unmatched_name_says_why_it_matched_nothing() -> None:
         "malformed",
     ]
     assert explain_names(None, score_names(ground_truth, names[:1]).matches)[0].outcome == "unmatched"
+
+
+def test_a_catch_all_group_does_not_make_every_unknown_name_a_wrong_kind() -> None:
+    ground_truth = ground_truth_from_mapping(
+        {
+            "groups": [
+                {
+                    "id": "ad-hpa-1",
+                    "kind": "HorizontalPodAutoscaler",
+                    "namespace": "otel-demo",
+                    "filter": ["*.*"],
+                    "root_cause": True,
+                }
+            ]
+        }
+    )
+
+    [verdict] = explain_names(ground_truth, score_names(ground_truth, ["otel-demo/Deployment/cart"]).matches)
+
+    assert verdict.outcome == "unknown_object"
