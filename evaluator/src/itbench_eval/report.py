@@ -45,7 +45,6 @@ from itbench_eval.settings import SettingsError, differences_that_matter, read_s
 from itbench_eval.stats import (
     PairedTest,
     PassK,
-    format_p_value,
     paired_comparison,
     pass_k_table,
     score_interval,
@@ -1062,8 +1061,8 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
     low, high = paired.difference_ci
     console.print(
         f"paired over {paired.tasks} shared tasks: B − A {_signed(paired.difference)} "
-        f"[{_signed(low)}, {_signed(high)}] (95% CI, percentage points), "
-        f"{format_p_value(paired.p_value)} ({paired.method}): [bold]{paired.verdict}[/bold]",
+        f"[{_signed(low)}, {_signed(high)}] (95% CI, percentage points); "
+        f"{paired.method}: [bold]{paired.verdict}[/bold]",
         highlight=False,
     )
 
