@@ -176,3 +176,58 @@ async def test_a_hostile_agent_cannot_leave_its_sandbox_and_is_scored_only_from_
     assert [line for line in grep_lines if not line.startswith("grep: ")] == []  # no file holds the key
     assert "sk-canary" not in report["environment"] and "sk-canary" not in report["proc_1_environ"]
     assert report["overview_ok"] is True
+
+
+SHELL_TOOLS = {
+    "claude-code": ("Bash", "command"),
+    "codex": ("exec_command", "cmd"),
+    "gemini-cli": ("run_shell_command", "command"),
+}
+
+
+@pytest.mark.parametrize(
+    ("agent", "path"), [("claude-code", ""), ("codex:gpt-fake", "/v1"), ("gemini-cli", "")]
+)
+async def test_a_cli_agents_own_shell_cannot_reach_the_answer_key(
+    agent: str, path: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    answer_key = TASK.scenario_dir / "ground_truth.yaml"
+    needle = next(
+        line.split(":", 1)[1].strip() for line in answer_key.read_text().splitlines() if "name:" in line
+    )
+    hidden = base64.b64encode(needle.encode()).decode()  # the command must not carry the needle itself
+    command = (
+        f"cat {answer_key}; find / -name 'ground_truth*' -not -path '/proc/*' 2>/dev/null; "
+        f"echo {hidden} | base64 -d > /tmp/needle; grep -rlF -f /tmp/needle /home /work /root /etc /run /opt "
+        "2>/dev/null; echo SHELL-RAN"
+    )
+    tool, argument = SHELL_TOOLS[agent.split(":")[0]]
+    script = load_script(
+        {
+            "steps": [
+                {"call": tool, "arguments": {argument: command}},
+                {
+                    "submit": [
+                        {
+                            "name": ANSWERS[0],
+                            "reasoning": {"$match": f"({needle})"},
+                            "evidence": {"$match": "(SHELL-RAN)"},
+                        }
+                    ]
+                },
+                {"say": "Done."},
+            ]
+        }
+    )
+    with serve(script) as url:
+        [row] = await evaluate(
+            agent, url + path, tmp_path / "out", shared_index_cache(tmp_path_factory.getbasetemp())
+        )
+
+    submission = json.loads((tmp_path / "out" / row.run_dir / "submission.json").read_text())
+    [factor] = submission["contributing_factors"]
+    assert (factor["evidence"], factor["reasoning"]) == (
+        "SHELL-RAN",
+        "",
+    )  # the shell ran; the key never showed
+    assert row.error_class == "ok"

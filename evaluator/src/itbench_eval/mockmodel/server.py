@@ -142,23 +142,19 @@ class MockModel:
             # A JSON-only side request (Gemini CLI's router): answer its schema, off the script.
             specs, text = [], json.dumps(json_stub(view.json_schema))
         resolved = [(spec, view.resolve_tool(spec.name)) for spec in specs]
-        if specs and view.tools and not self._offers_any_script_tool(view):
-            # The request offers tools, but none of the server's under any name: either they are
-            # deferred (Claude Code lists MCP tools only by name until ToolSearch loads them), or
-            # this is a side request of the client with its own tools, which gets a short text. A
-            # request that offers no tools at all gets the step as written.
-            deferred = _deferred_names(view, self.script.tool_names())
-            if TOOL_SEARCH in view.tools and deferred:
-                arguments = json.dumps(
-                    {"query": "select:" + ",".join(deferred), "max_results": len(deferred)}
-                )
-                calls.append(
-                    ReplyCall(call_id=f"{prefix}_{index}_search", name=TOOL_SEARCH, arguments=arguments)
-                )
-                text = None
-            else:
-                text = text or "OK"
-            specs, resolved = [], []
+        unresolved = [spec.name for spec, found in resolved if found is None]
+        deferred = _deferred_names(view, self.script.tool_names()) if unresolved else []
+        if unresolved and TOOL_SEARCH in view.tools and _deferred_names(view, unresolved):
+            # Claude Code lists MCP tools only by name until ToolSearch loads them: load every
+            # tool the script uses, in a turn the script does not count.
+            arguments = json.dumps({"query": "select:" + ",".join(deferred), "max_results": len(deferred)})
+            calls.append(ReplyCall(call_id=f"{prefix}_{index}_search", name=TOOL_SEARCH, arguments=arguments))
+            specs, resolved, text = [], [], None
+        elif specs and view.tools and not self._offers_any_script_tool(view):
+            # The request offers tools, but none the script uses under any name: a side request
+            # of the client (a title, a summary), which gets a short text. A request that offers
+            # no tools at all gets the step as written.
+            specs, resolved, text = [], [], text or "OK"
         for number, (spec, found) in enumerate(resolved):
             arguments = spec.raw_arguments
             if arguments is None:
