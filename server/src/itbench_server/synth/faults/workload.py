@@ -668,39 +668,35 @@ class CrashingInitFault(WorkloadFault):
                         host=pod.node,
                     )
 
-    def root_cause(self, incident: Incident) -> RootCause:
+    root_part, aliased, separate = "pod", ("service",), ()
+
+    def texts(self) -> tuple[str, str, str, list[str]]:
         t = self.target
-        cause = workload_root_cause(
-            t,
-            root="pod",
-            aliased=("service",),
-            condition=f"The {self.configmap} ConfigMap holds malformed JSON that the init container of {t} loads",
-            effect=f"{t} pods crash in their init container",
-            category="Change",
-            mechanism="config_injection",
-            actions=[
-                f"Fix or remove the {self.configmap} ConfigMap and the init container of the {t} deployment"
-            ],
+        return (
+            f"The {self.configmap} ConfigMap holds malformed JSON that the init container of {t} loads",
+            f"{t} pods crash in their init container",
+            "config_injection",
+            [f"Fix or remove the {self.configmap} ConfigMap and the init container of the {t} deployment"],
         )
-        root = f"{t}-configmap-1"
+
+    def root_cause(self, incident: Incident) -> RootCause:
+        # As ITBench's key (scenario 59): the ConfigMap is the root, aliased with the pods and
+        # the Service of the workload that loads it.
+        t, root = self.target, f"{self.target}-configmap-1"
+        cause = super().root_cause(incident)
         for group in cause.groups:
             group.root_cause = False
         cause.groups.insert(0, Group(root, "ConfigMap", name=self.configmap, root_cause=True))
         cause.aliases[0].insert(0, root)
-        cause.propagations.insert(
-            0,
-            Propagation(
-                root,
-                f"{t}-pod-1",
-                "The init container reads a malformed ConfigMap",
-                f"{t} pods crash-loop in Init",
-            ),
+        hop = Propagation(
+            root,
+            f"{t}-pod-1",
+            "The init container reads a malformed ConfigMap",
+            f"{t} pods crash-loop in Init",
         )
+        cause.propagations.insert(0, hop)
         cause.fault[0]["entity"] = {"group_id": root, "kind": "ConfigMap", "name": self.configmap}
         return cause
-
-    def texts(self) -> tuple[str, str, str, list[str]]:  # pragma: no cover - root_cause is overridden
-        raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------------ scheduling
