@@ -573,7 +573,13 @@ def print_report(figures: dict[str, Any]) -> None:
             f"| {row['output_chars']} |"
         )
 
-    search = figures["log_search"]
+    if figures["log_search"] is not None:
+        print_log_search(figures["log_search"])
+    if figures["http"] is not None:
+        print_http(figures["http"])
+
+
+def print_log_search(search: dict[str, Any]) -> None:
     whole, scoped = search["whole"], search["scoped"]
     print(
         f"\n### One log search, three ways ({search['logs_tsv_mb']} MB of logs, {search['pandas_read']['rows']} lines)\n"
@@ -611,7 +617,8 @@ def print_report(figures: dict[str, Any]) -> None:
         f"(pattern alone: {scoped['rg_pattern_only_over_tool']:.1f}x)"
     )
 
-    http = figures["http"]
+
+def print_http(http: dict[str, Any]) -> None:
     single, concurrent, paced = http["single_client"], http["concurrent"], http["paced"]
     loads = [load for load in (single, concurrent, paced) if load is not None]
     print(f"\n### Streamable HTTP, one server process (peak RSS {http['server_peak_rss_mb']:.0f} MB)\n")
@@ -689,23 +696,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         meter = CpuMeter()
         tools = await measure_tools(snapshot, tool_mix(str(error_trace_id), str(quota)), args.repeat)
         cpu["tools"] = meter.read()
-        print("measuring the log search three ways ...", file=sys.stderr)
-        meter = CpuMeter()
-        log_search = await compare_log_search(snapshot, scenario / "otel_logs_raw.tsv", args.repeat)
-        cpu["log_search"] = meter.read()
+        log_search = None
+        if "log-search" in args.phases:
+            print("measuring the log search three ways ...", file=sys.stderr)
+            meter = CpuMeter()
+            log_search = await compare_log_search(snapshot, scenario / "otel_logs_raw.tsv", args.repeat)
+            cpu["log_search"] = meter.read()
     finally:
         snapshot.close()
-    print(f"measuring {args.clients} concurrent HTTP clients ...", file=sys.stderr)
-    meter = CpuMeter()
-    http = await load_http(
-        scenario,
-        cache_dir,
-        client_sequence(str(error_trace_id), str(quota)),
-        args.clients,
-        args.rounds,
-        args.think,
-    )
-    cpu["http"] = meter.read()
+    http = None
+    if "http" in args.phases:
+        print(f"measuring {args.clients} concurrent HTTP clients ...", file=sys.stderr)
+        meter = CpuMeter()
+        http = await load_http(
+            scenario,
+            cache_dir,
+            client_sequence(str(error_trace_id), str(quota)),
+            args.clients,
+            args.rounds,
+            args.think,
+        )
+        cpu["http"] = meter.read()
     return {
         "command": " ".join(["python", "benchmarks/bench_tools.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -732,7 +743,13 @@ def main() -> None:
         default=3.0,
         help="seconds between a client's calls in the paced run (0: skip it)",
     )
+    parser.add_argument(
+        "--phases",
+        default="tools,log-search,http",
+        help="what to measure, separated by commas: tools, log-search (needs rg), http (default: all)",
+    )
     args = parser.parse_args()
+    args.phases = {phase.strip() for phase in args.phases.split(",")}
     if args.repeat < 2 or args.clients < 1 or args.rounds < 1 or args.think < 0:
         parser.error("--repeat must be at least 2, --clients and --rounds at least 1, --think not negative")
 

@@ -1,13 +1,15 @@
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from incident_index import WINDOW_END, WINDOW_START, at, build_index
 
 from itbench_server.analysis.alerts import AlertEpisode, alert_timeline, default_pivot, render_alert_timeline
+from itbench_server.errors import QueryError
 from itbench_server.snapshot.snapshot import Snapshot
 
 
-def test_timeline_has_one_episode_per_alert_and_entity_sorted_by_first_seen(incident: Snapshot) -> None:
+def test_timeline_has_one_episode_per_alert_and_entity_sorted_by_activation(incident: Snapshot) -> None:
     timeline = alert_timeline(incident, since=WINDOW_START, until=WINDOW_END)
 
     assert timeline.samples == 21
@@ -108,9 +110,48 @@ def test_rendered_timeline_shows_duration_samples_and_description(incident: Snap
         "1 alert episodes, 21 alert samples in 2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z"
     )
     assert lines == [
-        "2025-12-15T17:27:00Z  2025-12-15T17:40:00Z    13m00s       14  critical  HighRequestErrorRate  "
-        "otel-demo/Service/frontend  [0.4] Request error rate in service frontend is above 0"
+        "2025-12-15T17:26:30Z  2025-12-15T17:27:00Z  2025-12-15T17:40:00Z    13m00s       14  critical  "
+        "HighRequestErrorRate  otel-demo/Service/frontend  [0.4] Request error rate in service frontend is above 0"
     ]
+
+
+def test_a_single_alert_snapshot_is_ordered_by_when_each_alert_became_active(tmp_path: Path) -> None:
+    # One file of alerts, written at the end: every sample has its time, activeAt tells the onsets.
+    onsets = {"KubePodCrashLooping": 9, "HighRequestErrorRate": 3, "HighRequestLatency": 6}
+    rows = [
+        {
+            "sampled_at": at(19),
+            "alertname": name,
+            "severity": "critical",
+            "active_at": at(minute),
+            "namespace": "otel-demo",
+            "service": "frontend",
+        }
+        for name, minute in onsets.items()
+    ]
+    with build_index(tmp_path, {"alerts": rows}) as snapshot:
+        header, lines = render_alert_timeline(alert_timeline(snapshot, since=WINDOW_START, until=WINDOW_END))
+
+    assert [header, *lines] == [
+        "3 alert episodes, 1 alert samples in 2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z\n"
+        "active_since          first_seen            last_seen             duration  samples  severity  "
+        "alertname  entity  [value] description",
+        "2025-12-15T17:23:00Z  2025-12-15T17:39:00Z  2025-12-15T17:39:00Z        0s        1  critical  "
+        "HighRequestErrorRate  otel-demo/Service/frontend",
+        "2025-12-15T17:26:00Z  2025-12-15T17:39:00Z  2025-12-15T17:39:00Z        0s        1  critical  "
+        "HighRequestLatency  otel-demo/Service/frontend",
+        "2025-12-15T17:29:00Z  2025-12-15T17:39:00Z  2025-12-15T17:39:00Z        0s        1  critical  "
+        "KubePodCrashLooping  otel-demo/Service/frontend",
+    ]
+
+
+def test_a_service_no_alert_names_is_an_error_listing_those_that_have_alerts(incident: Snapshot) -> None:
+    with pytest.raises(QueryError) as refused:
+        alert_timeline(incident, since=WINDOW_START, until=WINDOW_END, service="nosuch")
+
+    assert str(refused.value) == (
+        "service 'nosuch' has no alerts; services and entities with alerts: frontend, monitoring"
+    )
 
 
 def test_default_pivot_is_the_first_activation_inside_the_window(incident: Snapshot) -> None:

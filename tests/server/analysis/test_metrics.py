@@ -117,3 +117,19 @@ def test_counter_names_and_default_steps() -> None:
     assert is_counter("kafka_messages", "counter")
     assert default_step(WINDOW_START, WINDOW_END) == timedelta(minutes=1)
     assert default_step(WINDOW_START, WINDOW_START + timedelta(hours=3)) == timedelta(minutes=3)
+
+
+def test_grouping_by_a_label_no_sample_carries_is_an_error_naming_the_label_keys(incident: Snapshot) -> None:
+    with pytest.raises(QueryError) as refused:
+        metric_series(
+            incident,
+            "traces_span_metrics_calls_total",
+            since=WINDOW_START,
+            until=WINDOW_END,
+            by="nosuchlabel",
+        )
+
+    assert str(refused.value) == (
+        "by: no sample of traces_span_metrics_calls_total has the label 'nosuchlabel'; its label keys: "
+        "service_name, status_code; or the columns container, entity, namespace, source, status_code"
+    )

@@ -19,7 +19,13 @@ def template(text: str) -> str:
     [
         ("GET /api/products/42 200 took 35ms", "GET /api/products/<NUM> <NUM> took <NUM>ms"),
         ("order 9b2e1c1a-3f7e-4d3b-9f5e-2a1b3c4d5e6f placed", "order <UUID> placed"),
-        ("connect ECONNREFUSED 10.96.173.39:8080", "connect ECONNREFUSED <IP>"),
+        ("connect ECONNREFUSED 10.96.173.39:8080", "connect ECONNREFUSED 10.96.173.39:8080"),
+        ("from 10.244.1.7 in 12ms", "from <IP> in <NUM>ms"),
+        ("POST http://quote:8081/getquote took 5ms", "POST http://quote:8081/getquote took <NUM>ms"),
+        (
+            "dial tcp valkey-cart.otel-demo.svc:6379: i/o timeout",
+            "dial tcp valkey-cart.otel-demo.svc:6379: i/o timeout",
+        ),
         ("trace 4bf92f3577b34da6 ptr 0x7ffd", "trace <HEX> ptr <HEX>"),
         ('user "bob" logged in', 'user "<*>" logged in'),
         ("Can't reach 'cart' now", "Can't reach '<*>' now"),

@@ -128,3 +128,82 @@ def test_the_call_graph_of_a_time_range_is_computed_once_per_index(incident: Sna
     queries_for_first = len(opened)
     assert service_calls(watched, since=WINDOW_START, until=at(7)) == first
     assert queries_for_first > 0 and len(opened) == queries_for_first
+
+
+def _listed(kind: str, name: str, body: dict[str, Any], namespace: str = "otel-demo") -> dict[str, Any]:
+    metadata = {"name": name, "namespace": namespace, **body.pop("metadata", {})}
+    return {
+        "listed_at": at(1),
+        "kind": kind,
+        "api_version": body.pop("apiVersion", "v1"),
+        "namespace": namespace,
+        "name": name,
+        "body": {"kind": kind, "metadata": metadata, **body},
+    }
+
+
+def _shipping_rows() -> list[dict[str, Any]]:
+    container = {
+        "name": "shipping",
+        "args": ["--settings-configmap=shipping-settings", "--collector=otel-collector:4317"],
+    }
+    template = {"metadata": {"labels": {"app": "shipping"}}, "spec": {"containers": [container]}}
+    owner = {"ownerReferences": [{"kind": "Deployment", "name": "shipping"}]}
+    return [
+        _listed("Deployment", "shipping", {"apiVersion": "apps/v1", "spec": {"template": template}}),
+        _listed("ReplicaSet", "shipping-7d4f9", {"metadata": owner, "spec": {"template": template}}),
+        _listed(
+            "Pod",
+            "shipping-7d4f9-x2k8p",
+            {
+                "metadata": {
+                    "labels": {"app": "shipping"},
+                    "ownerReferences": [{"kind": "ReplicaSet", "name": "shipping-7d4f9"}],
+                },
+                "spec": {"nodeName": "worker-2", "containers": [container]},
+            },
+        ),
+        _listed("ConfigMap", "shipping-settings", {"data": {"QUOTE_ADDR": "http://quote:8081"}}),
+        _listed("ConfigMap", "otel-collector", {"data": {"relay": "receivers: {}"}}),
+        _listed(
+            "NetworkChaos",
+            "partition",
+            {
+                "apiVersion": "chaos-mesh.org/v1alpha1",
+                "spec": {
+                    "action": "partition",
+                    "selector": {"namespaces": ["otel-demo"], "labelSelectors": {"app": "shipping"}},
+                },
+            },
+            namespace="chaos-mesh",
+        ),
+    ]
+
+
+def test_up_from_a_deployment_reaches_what_affects_its_pods(tmp_path: Path) -> None:
+    with build_index(tmp_path, {"objects": _shipping_rows()}) as snapshot:
+        shipping = EntityRef("otel-demo", "Deployment", "shipping")
+        found = neighbours(snapshot, shipping, since=WINDOW_START, until=WINDOW_END, direction="up", depth=1)
+
+    assert [(n.depth, str(n.entity), str(n.via.source), n.via.relation) for n in found] == [
+        (1, "otel-demo/ConfigMap/shipping-settings", "otel-demo/Deployment/shipping", "uses"),
+        (1, "chaos-mesh/NetworkChaos/partition", "otel-demo/Pod/shipping-7d4f9-x2k8p", "affected-by"),
+        (1, "cluster/Node/worker-2", "otel-demo/Pod/shipping-7d4f9-x2k8p", "runs-on"),
+    ]
+
+
+def test_a_configmap_named_only_in_a_containers_args_is_used_by_it(tmp_path: Path) -> None:
+    with build_index(tmp_path, {"objects": _shipping_rows()}) as snapshot:
+        settings = EntityRef("otel-demo", "ConfigMap", "shipping-settings")
+        users = neighbours(
+            snapshot, settings, since=WINDOW_START, until=WINDOW_END, direction="down", depth=1
+        )
+        collector = EntityRef("otel-demo", "ConfigMap", "otel-collector")
+        not_users = neighbours(snapshot, collector, since=WINDOW_START, until=WINDOW_END, direction="down")
+
+    assert [(str(n.entity), n.via.detail) for n in users] == [
+        ("otel-demo/Deployment/shipping", "args of shipping"),
+        ("otel-demo/Pod/shipping-7d4f9-x2k8p", "args of shipping"),
+        ("otel-demo/ReplicaSet/shipping-7d4f9", "args of shipping"),
+    ]
+    assert not_users == []  # otel-collector:4317 names the collector's Service, not its ConfigMap

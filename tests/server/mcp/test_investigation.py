@@ -73,8 +73,8 @@ async def test_get_alerts_shows_the_alert_timeline(tools: Client) -> None:
 
     assert not error
     assert text.splitlines()[2] == (
-        "2025-12-15T17:27:00Z  2025-12-15T17:40:00Z    13m00s       14  critical  HighRequestErrorRate  "
-        "otel-demo/Service/frontend  [0.4] Request error rate in service frontend is above 0"
+        "2025-12-15T17:26:30Z  2025-12-15T17:27:00Z  2025-12-15T17:40:00Z    13m00s       14  critical  "
+        "HighRequestErrorRate  otel-demo/Service/frontend  [0.4] Request error rate in service frontend is above 0"
     )
 
 
@@ -232,6 +232,11 @@ async def test_empty_results_say_how_to_widen_the_search(tools: Client) -> None:
     assert no_scope.splitlines()[1] == "(no log lines in scope; widen the time range or drop a filter)"
 
     _, alone = await call(tools, "get_topology", entity="ns/otel-demo", direction="up")
-    assert (
-        alone.splitlines()[1] == "(no neighbours up within 2 edges; try direction='both' or a larger depth)"
+    assert alone.splitlines()[1] == (
+        "(no neighbours up within 2 edges; try direction='down' or 'both', or a larger depth)"
+    )
+    _, isolated = await call(tools, "get_topology", entity="ns/otel-demo", direction="both", depth=6)
+    assert isolated.splitlines()[1] == (
+        "(no neighbours either way within 6 edges; try another until: the object graph is the one at "
+        "the end of the range)"
     )

@@ -12,6 +12,7 @@ from typing import Final
 
 from itbench_server.analysis.sqltext import json_text_sql, member_of_sql, sql_literal
 from itbench_server.analysis.timeparse import format_duration, format_time
+from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
 EPISODE_GAP: Final = timedelta(seconds=150)
@@ -39,6 +40,13 @@ class AlertEpisode:
     @property
     def duration(self) -> timedelta:
         return self.last_seen - self.first_seen
+
+    @property
+    def began(self) -> datetime:
+        """When the alert became active: its ``activeAt``, else its first sample."""
+        if self.active_at is None:
+            return self.first_seen
+        return min(self.active_at, self.first_seen)
 
 
 def _label(key: str) -> str:
@@ -81,7 +89,9 @@ def alert_timeline(
     service: str | None = None,
     include_always_firing: bool = True,
 ) -> AlertTimeline:
-    """Alert episodes overlapping [since, until], sorted by first seen, then name and entity.
+    """Alert episodes overlapping [since, until], sorted by activation (``activeAt``, else the
+    first sample), then first seen, name and entity. (A recording may hold a single alert
+    snapshot, whose samples all carry the same time: the activations tell when each began.)
 
     ``name`` matches alert names case-insensitively as a substring; ``severity`` exactly (case
     ignored); ``service`` matches the alert's service, its entity's name, or a pod whose name
@@ -96,10 +106,12 @@ def alert_timeline(
         conditions.append("lower(coalesce(severity, '')) = lower(?)")
         parameters.append(severity)
     if service:
-        conditions.append(
+        service_condition = (
             f"(lower(coalesce(service, '')) = lower(?) OR {member_of_sql('pod', service)}"
             f" OR lower(split_part({ENTITY_SQL}, '/', 3)) = lower(?))"
         )
+        _check_alert_service(snapshot, service, service_condition)
+        conditions.append(service_condition)
         parameters += [service, service]
     if not include_always_firing:
         conditions.append(f"alertname NOT IN ({', '.join(sql_literal(n) for n in ALWAYS_FIRING)})")
@@ -129,7 +141,8 @@ def alert_timeline(
                arg_max(description, sampled_at)
         FROM numbered
         GROUP BY alertname, severity, entity, episode
-        ORDER BY min(sampled_at), alertname, entity
+        ORDER BY least(coalesce(min(active_at), min(sampled_at)), min(sampled_at)), min(sampled_at),
+                 alertname, entity
         """,
         parameters,
     )
@@ -139,20 +152,41 @@ def alert_timeline(
     return AlertTimeline(since, until, samples, [AlertEpisode(*row) for row in rows])
 
 
+def _check_alert_service(snapshot: Snapshot, service: str, condition: str) -> None:
+    """Raise ``QueryError`` naming the alerted services and entities when no alert of the
+    recording (at any time) is about ``service``."""
+    if snapshot.query(f"SELECT 1 FROM alerts WHERE {condition} LIMIT 1", [service, service]):
+        return
+    names = [
+        name
+        for (name,) in snapshot.query(
+            f"""
+            SELECT DISTINCT name FROM (
+                SELECT nullif(service, '') AS name FROM alerts
+                UNION ALL SELECT split_part({ENTITY_SQL}, '/', 3) FROM alerts
+            ) WHERE name IS NOT NULL AND name <> '' ORDER BY 1
+            """
+        )
+    ]
+    known = ", ".join(names[:60]) + (f" ... ({len(names)} in all)" if len(names) > 60 else "")
+    raise QueryError(
+        f"service {quoted(service)} has no alerts; services and entities with alerts: {known or '(none)'}"
+    )
+
+
 def render_alert_timeline(timeline: AlertTimeline) -> tuple[str, list[str]]:
     """A header and one line per episode."""
     header = (
         f"{len(timeline.episodes)} alert episodes, {timeline.samples} alert samples "
         f"in {format_time(timeline.since)} .. {format_time(timeline.until)}\n"
-        "first_seen            last_seen             duration  samples  severity  alertname  entity  [value] description"
+        "active_since          first_seen            last_seen             duration  samples  severity  "
+        "alertname  entity  [value] description"
     )
     lines = []
     for episode in timeline.episodes:
         details = f"[{_value_text(episode.value)}] " if episode.value else ""
-        if episode.active_at is not None and episode.active_at < episode.first_seen - timedelta(minutes=2):
-            details += f"(active since {format_time(episode.active_at)}) "
         lines.append(
-            f"{format_time(episode.first_seen)}  {format_time(episode.last_seen)}  "
+            f"{format_time(episode.began)}  {format_time(episode.first_seen)}  {format_time(episode.last_seen)}  "
             f"{format_duration(episode.duration):>8}  {episode.occurrences:>7}  {episode.severity or '-':<8}  "
             f"{episode.alertname}  {episode.entity}  {details}{episode.description[:200]}".rstrip()
         )

@@ -13,6 +13,7 @@ are reported as appeared or disappeared; a DELETED watch record as deleted.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ CHANGE_LIMIT: Final = 1000
 
 FIELD_LIMIT: Final = 40
 """Most field differences reported for one changed listing."""
+
+TEXT_DIFF_LINES: Final = 60
+"""Most lines of the diff of one multi-line string."""
 
 _LISTING_TOLERANCE: Final = timedelta(seconds=90)
 
@@ -69,6 +73,9 @@ class FieldChange:
     path: str
     before: str
     after: str
+    text_diff: tuple[str, ...] = ()
+    """For a multi-line string: its changed lines as a unified diff (``@@`` hunks, one line of
+    context); ``before`` and ``after`` then give its size."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,22 @@ def diff(before: Any, after: Any, path: str = "") -> list[FieldChange]:
     inner_before, inner_after = _embedded_json(before), _embedded_json(after)
     if inner_before is not _ABSENT and inner_after is not _ABSENT:
         return diff(inner_before, inner_after, path)
+    if isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
+        return [_text_change(path or "(object)", before, after)]
     return [FieldChange(path or "(object)", _show(before), _show(after))]
+
+
+def _text_change(path: str, before: str, after: str) -> FieldChange:
+    """A change of a multi-line string, as the lines that changed."""
+    old, new = before.splitlines(), after.splitlines()
+    hunks = [
+        line.rstrip("\n")
+        for line in difflib.unified_diff(old, new, n=1, lineterm="")
+        if not line.startswith(("---", "+++"))
+    ]
+    if len(hunks) > TEXT_DIFF_LINES:
+        hunks = [*hunks[:TEXT_DIFF_LINES], f"… {len(hunks) - TEXT_DIFF_LINES} more diff lines"]
+    return FieldChange(path, f"{len(old)} lines", f"{len(new)} lines", tuple(hunks))
 
 
 def object_changes(
@@ -300,13 +322,24 @@ def _presence_changes(
     ]
 
 
+def render_field(item: FieldChange, indent: str = "    ") -> list[str]:
+    """``path: before -> after``; a multi-line string as its changed lines."""
+    if not item.text_diff:
+        return [f"{indent}{item.path}: {item.before} -> {item.after}"]
+    return [
+        f"{indent}{item.path}: text changed ({item.before} -> {item.after}); changed lines:",
+        *(f"{indent}  {line}" for line in item.text_diff),
+    ]
+
+
 def render_changes(changes: Changes) -> list[str]:
     lines = []
     for change in changes.changes:
         lines.append(
             f"{format_time(change.at)}  {change.entity}  changed since the listing at {format_time(change.previous_at)}:"
         )
-        lines += [f"    {item.path}: {item.before} -> {item.after}" for item in change.fields]
+        for item in change.fields:
+            lines += render_field(item)
         if change.more_fields:
             lines.append(
                 f"    … {change.more_fields} more fields changed; ask for this object alone with kubectl"

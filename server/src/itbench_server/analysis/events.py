@@ -154,15 +154,30 @@ def event_groups(
     ]
 
 
-def render_event_groups(groups: list[EventGroup]) -> list[str]:
+def render_event_groups(groups: list[EventGroup], since: datetime | None = None) -> list[str]:
+    """One line per group; a first time before ``since`` (an event the cluster still held when the
+    recording began) is marked ``(before the range)``."""
     lines = []
     for group in groups:
         message = group.latest_message.replace("\n", " ")
         if len(message) > 400:
             message = message[:400] + " …[cut]"
+        first = format_time(group.first_seen)
+        if since is not None and group.first_seen < since:
+            first += " (before the range)"
         lines.append(
             f"{group.type or '-'}  {group.reason}  x{group.count}  {group.object}  "
-            f"{format_time(group.first_seen)}..{format_time(group.last_seen)}  "
+            f"{first}..{format_time(group.last_seen)}  "
             f"{'(' + group.source + ') ' if group.source else ''}{message}"
         )
     return lines
+
+
+def range_note(groups: list[EventGroup], since: datetime) -> str:
+    """What the header adds when some groups began before ``since``: how many, and when the
+    earliest did."""
+    early = [group for group in groups if group.first_seen < since]
+    if not early:
+        return ""
+    earliest = min(group.first_seen for group in early)
+    return f"; {len(early)} began before the range, the earliest at {format_time(earliest)} (marked)"

@@ -209,7 +209,7 @@ def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
             SELECT *, {template_sql(f"left({message_sql('body')}, {TEMPLATE_CUT})")} AS template FROM distinct_bodies
         )
         SELECT service, template, sum(n)::BIGINT AS n, min(first_seen), max(last_seen),
-               max(severity_number), left(arg_max(body, n), {BODY_CUT})
+               max(severity_number), left(arg_min(body, (first_seen, body)), {BODY_CUT})
         FROM templated
         GROUP BY service, template
         ORDER BY n DESC, service, template
@@ -264,13 +264,27 @@ def render_lines(result: LogLines) -> list[str]:
     return lines
 
 
+EXAMPLE_CUT: Final = 300
+"""Longest example line shown under a log template."""
+
+
 def render_templates(templates: list[LogTemplate]) -> list[str]:
-    return [
-        f"{template.count:>7}  {template.service}  {template.severity or '-'}  "
-        f"{format_time(template.first_seen)}..{format_time(template.last_seen)}  "
-        + template.template.replace("\n", "\\n")
-        for template in templates
-    ]
+    """One entry per template: its line, and under it one real line it stands for (unless the
+    template is that line)."""
+    entries = []
+    for template in templates:
+        text = template.template.replace("\n", "\\n")
+        entry = (
+            f"{template.count:>7}  {template.service}  {template.severity or '-'}  "
+            f"{format_time(template.first_seen)}..{format_time(template.last_seen)}  {text}"
+        )
+        example = template.example.replace("\n", "\\n")
+        if len(example) > EXAMPLE_CUT:
+            example = example[:EXAMPLE_CUT] + " …[cut]"
+        if example != text:
+            entry += f"\n         e.g. {example}"
+        entries.append(entry)
+    return entries
 
 
 def render_counts(counts: list[LogCount]) -> list[str]:

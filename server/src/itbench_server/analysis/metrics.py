@@ -148,7 +148,7 @@ MAX_GROUP_KEYS = 10
 
 def _group_sql(by: str) -> tuple[str, str]:
     """SQL of the group key and the text naming it."""
-    keys = [key.strip() for key in by.split(",") if key.strip()] if by not in ("", "none") else []
+    keys = _group_keys(by)
     if not keys:
         return "'all'", "all series"
     if len(keys) > MAX_GROUP_KEYS:
@@ -198,6 +198,7 @@ def metric_series(
     if info[2] == 0:
         _raise_unknown_metric(snapshot, metric, entity)
     metric_type, bucket_count, _ = info
+    _check_label_keys(snapshot, metric, entity, by, label_filter)
     histogram = bucket_count > 0
     counter = is_counter(metric, metric_type) or histogram
     if quantile is not None and not histogram:
@@ -256,6 +257,42 @@ def metric_series(
         kind = "per-second rate" if counter else "value"
         description = f"{aggregate} of {kind} per {group_text}, step {seconds}s"
     return SeriesResult(metric, description, step, series)
+
+
+def _group_keys(by: str) -> list[str]:
+    return [key.strip() for key in by.split(",") if key.strip()] if by not in ("", "none") else []
+
+
+def _check_label_keys(
+    snapshot: Snapshot, metric: str, entity: str | None, by: str, label_filter: dict[str, str] | None
+) -> None:
+    """Raise ``QueryError`` naming the metric's label keys when ``by`` or ``label_filter`` names a
+    key none of its samples carries (which would group everything into one series, or nothing)."""
+    named = {key: "by" for key in _group_keys(by) if key not in _GROUP_COLUMNS}
+    named |= {key: "labels" for key in (label_filter or {}) if key not in _GROUP_COLUMNS}
+    if not named:
+        return
+    entity_where, parameters = _entity_sql(entity)
+    keys = {
+        key
+        for (key,) in snapshot.query(
+            f"""
+            SELECT DISTINCT unnest(json_keys(labels)) FROM (
+                SELECT DISTINCT labels FROM samples
+                WHERE metric = ? AND {entity_where} AND json_valid(labels) AND starts_with(labels, '{{')
+            )
+            """,
+            [metric, *parameters],
+        )
+    }
+    missing = [key for key in named if key not in keys]
+    if missing:
+        argument = named[missing[0]]
+        known = ", ".join(sorted(keys)) or "(none)"
+        raise QueryError(
+            f"{argument}: no sample of {metric} has the label {quoted(missing[0])}; its label keys: {known}; "
+            f"or the columns {', '.join(sorted(_GROUP_COLUMNS))}"
+        )
 
 
 def _raise_unknown_metric(snapshot: Snapshot, metric: str, entity: str | None) -> None:

@@ -15,18 +15,31 @@ import duckdb
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+# A character no log holds (Unicode private use), put before the digits of a host:port pair so
+# that the rules after it leave them alone, and taken out at the end: the address a message
+# names (``ECONNREFUSED 10.96.103.36:8080``, ``http://quote:8081/getquote``) is often the
+# decisive fact, so it is kept.
+_KEEP: Final = "\ue000"
+
 # Variable parts of a message, replaced in this order (earlier rules protect their matches from
-# later ones): timestamps, UUIDs, hex numbers and long hex ids, IPv4 addresses (with a port), quoted text, and
-# numbers that do not sit inside a word (``took 35ms`` -> ``took <NUM>ms``; ``x2x9q`` is kept).
+# later ones): timestamps, UUIDs, host:port pairs (kept, see _KEEP), hex numbers and long hex
+# ids, IPv4 addresses without a port, quoted text, and numbers that do not sit inside a word
+# (``took 35ms`` -> ``took <NUM>ms``; ``x2x9q`` is kept).
 TEMPLATE_RULES: Final[tuple[tuple[str, str], ...]] = (
     (r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?([.,]\d+)?(Z|[+-]\d\d:?\d\d)?", "<TIME>"),
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<UUID>"),
+    (
+        r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})\b",
+        rf"{_KEEP}\1.{_KEEP}\2.{_KEEP}\3.{_KEEP}\4:{_KEEP}\5",
+    ),
+    (r"\b([A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*):(\d{1,5})\b", rf"\1:{_KEEP}\3"),
     (r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
     (r"\b[0-9a-fA-F]{8,}\b", "<HEX>"),
-    (r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?\b", "<IP>"),
+    (r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", "<IP>"),
     (r'"[^"]*"', '"<*>"'),
     (r"(^|[^A-Za-z0-9])'[^']*'", r"\1'<*>'"),  # not from an apostrophe: can't ... 'x'
-    (r"(^|[^A-Za-z0-9_<])-?\d+(\.\d+)?", r"\1<NUM>"),
+    (rf"(^|[^A-Za-z0-9_<{_KEEP}])-?\d+(\.\d+)?", r"\1<NUM>"),
+    (_KEEP, ""),
 )
 
 

@@ -24,6 +24,7 @@ callee's Kubernetes Service: ``Deployment/frontend calls Service/ad``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
@@ -192,23 +193,39 @@ def _json(text: str | None) -> Any:
         return None
 
 
-def _pod_references(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(kind, name, how) of the ConfigMaps, Secrets and claims a pod spec refers to."""
+def _pod_references(
+    spec: dict[str, Any], named: frozenset[tuple[str, str]] = frozenset()
+) -> list[tuple[str, str, str]]:
+    """(kind, name, how) of the ConfigMaps, Secrets and claims a pod spec refers to: through its
+    volumes (with where they are mounted), env ``valueFrom``, ``envFrom``, and the ``args`` or
+    ``command`` of a container that name one of ``named`` ((kind, name) of the namespace's
+    ConfigMaps and Secrets) as a word of their own, as in ``--configmap=flagd-config``."""
     references: list[tuple[str, str, str]] = []
+    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    mounts: dict[str, list[str]] = defaultdict(list)
+    for container in containers:
+        for mount in container.get("volumeMounts") or []:
+            if mount.get("name") and mount.get("mountPath"):
+                mounts[mount["name"]].append(f"{container.get('name', '')}:{mount['mountPath']}")
+
+    def volume_how(volume_name: str) -> str:
+        where = mounts.get(volume_name)
+        return f"volume {volume_name}" + (f" at {', '.join(where)}" if where else "")
+
     for volume in spec.get("volumes") or []:
         volume_name = volume.get("name", "")
         if (config_map := volume.get("configMap")) and config_map.get("name"):
-            references.append(("ConfigMap", config_map["name"], f"volume {volume_name}"))
+            references.append(("ConfigMap", config_map["name"], volume_how(volume_name)))
         if (secret := volume.get("secret")) and secret.get("secretName"):
-            references.append(("Secret", secret["secretName"], f"volume {volume_name}"))
+            references.append(("Secret", secret["secretName"], volume_how(volume_name)))
         if (claim := volume.get("persistentVolumeClaim")) and claim.get("claimName"):
-            references.append(("PersistentVolumeClaim", claim["claimName"], f"volume {volume_name}"))
+            references.append(("PersistentVolumeClaim", claim["claimName"], volume_how(volume_name)))
         for source in (volume.get("projected") or {}).get("sources") or []:
             if (config_map := source.get("configMap")) and config_map.get("name"):
-                references.append(("ConfigMap", config_map["name"], f"volume {volume_name}"))
+                references.append(("ConfigMap", config_map["name"], volume_how(volume_name)))
             if (secret := source.get("secret")) and secret.get("name"):
-                references.append(("Secret", secret["name"], f"volume {volume_name}"))
-    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+                references.append(("Secret", secret["name"], volume_how(volume_name)))
+    for container in containers:
         container_name = container.get("name", "")
         for env in container.get("env") or []:
             value_from = env.get("valueFrom") or {}
@@ -223,7 +240,25 @@ def _pod_references(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
                 references.append(("ConfigMap", ref["name"], f"envFrom of {container_name}"))
             if (ref := env_from.get("secretRef")) and ref.get("name"):
                 references.append(("Secret", ref["name"], f"envFrom of {container_name}"))
+        if named:
+            for part in ("command", "args"):
+                words = {
+                    word
+                    for argument in container.get(part) or []
+                    if isinstance(argument, str)
+                    for word in _WORDS.split(argument)
+                }
+                references += [
+                    (kind, name, f"{part} of {container_name}")
+                    for kind, name in sorted(named)
+                    if name in words
+                ]
     return references
+
+
+# What separates the words of an argument: --configmap=flagd-config, core.openfeature.dev/ns/name
+# (not ':', so that the Service of the same name in host:port is not taken for it).
+_WORDS: Final = re.compile(r"[\s=,;/]+")
 
 
 def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
@@ -235,6 +270,11 @@ def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
     namespace_limits: dict[str, list[EntityRef]] = defaultdict(list)
     workloads: list[EntityRef] = []
     chaos: list[tuple[EntityRef, dict[str, Any]]] = []
+    configuration: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for kind, namespace, name, *_ in rows:
+        if kind in ("ConfigMap", "Secret") and name != "kube-root-ca.crt":
+            configuration[namespace].add((kind, name))
+    named = {namespace: frozenset(items) for namespace, items in configuration.items()}
     for kind, namespace, name, owners_text, labels_text, spec_text in rows:
         ref = EntityRef.from_index(namespace, kind, name)
         for owner in _json(owners_text) or []:
@@ -245,7 +285,7 @@ def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
         spec = _json(spec_text) or {}
         if kind == "Pod":
             pods.append((ref, _json(labels_text) or {}))
-            for target_kind, target_name, how in _pod_references(spec):
+            for target_kind, target_name, how in _pod_references(spec, named.get(namespace, frozenset())):
                 edges.add(Edge(ref, "uses", EntityRef.from_index(namespace, target_kind, target_name), how))
             if spec.get("nodeName"):
                 edges.add(Edge(ref, "runs-on", EntityRef.from_index("", "Node", spec["nodeName"])))
@@ -266,7 +306,7 @@ def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
         elif kind.endswith("Chaos"):
             chaos.append((ref, spec))
         if kind in _TEMPLATE_KINDS:
-            for target_kind, target_name, how in _pod_references(spec):
+            for target_kind, target_name, how in _pod_references(spec, named.get(namespace, frozenset())):
                 edges.add(Edge(ref, "uses", EntityRef.from_index(namespace, target_kind, target_name), how))
     for service, selector in services:
         for pod, labels in pods:
@@ -379,9 +419,27 @@ def neighbours(
             edges.append(Edge(caller, "calls", callee, f"{call.calls} calls, {call.errors} errors"))
     outgoing: dict[EntityRef, list[Edge]] = defaultdict(list)
     incoming: dict[EntityRef, list[Edge]] = defaultdict(list)
+    owned: dict[EntityRef, list[EntityRef]] = defaultdict(list)
     for edge in edges:
         outgoing[edge.source].append(edge)
         incoming[edge.target].append(edge)
+        if edge.relation == "owned-by":
+            owned[edge.target].append(edge.source)
+
+    def upward(current: EntityRef) -> list[Edge]:
+        """What ``current`` depends on, and for a workload what its ReplicaSets and pods depend on
+        (the node they run on, a chaos experiment), reached through them."""
+        steps = list(outgoing[current])
+        descendants, pending = [], list(owned.get(current, []))
+        while pending:
+            child = pending.pop()
+            if child not in descendants and child != current:
+                descendants.append(child)
+                pending += owned.get(child, [])
+        for child in descendants:
+            steps += [edge for edge in outgoing[child] if edge.relation != "owned-by"]
+        return steps
+
     found: list[Neighbour] = []
     directions: list[Literal["up", "down"]] = ["up", "down"] if direction == "both" else [direction]
     for way in directions:
@@ -391,7 +449,7 @@ def neighbours(
             current, distance = queue.popleft()
             if distance == depth:
                 continue
-            steps = outgoing[current] if way == "up" else incoming[current]
+            steps = upward(current) if way == "up" else incoming[current]
             for edge in sorted(steps):
                 other = edge.target if way == "up" else edge.source
                 if other not in seen:
@@ -399,6 +457,19 @@ def neighbours(
                     found.append(Neighbour(other, distance + 1, way, edge))
                     queue.append((other, distance + 1))
     return found
+
+
+def no_neighbours_hint(direction: Direction, depth: int) -> str:
+    """What to try when an object has no neighbours in ``direction`` within ``depth`` edges: never
+    the direction just used."""
+    deeper = ", or a larger depth" if depth < 6 else ""
+    if direction == "both":
+        return (
+            f"(no neighbours either way within {depth} edges; try {'a larger depth, or ' if deeper else ''}"
+            "another until: the object graph is the one at the end of the range)"
+        )
+    other = "down" if direction == "up" else "up"
+    return f"(no neighbours {direction} within {depth} edges; try direction='{other}' or 'both'{deeper})"
 
 
 def render_calls(calls: list[CallEdge]) -> list[str]:

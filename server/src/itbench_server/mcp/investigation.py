@@ -179,7 +179,7 @@ def search_logs(
         templates = logs.log_templates(context.snapshot, scope)
         header = (
             f"{len(templates)} log templates of {sum(t.count for t in templates)} matching lines ({window})\n"
-            "count  service  max severity  first..last seen  template"
+            "count  service  max severity  first..last seen  template (then one line it stands for)"
         )
         return context.page(logs.render_templates(templates), offset=offset, limit=limit, header=header)
     counts = logs.log_counts(context.snapshot, scope, by=count_by)
@@ -445,12 +445,12 @@ def get_events(
         namespace=namespace,
     )
     header = (
-        f"{len(groups)} event groups ({span.text}); type reason xcount object first..last "
-        "(source) latest message"
+        f"{len(groups)} event groups ({span.text}){events.range_note(groups, start)}; type reason xcount object "
+        "first..last (source) latest message"
     )
     if not groups:
         header += "\n(no event matches; drop a filter or widen the time range)"
-    return context.page(events.render_event_groups(groups), offset=offset, limit=limit, header=header)
+    return context.page(events.render_event_groups(groups, start), offset=offset, limit=limit, header=header)
 
 
 def get_topology(
@@ -498,9 +498,7 @@ def get_topology(
         )
         lines = topology.render_neighbours(ref, found, end)
         if not found:
-            lines.append(
-                f"(no neighbours {direction} within {depth} edges; try direction='both' or a larger depth)"
-            )
+            lines.append(topology.no_neighbours_hint(direction, depth))
         return context.page(lines[1:], offset=offset, limit=limit, header=lines[0])
     if view == "services":
         calls = topology.service_calls(context.snapshot, since=start, until=end)

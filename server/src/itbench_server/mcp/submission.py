@@ -25,7 +25,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from itbench_server import diagnosis as published
-from itbench_server.analysis.entities import known_entities
+from itbench_server.analysis.entities import canonical_kind, known_entities
 from itbench_server.diagnosis import ENTITY_NAME_HELP, Diagnosis, invalid_entity_names
 from itbench_server.errors import quoted
 from itbench_server.mcp.limits import NAME_CHARS
@@ -168,8 +168,17 @@ def unknown_name_warning(name: str, known: KnownEntities) -> str | None:
         return f"{quoted(name)}: recorded as {canonical!r}"
     namespace, kind, short = name.split("/")
     elsewhere = known.candidates(kind, short)
+    # A kind written as kubectl abbreviates it (Quota, deploy, svc, hpa): the recorded kind.
+    full_kind = canonical_kind(kind) or canonical_kind(kind.removesuffix("s"))
+    if full_kind is not None and full_kind != kind:
+        spelled = known.canonical(f"{namespace}/{full_kind}/{short}")
+        elsewhere = [*([spelled] if spelled else []), *known.candidates(full_kind, short), *elsewhere]
     if kind.lower() == "node" and namespace != "cluster":
         elsewhere = [f"cluster/Node/{short}", *elsewhere]
+    if not elsewhere:
+        elsewhere = [
+            candidate for candidate in known.name_matches(short) if candidate.startswith(f"{namespace}/")
+        ]
     hint = f"; did you mean {' or '.join(map(repr, dict.fromkeys(elsewhere)))}?" if elsewhere else ""
     return f"{quoted(name)} does not match any object in the recording{hint}"
 

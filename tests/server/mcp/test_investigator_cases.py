@@ -1,0 +1,200 @@
+"""The cases where a tool misled a careful investigator, each reproduced on a hand-made incident.
+
+The incident is the one of ``incident_index`` (an ad feature-flag incident, 17:20-17:40) with
+what each case needs added: an edited collector configuration, log lines naming addresses, a
+Service and pods with their IPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from incident_index import at, build_index, incident_rows
+from mcp import Client
+from mcp_scenario import text_of
+
+from itbench_server.mcp.server import create_server
+from itbench_server.mcp.settings import ServerSettings
+from itbench_server.snapshot import Snapshot
+
+pytestmark = pytest.mark.anyio
+
+RELAY = """\
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+processors:
+  batch:
+    send_batch_size: {batch}
+    timeout: 1s
+exporters:
+  otlp:
+    endpoint: jaeger-collector:4317
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [otlp]
+"""
+
+
+def _row(
+    minute: float, kind: str, name: str, body: dict[str, Any], *, namespace: str = "otel-demo"
+) -> dict[str, Any]:
+    metadata = {"name": name, "uid": f"uid-{kind}-{name}", **body.pop("metadata", {})}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {
+        "listed_at": at(minute),
+        "resource": kind.lower() + "s",
+        "api_version": body.pop("apiVersion", "v1"),
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "uid": metadata["uid"],
+        "watch_type": "",
+        "body": {"kind": kind, "metadata": metadata, **body},
+    }
+
+
+def _log(minute: float, service: str, pod: str, severity: str, body: str) -> dict[str, Any]:
+    return {
+        "ts": at(minute),
+        "service": service,
+        "namespace": "otel-demo",
+        "pod": pod,
+        "container": service,
+        "severity": severity,
+        "severity_number": {"INFO": 9, "WARN": 13, "ERROR": 17}[severity],
+        "body": body,
+        "resource_attributes": {"k8s.pod.name": pod},
+        "log_attributes": {},
+    }
+
+
+def case_rows() -> dict[str, list[dict[str, Any]]]:
+    tables = incident_rows()
+    for minute in range(6, 12):
+        tables["logs"].append(
+            _log(
+                minute,
+                "checkout",
+                "checkout-5b8c4f9d7-qz8rt",
+                "ERROR",
+                f"failed to get quote (request {minute}): POST http://quote:8081/getquote: "
+                "connect ECONNREFUSED 10.96.103.36:8081",
+            )
+        )
+    tables["events"].append(
+        {
+            "ts": at(0),
+            "watch_type": "ADDED",
+            "namespace": "otel-demo",
+            "name": "ad-5d9f7c6b8-x2x9q.2",
+            "object_kind": "Pod",
+            "object_namespace": "otel-demo",
+            "object_name": "ad-5d9f7c6b8-x2x9q",
+            "reason": "BackOff",
+            "message": "Back-off restarting failed container ad",
+            "type": "Warning",
+            "count": 12,
+            "first_seen": at(-40),
+            "last_seen": at(0),
+            "source": "kubelet",
+            "body": {},
+        }
+    )
+    for minute in (0, 5, 10, 15):
+        batch = 8192 if minute < 10 else 4096
+        tables["objects"].append(
+            _row(minute, "ConfigMap", "otel-collector", {"data": {"relay": RELAY.format(batch=batch)}})
+        )
+    return tables
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapshot]:
+    snapshot = build_index(tmp_path_factory.mktemp("cases"), case_rows())
+    yield snapshot
+    snapshot.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def tools(cases: Snapshot) -> AsyncIterator[Client]:
+    async with Client(create_server(cases, ServerSettings(output_budget=6_000))) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, text_of(result)
+    return text_of(result)
+
+
+async def test_a_multi_line_configmap_value_shows_the_lines_that_changed(tools: Client) -> None:
+    text = await call(tools, "get_changes", object="cm/otel-collector")
+
+    assert text == (
+        "1 changed listings, 0 objects appeared/disappeared (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z)\n"
+        "2025-12-15T17:30:00Z  otel-demo/ConfigMap/otel-collector  changed since the listing at 2025-12-15T17:25:00Z:\n"
+        "    data.relay: text changed (18 lines -> 18 lines); changed lines:\n"
+        "      @@ -7,3 +7,3 @@\n"
+        "         batch:\n"
+        "      -    send_batch_size: 8192\n"
+        "      +    send_batch_size: 4096\n"
+        "           timeout: 1s"
+    )
+
+
+async def test_log_patterns_keep_host_port_pairs_and_show_one_real_line_each(tools: Client) -> None:
+    text = await call(tools, "search_logs", service="checkout", mode="patterns")
+
+    assert text == (
+        "1 log templates of 6 matching lines (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z)\n"
+        "count  service  max severity  first..last seen  template (then one line it stands for)\n"
+        "      6  checkout  ERROR  2025-12-15T17:26:00Z..2025-12-15T17:31:00Z  failed to get quote (request <NUM>): "
+        "POST http://quote:8081/getquote: connect ECONNREFUSED 10.96.103.36:8081\n"
+        "         e.g. failed to get quote (request 6): POST http://quote:8081/getquote: "
+        "connect ECONNREFUSED 10.96.103.36:8081"
+    )
+
+
+async def test_events_that_began_before_the_range_are_marked_and_counted_in_the_header(tools: Client) -> None:
+    text = await call(tools, "get_events", object="otel-demo/Deployment/ad")
+
+    assert text == (
+        "3 event groups (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z); 1 began before the range, the earliest "
+        "at 2025-12-15T16:40:00Z (marked); type reason xcount object first..last (source) latest message\n"
+        "Warning  BackOff  x12  otel-demo/Pod/ad-5d9f7c6b8-x2x9q  2025-12-15T16:40:00Z (before the range)"
+        "..2025-12-15T17:20:00Z  (kubelet) Back-off restarting failed container ad\n"
+        "Warning  FailedCreate  x3  otel-demo/ReplicaSet/ad-5d9f7c6b8  2025-12-15T17:26:00Z..2025-12-15T17:29:00Z  "
+        '(replicaset-controller) Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: '
+        "strict-resource-quota, requested: memory=400Mi, used: memory=0, limited: memory=100Mi\n"
+        "Normal  Pulled  x1  otel-demo/Pod/ad-5d9f7c6b8-x2x9q  2025-12-15T17:21:00Z..2025-12-15T17:21:00Z  "
+        '(kubelet) Container image "ghcr.io/open-telemetry/demo:2.0.2-ad" already present on machine'
+    )
+
+
+async def test_a_root_cause_named_with_a_kind_abbreviation_is_pointed_at_the_recorded_kind(
+    tools: Client,
+) -> None:
+    text = await call(
+        tools, "submit_diagnosis", contributing_factors=[{"name": "otel-demo/Quota/strict-resource-quota"}]
+    )
+
+    assert text == (
+        "Diagnosis recorded (submission 1). Root causes, in order: otel-demo/Quota/strict-resource-quota.\n"
+        "Warnings (the names were recorded as given; submit again to change them):\n"
+        "  - 'otel-demo/Quota/strict-resource-quota' does not match any object in the recording; did you mean "
+        "'otel-demo/ResourceQuota/strict-resource-quota'?"
+    )
