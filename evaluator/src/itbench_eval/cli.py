@@ -159,7 +159,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             progress.close()
     except (AgentSpecError, TaskError, RunnerError) as error:
         raise CommandError(str(error)) from None
-    summary = summarize(rows)
+    summary = summarize(rows, tasks=tasks, results_dir=args.out)
     write_summary(args.out, summary)
     render_table(summary, Console())
     for row in rows:

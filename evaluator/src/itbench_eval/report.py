@@ -983,7 +983,7 @@ def _settings_differences(dir_a: Path, dir_b: Path) -> list[str]:
         raise ReportError(str(error)) from None
     if settings_a is None or settings_b is None:
         return []  # results from before settings.json: nothing to check
-    return differences_that_matter(settings_a, settings_b)
+    return differences_that_matter(settings_a, settings_b, across_profiles=True)
 
 
 def compare_results(dir_a: Path, dir_b: Path, *, force: bool = False) -> Comparison:

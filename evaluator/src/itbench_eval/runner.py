@@ -63,6 +63,7 @@ from itbench_eval.agents.base import (
     TurnLimitExceeded,
 )
 from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
+from itbench_eval.process import process_metrics
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
 from itbench_eval.scoring import ScoreResult, score_diagnosis, score_names
@@ -166,6 +167,12 @@ def path_component(label: str) -> str:
         return safe
     digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:12]
     return f"{safe[: _MAX_COMPONENT - 13]}-{digest}"
+
+
+def run_label(settings: EvalSettings) -> str:
+    """The agent's name in results: its ``--agent`` label, marked with the tool profile unless ``full``."""
+    label = agent_label(settings.agent)
+    return label if settings.profile == "full" else f"{label} ({settings.profile})"
 
 
 def run_directory(out_dir: Path, task_id: str, label: str, repeat: int) -> Path:
@@ -458,7 +465,7 @@ async def run_one(
     ``server_dir`` is the directory the server is given (default: the task's scenario directory),
     such as an :func:`~itbench_eval.tasks.answer_free_view` of it.
     """
-    label = agent_label(settings.agent)
+    label = run_label(settings)
     # The server runs in the run directory, so every path handed to it must be absolute.
     out_dir = settings.out_dir.resolve()
     run_dir = run_directory(out_dir, task.id, label, repeat)
@@ -519,6 +526,7 @@ async def run_one(
         error_class=outcome.error_class,
         error=outcome.error,
         run_dir=str(run_dir.relative_to(out_dir)),
+        process=process_metrics(run_dir, task.ground_truth()).model_dump(mode="json"),
     )
 
 
@@ -612,7 +620,7 @@ async def run_evaluation(
 def _record_settings(tasks: Sequence[Task], settings: EvalSettings, factory: AgentFactory) -> None:
     """Write ``settings.json``; on ``resume``, first refuse conditions other than those recorded."""
     recorded = build_settings(
-        agent=agent_label(settings.agent),
+        agent=run_label(settings),
         agent_settings=factory.agent_settings() if isinstance(factory, DescribesSettings) else None,
         max_turns=settings.max_turns,
         timeout_s=settings.timeout_s,
@@ -638,14 +646,14 @@ def _record_settings(tasks: Sequence[Task], settings: EvalSettings, factory: Age
 def _harness_error_row(task: Task, repeat: int, settings: EvalSettings, error: BaseException) -> RunResult:
     """The row of a run the evaluator could not carry out at all (its traceback kept if possible)."""
     out_dir = settings.out_dir.resolve()
-    run_dir = run_directory(out_dir, task.id, agent_label(settings.agent), repeat)
+    run_dir = run_directory(out_dir, task.id, run_label(settings), repeat)
     message = f"the evaluator failed: {_describe(error)}"
     with contextlib.suppress(OSError):
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / TRACEBACK_FILE).write_text("".join(traceback.format_exception(error)), encoding="utf-8")
         message += f" (traceback: {(run_dir / TRACEBACK_FILE).relative_to(out_dir)})"
     return RunResult(
-        task=task.id, agent=agent_label(settings.agent), repeat=repeat, seed=settings.seed + repeat - 1,
+        task=task.id, agent=run_label(settings), repeat=repeat, seed=settings.seed + repeat - 1,
         score=0.0, tp=0, fp=0, fn=0, submitted=[], matches=[], turns=0, tool_calls=0, wall_time_s=0.0,
         error_class="harness_error", error=message, run_dir=str(run_dir.relative_to(out_dir)),
     )  # fmt: skip
@@ -655,11 +663,14 @@ async def _run_evaluation(
     tasks: Sequence[Task], settings: EvalSettings, factory: AgentFactory, progress: ProgressSink | None
 ) -> list[RunResult]:
     done = _check_out_dir(settings)
+    bind_tasks = getattr(factory, "bind_tasks", None)  # an agent built from the task set (the prior)
+    if callable(bind_tasks):
+        bind_tasks({task.id: task.ground_truth() for task in tasks})
     _record_settings(tasks, settings, factory)
     (settings.out_dir / RUN_CONFIG_FILE).write_text(
         json.dumps(settings.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
-    label = agent_label(settings.agent)
+    label = run_label(settings)
     finished = {row.key for row in done}
     wanted = [(task, repeat) for repeat in range(1, settings.repeats + 1) for task in tasks]
     pending = [(task, repeat) for task, repeat in wanted if (task.id, label, repeat) not in finished]

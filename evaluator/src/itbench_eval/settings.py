@@ -152,11 +152,13 @@ def read_settings(results_dir: Path) -> RunSettings | None:
         raise SettingsError(f"{path}: not a settings file: {str(error).splitlines()[0]}") from None
 
 
-def differences_that_matter(a: RunSettings, b: RunSettings) -> list[str]:
+def differences_that_matter(a: RunSettings, b: RunSettings, *, across_profiles: bool = False) -> list[str]:
     """How ``a`` and ``b`` differ in the conditions of the benchmark, one line each.
 
     The final-answer policy counts only when both agents have one (a model agent against the
-    baseline is a fair comparison); scenario data only for the tasks both ran.
+    baseline is a fair comparison); scenario data only for the tasks both ran. With
+    ``across_profiles`` (comparing results, not resuming them), the tool profile is what is being
+    compared: it and the prompt that goes with it do not count.
     """
     found: list[str] = []
 
@@ -168,9 +170,10 @@ def differences_that_matter(a: RunSettings, b: RunSettings) -> list[str]:
     compare("timeout_s", a.timeout_s, b.timeout_s)
     if a.final_answer is not None and b.final_answer is not None:
         compare("final_answer", a.final_answer, b.final_answer)
-    compare("prompt_sha256", a.prompt_sha256[:12], b.prompt_sha256[:12])
+    if not (across_profiles and a.tool_profile != b.tool_profile):
+        compare("prompt_sha256", a.prompt_sha256[:12], b.prompt_sha256[:12])
+        compare("tool_profile", a.tool_profile, b.tool_profile)
     compare("server_version", a.server_version, b.server_version)
-    compare("tool_profile", a.tool_profile, b.tool_profile)
     for task in sorted(a.scenarios.keys() & b.scenarios.keys()):
         compare(f"scenario {task} data", a.scenarios[task], b.scenarios[task])
     return found

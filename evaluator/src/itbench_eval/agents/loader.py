@@ -44,8 +44,9 @@ BUILTIN_AGENTS: dict[str, AgentFactory] = {
     "random": RandomAgent,
 }
 AGENT_FORMS = (
-    "oracle, nop, baseline, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, "
-    "anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] or cmd:TEMPLATE"
+    "oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, "
+    "openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] "
+    "or cmd:TEMPLATE"
 )
 CLI_PREFIXES = ("claude-code", "codex", "gemini-cli")
 
