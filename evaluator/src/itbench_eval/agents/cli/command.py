@@ -22,9 +22,8 @@ import shlex
 import shutil
 from pathlib import Path
 
-from itbench_server.snapshot.discover import never_read
-
 from itbench_eval.agents.cli.base import MCP_SERVER_NAME, CliAgent, CliAgentConfig, CliRun, CliSetupError
+from itbench_server.snapshot.discover import never_read
 
 __all__ = ["CommandAgent", "check_template"]
 
