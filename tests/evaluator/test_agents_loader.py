@@ -65,7 +65,7 @@ def test_py_loads_an_agent_class_from_a_module() -> None:
     [
         (
             "gpt-9",
-            "--agent gpt-9: unknown agent; expected oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] or cmd:TEMPLATE",
+            "--agent gpt-9: unknown agent; expected oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL], stirrup:MODEL or cmd:TEMPLATE",
         ),
         ("py:itbench_eval.agents.nop", "--agent py:itbench_eval.agents.nop: expected py:module:attr"),
         ("py:no_such_module_x:Agent", "--agent py:no_such_module_x:Agent: cannot import no_such_module_x"),

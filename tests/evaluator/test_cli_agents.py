@@ -231,3 +231,32 @@ async def test_a_cli_agents_own_shell_cannot_reach_the_answer_key(
         "",
     )  # the shell ran; the key never showed
     assert row.error_class == "ok"
+
+
+@pytest.mark.skipif(
+    shutil.which("python3.12") is None, reason="Stirrup needs Python 3.12, which is not on PATH"
+)
+async def test_stirrup_drives_the_server_through_mcp_and_submits(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    script = load_script(
+        {
+            "steps": [
+                {"call": "get_overview"},
+                {"submit": ANSWERS},
+                {"call": "finish", "arguments": {"reason": "submitted the diagnosis", "paths": []}},
+                {"say": "Done."},
+            ]
+        }
+    )
+    with serve(script) as url:
+        [row] = await evaluate(
+            "stirrup:gpt-fake",
+            url + "/v1",
+            tmp_path / "out",
+            shared_index_cache(tmp_path_factory.getbasetemp()),
+        )
+
+    assert (row.error_class, row.score, sorted(row.submitted)) == ("ok", 1.0, sorted(ANSWERS)), row.error
+    audit = (tmp_path / "out" / row.run_dir / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["tool"] for line in audit] == ["get_overview", "submit_diagnosis"]

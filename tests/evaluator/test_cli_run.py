@@ -44,7 +44,7 @@ def test_run_is_also_an_explicit_subcommand(
     [
         (
             ["--agent", "gpt-9"],
-            "error: --agent gpt-9: unknown agent; expected oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] or cmd:TEMPLATE",
+            "error: --agent gpt-9: unknown agent; expected oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL], stirrup:MODEL or cmd:TEMPLATE",
         ),
         (
             ["--agent", "nop", "--scenarios", "{tmp}/missing"],

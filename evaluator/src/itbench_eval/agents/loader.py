@@ -34,6 +34,7 @@ from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.agents.prior import PriorAgentFactory
 from itbench_eval.agents.random_agent import RandomAgent
 from itbench_eval.agents.replay import ReplayAgent, ReplayError, load_replay
+from itbench_eval.errors import EvalError
 
 AgentFactory = Callable[[], Agent]
 
@@ -45,13 +46,13 @@ BUILTIN_AGENTS: dict[str, AgentFactory] = {
 }
 AGENT_FORMS = (
     "oracle, nop, baseline, prior, random, replay:FILE, py:module:attr, openai:MODEL, "
-    "openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL] "
-    "or cmd:TEMPLATE"
+    "openai-responses:MODEL, anthropic:MODEL, claude-code[:MODEL], codex[:MODEL], gemini-cli[:MODEL], "
+    "stirrup:MODEL or cmd:TEMPLATE"
 )
-CLI_PREFIXES = ("claude-code", "codex", "gemini-cli")
+CLI_PREFIXES = ("claude-code", "codex", "gemini-cli", "stirrup")
 
 
-class AgentSpecError(ValueError):
+class AgentSpecError(EvalError, ValueError):
     """An ``--agent`` value names no agent; the message says which forms exist."""
 
 

@@ -1,4 +1,4 @@
-"""Command-line agents: Claude Code, Codex, Gemini CLI and any other (``cmd:``), confined.
+"""Command-line agents: Claude Code, Codex, Gemini CLI, Stirrup and any other (``cmd:``), confined.
 
 See :mod:`itbench_eval.agents.cli.base` for what every one of them gets, and docs/agents.md.
 """
@@ -8,12 +8,14 @@ from itbench_eval.agents.cli.claude_code import ClaudeCodeAgent
 from itbench_eval.agents.cli.codex import CodexAgent
 from itbench_eval.agents.cli.command import CommandAgent
 from itbench_eval.agents.cli.gemini_cli import GeminiCliAgent
+from itbench_eval.agents.cli.stirrup import StirrupAgent
 
 CLI_AGENTS: dict[str, type[CliAgent]] = {
     "claude-code": ClaudeCodeAgent,
     "codex": CodexAgent,
     "gemini-cli": GeminiCliAgent,
     "cmd": CommandAgent,
+    "stirrup": StirrupAgent,
 }
 """``--agent`` prefix -> the class that runs it."""
 
@@ -26,4 +28,5 @@ __all__ = [
     "CodexAgent",
     "CommandAgent",
     "GeminiCliAgent",
+    "StirrupAgent",
 ]

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from itbench_eval.agents.base import AgentOutcome, HarnessError, McpEndpoint, RunContext
 from itbench_eval.agents.cli.proxy import ConnectProxy
 from itbench_eval.agents.cli.relay import TcpRelay
+from itbench_eval.errors import EvalError
 from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
 
 __all__ = ["AGENT_DIR", "CliAgent", "CliAgentConfig", "CliRun", "CliSetupError", "find_binary"]
@@ -49,10 +50,10 @@ STDERR_FILE = "agent.stderr"
 MCP_SERVER_NAME = "itbench"
 """The name the run's server has in every CLI's configuration (tools appear as mcp__itbench__...)."""
 
-CliKind = Literal["claude-code", "codex", "gemini-cli", "cmd"]
+CliKind = Literal["claude-code", "codex", "gemini-cli", "cmd", "stirrup"]
 
 
-class CliSetupError(ValueError):
+class CliSetupError(EvalError, ValueError):
     """A CLI agent cannot be run here (no binary, no sandbox); the message says what to do."""
 
 
