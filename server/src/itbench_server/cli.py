@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itbench_server import __version__
+from itbench_server.cli_support import (
+    EXIT_INTERRUPTED,
+    check_writable_file,
+    os_error_line,
+    port_number,
+    stop_at_once_on_interrupt,
+)
 from itbench_server.errors import ItbenchError
 from itbench_server.kube.command import add_kube_api_parser
 from itbench_server.synth.command import add_synth_parser
@@ -65,7 +72,9 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or Streamable HTTP"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="HTTP port (default 8000; 0 picks a free one)"
+    )
     parser.add_argument(
         "--profile",
         choices=["full", "aa"],
@@ -128,6 +137,10 @@ def _run_serve(args: argparse.Namespace) -> int:
     token = resolve_token(args.token, args.token_file, os.environ)
     if args.transport == "http":
         check_exposure(args.host, token)
+    if args.audit_log is not None:
+        check_writable_file(args.audit_log, "--audit-log")
+    if args.submission_out is not None:
+        check_writable_file(args.submission_out, "--submission-out", create=False)
     given = {
         "output_budget": args.output_budget,
         "call_timeout": args.call_timeout,
@@ -147,8 +160,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         if args.transport == "http":
             anyio.run(lambda: serve_http(server, host=args.host, port=args.port, token=token))
         else:
-            print(f"itbench-server: serving {args.scenario_dir} over stdio", file=sys.stderr, flush=True)
-            anyio.run(server.run_stdio_async)
+            with stop_at_once_on_interrupt("itbench-server"):
+                print(
+                    f"itbench-server: serving {args.scenario_dir} over stdio; Ctrl-C stops",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                anyio.run(server.run_stdio_async)
     return 0
 
 
@@ -175,8 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ItbenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path the checks did not foresee: still one line, not a traceback
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        return 130
+        print("itbench-server: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

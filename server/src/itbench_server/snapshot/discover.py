@@ -165,11 +165,73 @@ def _readable_target(path: Path, resolved_root: Path) -> tuple[Path, os.stat_res
     return target, status
 
 
+_SCENARIO_SUBDIRS = frozenset({"alerts", "raw", "lite", "metrics", "metrics_pod", "metrics_service"})
+_LISTED_SCENARIOS = 20
+
+
+def _looks_like_one_scenario(directory: Path) -> bool:
+    """Whether ``directory`` holds evidence of its own: an evidence file at its top, or one of the
+    sub-directories a scenario has (``alerts/``, ``raw/``, ``lite/``, ``metrics/``)."""
+    try:
+        with os.scandir(directory) as listing:
+            for entry in listing:
+                if entry.name.startswith("."):
+                    continue
+                if entry.name in _SCENARIO_SUBDIRS and entry.is_dir(follow_symlinks=False):
+                    return True
+                if _classify(entry.name) is not None and not never_read(entry.name):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _natural_key(name: str) -> list[int | str]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def scenarios_inside(root: Path) -> list[str]:
+    """The names of the scenario directories right inside ``root`` when ``root`` is a folder of
+    scenarios (a dataset) rather than one scenario; empty when ``root`` is one scenario.
+
+    Reading such a folder as one scenario would merge every incident in it into one.
+    """
+    if _looks_like_one_scenario(root):
+        return []
+    try:
+        with os.scandir(root) as listing:
+            children = [
+                entry.name
+                for entry in listing
+                if not entry.name.startswith(".")
+                and entry.is_dir()
+                and _looks_like_one_scenario(Path(entry.path))
+            ]
+    except OSError:
+        return []
+    return sorted(children, key=_natural_key)
+
+
+def _refuse_folder_of_scenarios(root: Path) -> None:
+    names = scenarios_inside(root)
+    if not names:
+        return
+    listed = ", ".join(names[:_LISTED_SCENARIOS])
+    if len(names) > _LISTED_SCENARIOS:
+        listed += f" and {len(names) - _LISTED_SCENARIOS} more"
+    count = "1 scenario directory" if len(names) == 1 else f"{len(names)} scenario directories"
+    raise NotAScenarioError(
+        f"{root}: a folder of scenarios, not one scenario; give one of its {count}: {listed} "
+        f"(e.g. {root / names[0]}; itbench-eval --scenarios {root} runs them all)"
+    )
+
+
 def find_scenario_files(root: Path) -> ScenarioFiles:
     """Walk ``root`` and classify its evidence files.
 
     Raises:
-        NotAScenarioError: ``root`` is not a directory or holds no evidence file at all.
+        NotAScenarioError: ``root`` is not a directory, holds no evidence file at all, or is a
+            folder of scenarios (a dataset) rather than one.
     """
     try:
         if not root.exists():
@@ -179,6 +241,7 @@ def find_scenario_files(root: Path) -> ScenarioFiles:
         resolved_root = root.resolve(strict=True)
     except (OSError, RuntimeError) as error:
         raise NotAScenarioError(f"{root}: cannot open the directory: {error}") from None
+    _refuse_folder_of_scenarios(root)
     found = ScenarioFiles(root=root)
     # (kind, entity) -> (is_raw, SourceFile): a *_raw file replaces its lite twin.
     chosen: dict[tuple[SourceKind, str, str], tuple[bool, SourceFile]] = {}

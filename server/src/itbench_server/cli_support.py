@@ -1,0 +1,87 @@
+"""What the ``itbench-server`` subcommands share: option types that turn bad values into one-line
+errors, the check that an output file can be written before the work starts, and the Ctrl-C handler
+of the stdio server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from itbench_server.errors import ItbenchError
+
+EXIT_INTERRUPTED = 130
+
+
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port, 0 to 65535 (0: a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
+def check_writable_file(path: Path, option: str, *, create: bool = True) -> None:
+    """Make sure ``path`` can be written (creating its directory), before any work starts.
+
+    With ``create`` the file is created if missing (readable by its owner only), as an append-only
+    log is; without it only its directory is made and checked, so that no empty file stands for a
+    result not yet written.
+
+    Raises:
+        ItbenchError: one line naming the option and why, e.g. its directory cannot be created.
+    """
+    try:
+        if path.is_dir():
+            raise ItbenchError(f"{option} {path}: is a directory; give a file")
+        blocking = next((parent for parent in path.parents if parent.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise ItbenchError(f"{option} {path}: cannot write there: {blocking} is not a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        elif not os.access(path.parent, os.W_OK):
+            raise ItbenchError(f"{option} {path}: cannot write there: Permission denied")
+    except OSError as error:
+        raise ItbenchError(f"{option} {path}: cannot write there: {error.strerror or error}") from None
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for an operating-system error the commands did not foresee."""
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return f"{where}{error.strerror or error}"
+
+
+@contextmanager
+def stop_at_once_on_interrupt(name: str) -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) and SIGTERM end the process at once, with exit status 130.
+
+    The MCP stdio transport reads stdin in a worker thread that no cancellation reaches: a normal
+    shutdown would wait for that thread, that is for the next line of input. Every result and
+    audit record is flushed when written, so there is nothing left to save.
+    """
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        what = "interrupted" if signum == signal.SIGINT else "terminated"
+        try:
+            sys.stderr.write(f"{name}: {what}; stopped\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(EXIT_INTERRUPTED)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
