@@ -3,7 +3,8 @@
 ``itbench-eval --agent AGENT [options]`` (the same as ``itbench-eval run --agent AGENT ...``)
 runs an agent over the tasks and prints the table; ``report DIR`` writes ``summary.json`` and a
 self-contained ``report.html`` from a results directory; ``compare A B`` prints two results
-directories' per-task scores side by side; ``score`` scores submission files
+directories' per-task scores side by side; ``view DIR...`` serves a local, read-only web
+app over results directories (:mod:`itbench_eval.view`); ``score`` scores submission files
 (:mod:`itbench_eval.score_command`); ``mock-model`` serves a scripted model
 (:mod:`itbench_eval.mockmodel`).
 
@@ -258,6 +259,30 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "view",
+        help="browse results directories in a local, read-only web app (follows running evaluations)",
+        description="Serve a leaderboard, the task x agent x repeat matrix, each run's trajectory beside "
+        "its answer key, and two results directories side by side, on loopback only.",
+    )
+    parser.add_argument("results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
+    parser.add_argument("--no-open", action="store_true", help="do not open a browser")
+    parser.set_defaults(handler=_run_view)
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    from itbench_eval.view import ViewError, serve
+
+    try:
+        serve(args.results_dirs, host=args.host, port=args.port, open_browser=not args.no_open)
+    except ViewError as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="itbench-eval",
@@ -269,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_report(subparsers)
     _add_compare(subparsers)
+    _add_view(subparsers)
     add_score_command(subparsers)
     add_mock_model_command(subparsers)
     return parser
