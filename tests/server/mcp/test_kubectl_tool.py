@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 REFUSED_VERBS = [
     "apply", "create", "delete", "edit", "patch", "replace", "scale", "autoscale", "rollout", "set",
     "label", "annotate", "taint", "cordon", "uncordon", "drain", "expose", "run", "exec", "attach",
-    "port-forward", "proxy", "cp", "debug", "auth", "config", "plugin", "kustomize", "wait", "diff",
+    "port-forward", "proxy", "cp", "debug", "config", "plugin", "kustomize", "wait", "diff",
     "cluster-info", "certificate", "completion", "alpha", "options", "help", "node-shell",
 ]  # fmt: skip
 
@@ -70,6 +70,15 @@ async def test_kubectl_refuses_every_verb_outside_the_allowlist(client: Client, 
     assert text == (
         f"Error executing tool kubectl: kubectl {verb} is not allowed: this is a read-only recording of an "
         f"incident. Allowed verbs: {', '.join(ALLOWED_VERBS)}"
+    )
+
+
+async def test_kubectl_auth_is_refused_with_what_is_allowed(client: Client) -> None:
+    assert await call(client, command="auth can-i delete pods -n otel-demo") == (
+        True,
+        "Error executing tool kubectl: kubectl auth is not allowed: permissions need no checking here: every "
+        "kind but Secrets can be read (get, list, watch) and nothing can be changed, as in a read-only "
+        f"recording of an incident. Allowed verbs: {', '.join(ALLOWED_VERBS)}",
     )
 
 

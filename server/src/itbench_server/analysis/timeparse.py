@@ -104,6 +104,21 @@ def parse_time(text: str, window: TimeWindow, *, what: str = "time") -> datetime
     return parsed
 
 
+def check_in_recording(moment: datetime, window: TimeWindow, *, what: str = "time") -> datetime:
+    """``moment`` when it lies in the recording's window; otherwise a ``QueryError`` saying that it
+    is outside and giving the window (a view of the cluster before or after the recording would
+    show nothing, or its last state, as if it were recorded)."""
+    if window.start <= moment <= window.end:
+        return moment
+    side = "before" if moment < window.start else "after"
+    distance = format_duration((window.start - moment) if side == "before" else (moment - window.end))
+    raise QueryError(
+        f"{what}: {format_time(moment)} is outside the recording, {distance} {side} its "
+        f"{'start' if side == 'before' else 'end'}; the recording covers {format_time(window.start)} .. "
+        f"{format_time(window.end)} (start .. end); give a time inside it"
+    )
+
+
 def time_bounds(window: TimeWindow) -> tuple[datetime, datetime]:
     """The earliest and latest times ``parse_time`` accepts for ``window``."""
     return window.start - MAX_DISTANCE, window.end + MAX_DISTANCE

@@ -23,12 +23,13 @@ from typing import Any
 from urllib.parse import unquote
 
 import anyio
+import anyio.from_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from itbench_server.analysis.timeparse import MAX_DISTANCE, parse_time
+from itbench_server.analysis.timeparse import MAX_DISTANCE, check_in_recording, parse_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.kube.catalog import METRICS_GROUP_VERSION, METRICS_TYPES, ResourceType
 from itbench_server.kube.events import to_core, to_events_v1
@@ -47,6 +48,12 @@ TIME_PREFIX = "at"
 """``/at/<time>/...`` selects the viewed time."""
 
 FORBIDDEN_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy"})
+READ_VERBS = ("get", "list", "watch")
+_ACCESS_REVIEWS = [
+    ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"],
+    ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"],
+]
+
 WATCH_LIMIT = timedelta(minutes=10)
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -112,6 +119,8 @@ class KubeApi:
             return status_response(401, "Unauthorized", "Unauthorized")
         try:
             at, parts = self._split_time(request.url.path)
+            if request.method == "POST" and parts in _ACCESS_REVIEWS:
+                return self._access_review(request, parts[3:])
             if request.method not in ("GET", "HEAD"):
                 raise ApiError(
                     405,
@@ -138,6 +147,8 @@ class KubeApi:
         if not parts:
             return JSONResponse({"paths": ["/api", "/api/v1", "/apis", "/version"]})
         head = parts[0]
+        if head == "openapi":
+            return self._openapi(parts[1:])
         if parts == ["version"]:
             return JSONResponse(self._version)
         if head in ("healthz", "livez", "readyz") and len(parts) == 1:
@@ -174,6 +185,108 @@ class KubeApi:
                 return JSONResponse(self._resource_list(group, version))
             return self._resource_request(request, at, group, version, parts[3:])
         raise _not_found_path()
+
+    # --- schemas (kubectl explain) -------------------------------------------------------------
+
+    def _openapi(self, parts: list[str]) -> Response:
+        """OpenAPI v3 documents that say, for every served kind, that the recording holds no schema
+        and how to see the fields instead; ``kubectl explain`` prints that. (v2 is not served.)"""
+        if parts[:1] != ["v3"]:
+            raise _not_found_path()
+        rest = parts[1:]
+        if not rest:
+            paths = {
+                (f"apis/{group}/{version}" if group else f"api/{version}"): {
+                    "serverRelativeURL": f"/openapi/v3/{'apis/' + group if group else 'api'}/{version}"
+                }
+                for group, version in sorted(self._types)
+            }
+            return JSONResponse({"paths": paths})
+        if rest[0] == "api" and len(rest) == 2:
+            group, version = "", rest[1]
+        elif rest[0] == "apis" and len(rest) == 3:
+            group, version = rest[1], rest[2]
+        else:
+            raise _not_found_path()
+        if (group, version) not in self._types:
+            raise _not_found_path()
+        schemas: dict[str, Any] = {}
+        operations: dict[str, Any] = {}
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        for resource_type in self._types[(group, version)].values():
+            name = f"{group or 'core'}.{version}.{resource_type.kind}"
+            schemas[name] = _schema_of(resource_type)
+            scope = "/namespaces/{namespace}" if resource_type.namespaced else ""
+            # explain finds a resource's kind through the GET operation of its path
+            operation = {
+                "get": {
+                    "x-kubernetes-action": "get",
+                    "x-kubernetes-group-version-kind": {
+                        "group": group,
+                        "version": version,
+                        "kind": resource_type.kind,
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {
+                                "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                            },
+                        }
+                    },
+                }
+            }
+            operations[f"{prefix}{scope}/{resource_type.plural}/{{name}}"] = operation
+        document = {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes (recorded incident)", "version": self._version["gitVersion"]},
+            "paths": operations,
+            "components": {"schemas": schemas},
+        }
+        return JSONResponse(document)
+
+    # --- permissions -----------------------------------------------------------------------
+
+    def _access_review(self, request: Request, kind: list[str]) -> Response:
+        """Answer a SelfSubjectAccessReview (``kubectl auth can-i``) or SelfSubjectRulesReview as a
+        read-only server would: get, list and watch are allowed on everything but Secrets; nothing
+        else is. Nothing is stored."""
+        body = _request_body(request, rules=kind == ["selfsubjectrulesreviews"])
+        found = body.get("spec")
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
+        if kind == ["selfsubjectrulesreviews"]:
+            status: dict[str, Any] = {
+                "resourceRules": [{"verbs": list(READ_VERBS), "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+            answer_kind = "SelfSubjectRulesReview"
+        else:
+            attributes = spec.get("resourceAttributes")
+            attributes = attributes if isinstance(attributes, dict) else {}
+            non_resource = spec.get("nonResourceAttributes")
+            non_resource = non_resource if isinstance(non_resource, dict) else {}
+            verb = str(attributes.get("verb") or non_resource.get("verb") or "")
+            resource = str(attributes.get("resource") or "")
+            subresource = str(attributes.get("subresource") or "")
+            allowed = (
+                verb in READ_VERBS and resource != "secrets" and subresource not in FORBIDDEN_SUBRESOURCES
+            )
+            status = {"allowed": allowed}
+            if not allowed:
+                status["reason"] = (
+                    "this API serves a recorded incident and is read-only: only get, list and watch are "
+                    "allowed, and Secrets are never served"
+                )
+            answer_kind = "SelfSubjectAccessReview"
+        answer = {
+            "kind": answer_kind,
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }
+        return JSONResponse(answer, status_code=201)
 
     # --- discovery -------------------------------------------------------------------------
 
@@ -227,6 +340,10 @@ class KubeApi:
     def _resource_request(
         self, request: Request, at: datetime, group: str, version: str, parts: list[str]
     ) -> Response:
+        try:  # discovery answers at any time; the recorded cluster only inside the recording
+            check_in_recording(at, self.recording.window, what="the viewed time")
+        except QueryError as error:
+            raise ApiError(400, "BadRequest", str(error)) from None
         types = self._types.get((group, version), {})
         namespace: str | None = None
         if parts[0] == "namespaces" and len(parts) >= 3 and parts[2] in types and types[parts[2]].namespaced:
@@ -460,13 +577,9 @@ class KubeApi:
         instance: int | None = instances[-1] if instances else None
         if query.get("previous") in ("true", "1"):
             if instance is None or instance - 1 not in instances:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f'previous terminated container "{container}" in pod "{name}" not found',
-                )
+                raise ApiError(400, "BadRequest", _no_previous_message(pod, container, instances))
             instance -= 1
-        lines = self.recording.log_lines(
+        records = self.recording.log_lines(
             namespace,
             name,
             container,
@@ -475,14 +588,17 @@ class KubeApi:
             at=at,
             restart_count=instance,
         )
+        # A record may hold several lines (a stack trace); the kubelet stores, counts (--tail) and
+        # stamps (--timestamps) each line.
+        lines = [(record.ts, line) for record in records for line in record.body.split("\n")]
         tail = query.get("tailLines")
         if tail is not None and tail != "-1":
             count = _positive_int(tail, "tailLines")
             lines = lines[-count:] if count else []
         if query.get("timestamps") in ("true", "1"):
-            text = "".join(f"{rfc3339_nano(line.ts)} {line.body}\n" for line in lines)
+            text = "".join(f"{rfc3339_nano(ts)} {line}\n" for ts, line in lines)
         else:
-            text = "".join(f"{line.body}\n" for line in lines)
+            text = "".join(f"{line}\n" for _, line in lines)
         if query.get("limitBytes"):
             text = text.encode()[: _positive_int(query["limitBytes"], "limitBytes")].decode(errors="ignore")
         return PlainTextResponse(text)
@@ -572,6 +688,61 @@ class KubeApi:
         return self._render(request, at, resource_type, items, single=False)
 
 
+def _schema_of(resource_type: ResourceType) -> dict[str, Any]:
+    """The schema ``kubectl explain`` shows for a kind: no fields documented, and how to see them."""
+    read = f"kubectl get {resource_type.plural} <name>{' -n <namespace>' if resource_type.namespaced else ''} -o yaml"
+    note = (
+        f"The API schemas (OpenAPI) are not in the recording, so the fields of {resource_type.kind} are not "
+        f"documented here. To see the fields a recorded {resource_type.kind} really has, read one: {read}"
+    )
+    see = f"Its fields are not documented here (no schemas are recorded); to see them, read a {resource_type.kind}: {read}"
+    fields = {
+        "apiVersion": ("string", "the API version of the object"),
+        "kind": ("string", "the kind of the object"),
+        "metadata": ("object", "the object's name, namespace, labels, annotations and owners"),
+        "spec": ("object", f"The desired state. {see}"),
+        "status": ("object", f"The observed state. {see}"),
+    }
+    return {
+        "type": "object",
+        "description": note,
+        "properties": {name: {"type": kind, "description": text} for name, (kind, text) in fields.items()},
+        "x-kubernetes-group-version-kind": [
+            {"group": resource_type.group, "version": resource_type.version, "kind": resource_type.kind}
+        ],
+    }
+
+
+def _no_previous_message(pod: Object, container: str, instances: list[int]) -> str:
+    """Why ``logs --previous`` has nothing: the container never restarted (a real server's words),
+    or it did but the recording does not hold its earlier instance's lines."""
+    name = pod["metadata"].get("name", "")
+    status = pod.get("status") or {}
+    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+    restarts = next(
+        (
+            int(item.get("restartCount") or 0)
+            for item in statuses
+            if isinstance(item, dict) and item.get("name") == container
+        ),
+        0,
+    )
+    if not restarts:
+        return f'previous terminated container "{container}" in pod "{name}" not found'
+    if instances:
+        recorded = ", ".join(str(number) for number in instances)
+        why = f"its recorded lines belong to instance {recorded} only (k8s.container.restart_count)"
+    else:
+        why = (
+            "its log records do not say which instance wrote them (no k8s.container.restart_count), so all "
+            f"of them are shown without --previous: kubectl logs {name} -c {container}"
+        )
+    return (
+        f'the previous instance of container "{container}" in pod "{name}" was not recorded: the pod says '
+        f"it restarted {restarts} times, but {why}; describe pod {name} shows its last state"
+    )
+
+
 def _usage(cpu_cores: float, memory_bytes: float) -> dict[str, str]:
     return {"cpu": f"{round(cpu_cores * 1e9)}n", "memory": f"{round(memory_bytes / 1024)}Ki"}
 
@@ -583,6 +754,107 @@ def _list_metadata(resource_version: str, continue_token: str, remaining: int) -
     if remaining:
         metadata["remainingItemCount"] = remaining
     return metadata
+
+
+def _request_body(request: Request, *, rules: bool = False) -> dict[str, Any]:
+    """The object a request carries, JSON or Kubernetes protobuf (at most 64 KiB), as a dict; called
+    from a handler's worker thread. Protobuf bodies are read as far as an access review needs:
+    the spec's resource and non-resource attributes (kubectl sends its reviews that way)."""
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > 65536:
+        raise ApiError(
+            413, "RequestEntityTooLarge", "the request body must declare a length of at most 64 KiB"
+        )
+
+    async def read() -> bytes:
+        return await request.body()
+
+    raw = anyio.from_thread.run(read)
+    if "protobuf" in request.headers.get("content-type", ""):
+        try:
+            return _access_review_from_protobuf(raw, rules=rules)
+        except (ValueError, IndexError):
+            raise ApiError(
+                400, "BadRequest", "the request body is not a Kubernetes protobuf object"
+            ) from None
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        raise ApiError(400, "BadRequest", "the request body is not JSON") from None
+    return value if isinstance(value, dict) else {}
+
+
+def _protobuf_fields(data: bytes) -> dict[int, list[bytes | int]]:
+    """The fields of one protobuf message: number -> values (bytes for length-delimited fields)."""
+    fields: dict[int, list[bytes | int]] = {}
+    position = 0
+
+    def varint() -> int:
+        nonlocal position
+        value = shift = 0
+        while True:
+            byte = data[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    while position < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.setdefault(number, []).append(varint())
+        elif wire == 2:
+            size = varint()
+            if position + size > len(data):
+                raise ValueError("field past the end")
+            fields.setdefault(number, []).append(data[position : position + size])
+            position += size
+        elif wire in (1, 5):
+            position += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    return fields
+
+
+def _protobuf_strings(data: bytes, names: dict[int, str]) -> dict[str, str]:
+    fields = _protobuf_fields(data)
+    return {
+        name: value.decode("utf-8", "replace")
+        for number, name in names.items()
+        if isinstance(value := (fields.get(number) or [b""])[-1], bytes) and value
+    }
+
+
+def _access_review_from_protobuf(raw: bytes, *, rules: bool) -> dict[str, Any]:
+    """The spec of a SelfSubjectAccessReview or SelfSubjectRulesReview sent as Kubernetes protobuf
+    (the ``k8s\\0`` envelope around a ``runtime.Unknown``)."""
+    if not raw.startswith(b"k8s\x00"):
+        raise ValueError("no envelope")
+    unknown = _protobuf_fields(raw[4:])
+    message = unknown.get(2, [b""])[-1]
+    if not isinstance(message, bytes):
+        raise ValueError("no object")
+    spec = _protobuf_fields(message).get(2, [b""])[-1]
+    if not isinstance(spec, bytes):
+        raise ValueError("no spec")
+    if rules:  # SelfSubjectRulesReviewSpec: the namespace
+        return {"spec": _protobuf_strings(spec, {1: "namespace"})}
+    spec_fields = _protobuf_fields(spec)
+    resource = spec_fields.get(1, [b""])[-1]
+    non_resource = spec_fields.get(2, [b""])[-1]
+    result: dict[str, Any] = {}
+    if isinstance(resource, bytes) and resource:
+        result["resourceAttributes"] = _protobuf_strings(
+            resource,
+            {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"},
+        )
+    if isinstance(non_resource, bytes) and non_resource:
+        result["nonResourceAttributes"] = _protobuf_strings(non_resource, {1: "path", 2: "verb"})
+    return {"spec": result}
 
 
 def _positive_int(text: str | None, what: str) -> int:

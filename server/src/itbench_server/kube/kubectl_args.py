@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from itbench_server.errors import QueryError
@@ -204,6 +204,11 @@ _REFUSAL_REASONS: Final = {
     "v": "verbose logging is not available",
     "vmodule": "verbose logging is not available",
 }
+# Verbs people reach for whose answer is known: the reason says it.
+_VERB_REFUSALS: Final = {
+    "auth": "permissions need no checking here: every kind but Secrets can be read (get, list, watch) and "
+    "nothing can be changed, as in a read-only recording of an incident",
+}
 _SHORT_REFUSALS: Final = {
     "f": "filename",
     "k": "kustomize",
@@ -223,6 +228,15 @@ class KubectlCommand:
 
     args: tuple[str, ...]
     verb: str
+    positionals: tuple[str, ...] = field(default=(), compare=False)
+    """The arguments that are not flags or flag values, the verb first (``logs``, ``deploy/ad``)."""
+    values: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    """The flags given with a value, by long name (``("namespace", "otel-demo")``), in order."""
+
+    def value(self, name: str) -> str | None:
+        """The last value given for the flag ``name`` (long name), or None."""
+        found = [value for flag, value in self.values if flag == name]
+        return found[-1] if found else None
 
 
 def allowed_flags(verb: str | None) -> list[str]:
@@ -252,6 +266,14 @@ def check_kubectl_args(command: str) -> KubectlCommand:
         args = shlex.split(command)
     except ValueError as error:
         raise QueryError(f"command: cannot split {_quote(command)}: {error}; check the quotes") from None
+    operator = _shell_operator(command)
+    if operator is not None:
+        raise QueryError(
+            f"command: {operator!r} is shell syntax, and no shell runs here: the command line goes to kubectl "
+            "alone, so pipes (|), redirections (<, >) and command lists (;, &&) are not supported. Let kubectl "
+            "filter: -l/--selector app.kubernetes.io/name=cart, --field-selector status.phase!=Running, a "
+            "name (get pod NAME), or -o jsonpath=... / custom-columns=... for the fields you want"
+        )
     if args and args[0] in ("kubectl", "k"):
         args = args[1:]
     if not args:
@@ -263,11 +285,16 @@ def check_kubectl_args(command: str) -> KubectlCommand:
     by_short = {spec.short: spec for spec in flags.values() if spec.short}
     index = 0
     output_format: str | None = None
+    positionals: list[str] = []
+    values: list[tuple[str, str]] = []
     while index < len(args):
         arg = args[index]
         index += 1
         if arg == "--":
             raise QueryError("'--' is not allowed: nothing runs in the recorded containers")
+        if not arg.startswith("-") or arg == "-":
+            positionals.append(arg)
+            continue
         if arg.startswith("--"):
             name, has_value, value = arg[2:].partition("=")
             spec = flags.get(name)
@@ -280,6 +307,7 @@ def check_kubectl_args(command: str) -> KubectlCommand:
                 index += 1
             if spec.takes_value or has_value:
                 output_format = _check_value(spec, value, output_format)
+                values.append((spec.name, value))
         elif arg.startswith("-") and len(arg) > 1:
             letters = arg[1:]
             position = 0
@@ -303,8 +331,38 @@ def check_kubectl_args(command: str) -> KubectlCommand:
                 else:
                     continue
                 output_format = _check_value(spec, value, output_format)
+                values.append((spec.name, value))
                 break
-    return KubectlCommand(tuple(args), verb)
+    return KubectlCommand(tuple(args), verb, tuple(positionals), tuple(values))
+
+
+_SHELL_OPERATORS: Final = frozenset("|&;<>")
+
+
+def _shell_operator(command: str) -> str | None:
+    """The first shell operator (``|``, ``>``, ``&&``...) outside quotes in ``command``, or None.
+
+    Quotes and backslashes are read as ``shlex.split`` (POSIX) reads them.
+    """
+    quote = ""
+    escaped = False
+    for index, char in enumerate(command):
+        if escaped:
+            escaped = False
+        elif quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            escaped = True
+        elif quote == '"':
+            quote = "" if char == '"' else quote
+        elif char in "'\"":
+            quote = char
+        elif char in _SHELL_OPERATORS:
+            end = index
+            while end < len(command) and command[end] in _SHELL_OPERATORS:
+                end += 1
+            return command[index:end]
+    return None
 
 
 def _find_verb(args: list[str]) -> str:
@@ -315,9 +373,9 @@ def _find_verb(args: list[str]) -> str:
         index += 1
         if not arg.startswith("-") or arg == "-":
             if arg not in ALLOWED_VERBS:
+                reason = _VERB_REFUSALS.get(arg, "this is a read-only recording of an incident")
                 raise QueryError(
-                    f"kubectl {_quote(arg)} is not allowed: this is a read-only recording of an incident. "
-                    f"Allowed verbs: {', '.join(ALLOWED_VERBS)}"
+                    f"kubectl {_quote(arg)} is not allowed: {reason}. Allowed verbs: {', '.join(ALLOWED_VERBS)}"
                 )
             return arg
         if arg == "--":

@@ -15,7 +15,7 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
-from itbench_server.analysis.timeparse import format_time, parse_time
+from itbench_server.analysis.timeparse import check_in_recording, format_time, parse_time
 from itbench_server.kube.kubectl import KubectlRunner
 from itbench_server.kube.kubectl_args import ALLOWED_VERBS, MAX_COMMAND_CHARS, check_kubectl_args
 from itbench_server.kube.printers import human_duration
@@ -41,6 +41,7 @@ def kubectl_command(
     if checked.verb == "explain":
         return EXPLAIN_ANSWER
     moment = parse_time(at, snapshot.window, what="at") if at else snapshot.window.end
+    check_in_recording(moment, snapshot.window, what="at")
     output = runner.run(checked, moment, deadline=deadline)
     header = ""
     if checked.verb in ("describe", "events"):
