@@ -8,8 +8,9 @@ app over results directories (:mod:`itbench_eval.view`); ``score`` scores submis
 (:mod:`itbench_eval.score_command`); ``mock-model`` serves a scripted model
 (:mod:`itbench_eval.mockmodel`).
 
-Every error made on purpose becomes one line on stderr and exit status 2. A run command whose
-runs all ended in another class than ``ok`` exits with status 1.
+Every error made on purpose (an :class:`~itbench_eval.errors.EvalError`) becomes one line on
+stderr and exit status 2. A run command whose runs all ended in another class than ``ok`` exits
+with status 1.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itbench_eval import __version__
+from itbench_eval.errors import EvalError, one_line
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 
 EXIT_NO_RUN_OK = 1
 
 
-class CommandError(Exception):
+class CommandError(EvalError):
     """A bad invocation; the message is printed as one line and the exit status is 2."""
 
 
@@ -112,11 +114,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from rich.console import Console
 
-    from itbench_eval.agents.loader import AgentSpecError, CliOptions, resolve_agent
-    from itbench_eval.agents.model_config import ModelConfigError, options_from_arguments
+    from itbench_eval.agents.loader import CliOptions, resolve_agent
+    from itbench_eval.agents.model_config import options_from_arguments
     from itbench_eval.report import make_progress, render_table, summarize, write_summary
-    from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, RunnerError, run_evaluation
-    from itbench_eval.tasks import TaskError, discover_tasks, suite_tasks
+    from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, run_evaluation
+    from itbench_eval.tasks import discover_tasks, suite_tasks
 
     if args.out is None:
         if args.resume:
@@ -140,26 +142,18 @@ def _run_eval(args: argparse.Namespace) -> int:
         field = str(detail["loc"][0])
         option = {"timeout_s": "--timeout", "out_dir": "--out"}.get(field, "--" + field.replace("_", "-"))
         raise CommandError(f"{option}: {detail['msg']}") from None
+    model_options = options_from_arguments(args)
+    factory = resolve_agent(
+        args.agent, model_options, CliOptions(binary=args.agent_bin, sandbox=not args.no_sandbox)
+    )
+    tasks = (
+        suite_tasks(args.suite, cache_dir=args.cache_dir) if args.suite else discover_tasks(args.scenarios)
+    )
+    progress = make_progress()
     try:
-        model_options = options_from_arguments(args)
-    except ModelConfigError as error:
-        raise CommandError(str(error)) from None
-    try:
-        factory = resolve_agent(
-            args.agent, model_options, CliOptions(binary=args.agent_bin, sandbox=not args.no_sandbox)
-        )
-        tasks = (
-            suite_tasks(args.suite, cache_dir=args.cache_dir)
-            if args.suite
-            else discover_tasks(args.scenarios)
-        )
-        progress = make_progress()
-        try:
-            rows = anyio.run(run_evaluation, tasks, settings, factory, progress)
-        finally:
-            progress.close()
-    except (AgentSpecError, TaskError, RunnerError) as error:
-        raise CommandError(str(error)) from None
+        rows = anyio.run(run_evaluation, tasks, settings, factory, progress)
+    finally:
+        progress.close()
     summary = summarize(rows, tasks=tasks, results_dir=args.out)
     write_summary(args.out, summary)
     render_table(summary, Console())
@@ -210,25 +204,22 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def _run_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from itbench_eval.report import ReportError, build_report, render_table, write_html_report
-    from itbench_eval.tasks import TaskError, discover_tasks, suite_tasks
+    from itbench_eval.report import build_report, render_table, write_html_report
+    from itbench_eval.tasks import discover_tasks, suite_tasks
 
-    try:
-        tasks = None
-        if args.suite:
-            tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
-        elif args.scenarios:
-            tasks = discover_tasks(args.scenarios)
-        rows, summary = build_report(
-            args.results_dir,
-            tasks=tasks,
-            cache_dir=args.cache_dir,
-            with_baselines=not args.no_baselines,
-            run_baseline=not args.no_baseline_runs,
-        )
-        path = write_html_report(args.results_dir, summary, rows)
-    except (ReportError, TaskError) as error:
-        raise CommandError(str(error)) from None
+    tasks = None
+    if args.suite:
+        tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
+    elif args.scenarios:
+        tasks = discover_tasks(args.scenarios)
+    rows, summary = build_report(
+        args.results_dir,
+        tasks=tasks,
+        cache_dir=args.cache_dir,
+        with_baselines=not args.no_baselines,
+        run_baseline=not args.no_baseline_runs,
+    )
+    path = write_html_report(args.results_dir, summary, rows)
     render_table(summary, Console())
     print(f"wrote {path} and {args.results_dir / 'summary.json'}")
     return 0
@@ -249,12 +240,9 @@ def _add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 def _run_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from itbench_eval.report import ReportError, compare_results, render_comparison
+    from itbench_eval.report import compare_results, render_comparison
 
-    try:
-        comparison = compare_results(args.results_a, args.results_b, force=args.force)
-    except ReportError as error:
-        raise CommandError(str(error)) from None
+    comparison = compare_results(args.results_a, args.results_b, force=args.force)
     render_comparison(comparison, Console())
     return 0
 
@@ -274,12 +262,9 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_view(args: argparse.Namespace) -> int:
-    from itbench_eval.view import ViewError, serve
+    from itbench_eval.view import serve
 
-    try:
-        serve(args.results_dirs, host=args.host, port=args.port, open_browser=not args.no_open)
-    except ViewError as error:
-        raise CommandError(str(error)) from None
+    serve(args.results_dirs, host=args.host, port=args.port, open_browser=not args.no_open)
     return 0
 
 
@@ -313,8 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)
-    except CommandError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except EvalError as error:
+        # Every error raised on purpose (itbench_eval.errors) is one line, never a traceback.
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,6 +22,8 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from itbench_eval.errors import EvalError
+
 __all__ = [
     "CLUSTER_NAMESPACE",
     "CLUSTER_SCOPED_KINDS",
@@ -73,7 +75,7 @@ def is_cluster_scoped(kind: str) -> bool:
     return kind.lower() in CLUSTER_SCOPED_KINDS
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(EvalError, ValueError):
     """A ground truth cannot be read or does not describe an answer; the message says where."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from itbench_eval.errors import EvalError
 from itbench_eval.groundtruth import GroundTruth
 from itbench_eval.matching import NameMatch, match_names, parse_entity_name
 
@@ -81,7 +82,7 @@ class JudgeSettings(BaseModel):
     )
 
 
-class JudgeReplyError(ValueError):
+class JudgeReplyError(EvalError, ValueError):
     """The judge's reply cannot be used; the message says why."""
 
 

@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from itbench_eval.baselines import BASELINE_AGENTS, Baselines, compute_baselines
+from itbench_eval.errors import EvalError
 from itbench_eval.groundtruth import GroundTruth
 from itbench_eval.metrics import (
     IbmMetrics,
@@ -56,7 +57,7 @@ SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 
 
-class ReportError(ValueError):
+class ReportError(EvalError, ValueError):
     """A results directory cannot be reported on; the message says why."""
 
 

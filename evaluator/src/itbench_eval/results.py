@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from itbench_eval.errors import EvalError
+
 RESULTS_FILE = "results.jsonl"
 
 # How a run ended: exactly one class per run (see docs/agents.md). Only ``ok`` ended as planned;
@@ -42,7 +44,7 @@ ERROR_CLASSES: tuple[ErrorClass, ...] = (
 _OLD_CLASS_NAMES = {"turn_limit": "turn_cap", "server_error": "tool_error"}
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(EvalError, ValueError):
     """A results file cannot be read; the message names the file and the line."""
 
 

@@ -63,6 +63,7 @@ from itbench_eval.agents.base import (
     TurnLimitExceeded,
 )
 from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
+from itbench_eval.errors import EvalError
 from itbench_eval.process import process_metrics
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
@@ -93,7 +94,7 @@ _NOT_FOR_THE_SERVER = ("ITBENCH_JUDGE_", "ITBENCH_AGENT_", "ITBENCH_MODEL_")
 _CREDENTIAL = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 
 
-class RunnerError(ValueError):
+class RunnerError(EvalError, ValueError):
     """The evaluation cannot start; the message says why."""
 
 
@@ -275,7 +276,7 @@ async def _drive_agent(agent: Agent, context: RunContext, outcome: _Outcome) -> 
         outcome.fail("timeout", f"the time budget of the {limits.timeout_s:g} s limit ran out{final}")
 
 
-class _ServerFailed(Exception):
+class _ServerFailed(EvalError):
     """The server did not start; the message says why."""
 
 

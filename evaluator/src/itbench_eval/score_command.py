@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from itbench_eval.errors import EvalError
 from itbench_eval.groundtruth import GroundTruthError, load_ground_truth
 from itbench_eval.judge import DEFAULT_API_KEY_ENV, JudgeSettings, LlmJudgeMatcher
 from itbench_eval.matching import match_names
@@ -38,7 +39,7 @@ __all__ = ["add_score_command", "run_score"]
 EXIT_USAGE = 2
 
 
-class _ScoreInputError(Exception):
+class _ScoreInputError(EvalError):
     """Input the command cannot score against; printed as one line."""
 
 

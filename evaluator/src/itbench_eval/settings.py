@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from itbench_eval import __version__
+from itbench_eval.errors import EvalError
 from itbench_eval.prompt import AA_TASK_PROMPT, TASK_PROMPT
 
 SETTINGS_FILE = "settings.json"
@@ -29,7 +30,7 @@ _NOT_DATA = re.compile(r"^(ground_?truth.*|data\.jsonl|status\.json|assertion\.j
 _DATA_SUFFIXES = (".tsv", ".json", ".jsonl", ".yaml", ".yml", ".csv", ".txt", ".parquet", ".gz")
 
 
-class SettingsError(ValueError):
+class SettingsError(EvalError, ValueError):
     """A ``settings.json`` cannot be read; the message names the file."""
 
 

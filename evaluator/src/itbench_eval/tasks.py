@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from itbench_eval.errors import EvalError
 from itbench_eval.groundtruth import GroundTruth, GroundTruthError, ground_truth_from_yaml
 
 GROUND_TRUTH_NAMES = ("ground_truth.yaml", "ground_truth.yml", "groundtruth_v1.yaml", "groundtruth.yaml")
@@ -41,7 +42,7 @@ _JSONL_GT_KEYS = ("ground_truth", "groundtruth", "ground_truth_yaml", "gt", "ans
 _ANSWER_KEY = re.compile(r"^(ground_?truth.*|data\.jsonl|status\.json|assertion\.json)$", re.IGNORECASE)
 
 
-class TaskError(ValueError):
+class TaskError(EvalError, ValueError):
     """A scenario source cannot be used; the message names it and says why."""
 
 

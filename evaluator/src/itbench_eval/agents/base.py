@@ -23,6 +23,8 @@ from mcp import Client
 from mcp.types import CallToolResult, ListToolsResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
+from itbench_eval.errors import EvalError
+
 if TYPE_CHECKING:
     from itbench_eval.groundtruth import GroundTruth
 
@@ -74,7 +76,7 @@ class AgentOutcome(BaseModel):
     note: str = ""
 
 
-class ModelError(Exception):
+class ModelError(EvalError):
     """The model API failed after the client's retries; the run ends as ``model_error``."""
 
 
@@ -85,7 +87,7 @@ class ReportsPartialOutcome(Protocol):
     def partial_outcome(self) -> AgentOutcome: ...
 
 
-class TurnLimitExceeded(Exception):
+class TurnLimitExceeded(EvalError):
     """The agent tried one step or tool call more than its turn cap allows."""
 
     def __init__(self, max_turns: int) -> None:
@@ -262,6 +264,6 @@ class ReadsGroundTruth(Protocol):
     def receive_ground_truth(self, ground_truth: GroundTruth) -> None: ...
 
 
-class HarnessError(Exception):
+class HarnessError(EvalError):
     """The agent's harness failed around the agent (it never reached the server, say); the run
     ends as ``harness_error`` with this message, in the agent's own words where known."""

@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from itbench_eval.errors import EvalError
+
 ModelAPI = Literal["openai-chat", "openai-responses", "anthropic"]
 FinalAnswerPolicy = Literal["force", "off"]
 
@@ -67,7 +69,7 @@ RESERVED_ARGS = frozenset(
 )
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(EvalError, ValueError):
     """A model agent cannot be configured as asked; the message says which option is wrong."""
 
 

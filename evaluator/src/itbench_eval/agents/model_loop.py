@@ -54,6 +54,7 @@ from itbench_eval.agents.base import (
 )
 from itbench_eval.agents.model_config import ModelAgentConfig, ModelAPI
 from itbench_eval.agents.prices import PriceTable, TokenUsage
+from itbench_eval.errors import EvalError
 
 MODEL_CALLS_FILE = "model_calls.jsonl"
 CONNECTION_CLOSED = -32000  # the MCP error code of a server that went away
@@ -93,7 +94,7 @@ def is_context_overflow(message: str) -> bool:
     return bool(_OVERFLOW_PATTERN.search(message))
 
 
-class ContextOverflowError(Exception):
+class ContextOverflowError(EvalError):
     """The API refused the request because the conversation is too long for the model."""
 
 

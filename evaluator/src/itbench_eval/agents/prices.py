@@ -14,11 +14,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from itbench_eval.errors import EvalError
+
 BUNDLED_PRICES = "prices.yaml"
 _NAME_BOUNDARY = "-:@._/"
 
 
-class PriceTableError(ValueError):
+class PriceTableError(EvalError, ValueError):
     """A price table cannot be read; the message names the file."""
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itbench_eval.agents.base import AgentOutcome, RunContext
+from itbench_eval.errors import EvalError
 
 
-class ReplayError(ValueError):
+class ReplayError(EvalError, ValueError):
     """A replay file cannot be read; the message names the file and the line."""
 
 

@@ -29,11 +29,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from itbench_eval.errors import EvalError
+
 SUBMIT_TOOL = "submit_diagnosis"
 MATCH_KEY = "$match"
 
 
-class ScriptError(ValueError):
+class ScriptError(EvalError, ValueError):
     """A script cannot be read or is not valid; the message names the file and the problem."""
 
 

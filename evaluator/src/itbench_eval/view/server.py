@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from itbench_eval.errors import EvalError
 from itbench_eval.report import ReportError, compare_results
 from itbench_eval.view import pages
 from itbench_eval.view.data import MAX_FILE_BYTES, ResultsDir
@@ -35,7 +36,7 @@ SECURITY_HEADERS = {
 }
 
 
-class ViewError(ValueError):
+class ViewError(EvalError, ValueError):
     """A bad invocation of the view (not a directory, a host that is not loopback)."""
 
 
