@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from itbench_server.errors import ItbenchError
+
 ENTITY_NAME_PATTERN = re.compile(r"^[^/\s]+/[A-Za-z][A-Za-z0-9]*/[^/\s]+$")
 ENTITY_NAME_HELP = (
     "an entity name is 'namespace/Kind/name', for example 'otel-demo/Deployment/ad' or, for a "
@@ -93,7 +95,7 @@ def invalid_entity_names(diagnosis: Diagnosis) -> list[str]:
     return [name for name in names if not ENTITY_NAME_PATTERN.match(name)]
 
 
-class SubmissionFormatError(ValueError):
+class SubmissionFormatError(ItbenchError, ValueError):
     """A submission file is not a diagnosis; the message says what is wrong."""
 
 

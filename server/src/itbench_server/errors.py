@@ -7,8 +7,11 @@
     ├── IndexBuildError          the DuckDB index could not be built or opened
     ├── QueryError               an analysis query was given arguments it cannot answer
     │   ├── EntityNotFoundError  no object has that name
-    │   └── AmbiguousEntityError several objects match a short name (carries the candidates)
-    └── GeneratorError           the synthetic incident generator was given bad options
+    │   ├── AmbiguousEntityError several objects match a short name (carries the candidates)
+    │   └── SelectorError        a label or field selector cannot be parsed (kube.selectors)
+    ├── GeneratorError           the synthetic incident generator was given bad options
+    ├── SubmissionFormatError    a submission file is not a diagnosis (diagnosis; also a ValueError)
+    └── ApiError                 the recorded cluster's API answers a Kubernetes Status (kube.api)
 
 The MCP layer turns ``QueryError`` (model-fixable) into ``ToolError``; the CLI turns any
 ``ItbenchError`` into a one-line message and a non-zero exit. A message that echoes a value the

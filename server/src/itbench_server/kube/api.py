@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from itbench_server.analysis.timeparse import MAX_DISTANCE, check_in_recording, parse_time
-from itbench_server.errors import QueryError, quoted
+from itbench_server.errors import ItbenchError, QueryError, quoted
 from itbench_server.kube.catalog import METRICS_GROUP_VERSION, METRICS_TYPES, ResourceType
 from itbench_server.kube.events import to_core, to_events_v1
 from itbench_server.kube.printers import build_table, parse_timestamp, printer_for
@@ -58,8 +58,8 @@ WATCH_LIMIT = timedelta(minutes=10)
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
-class ApiError(Exception):
-    """An error answered with a Kubernetes ``Status`` body."""
+class ApiError(ItbenchError):
+    """An error answered with a Kubernetes ``Status`` body (its HTTP code, reason and message)."""
 
     def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
