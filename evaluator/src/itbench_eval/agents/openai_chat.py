@@ -94,7 +94,10 @@ class OpenAIChatConversation(ModelConversation):
         params: dict[str, Any] = {"model": self.config.model, "messages": self.messages, "tools": self._tools}
         params.update(self._kwargs)
         if forced_tool is not None:
-            params["tool_choice"] = {"type": "function", "function": {"name": forced_tool}}
+            # Only the forced tool, and "required": the form every compatible server honours
+            # (llama.cpp, for one, ignores a named tool_choice and would answer freely).
+            params["tools"] = [tool for tool in self._tools if tool["function"]["name"] == forced_tool]
+            params["tool_choice"] = "required"
         if self._extra_body:
             params["extra_body"] = self._extra_body
         if self.config.stream:

@@ -70,7 +70,8 @@ class OpenAIResponsesConversation(ModelConversation):
             params["instructions"] = self.system
         params.update(self._kwargs)
         if forced_tool is not None:
-            params["tool_choice"] = {"type": "function", "name": forced_tool}
+            params["tools"] = [tool for tool in self._tools if tool.get("name") == forced_tool]
+            params["tool_choice"] = "required"
         if self._extra_body:
             params["extra_body"] = self._extra_body
         self._record_request(step, params)
