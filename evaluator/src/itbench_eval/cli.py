@@ -21,15 +21,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itbench_eval import __version__
+from itbench_eval.console import results_console
 from itbench_eval.errors import EvalError, one_line
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
+from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
+from itbench_server.cli_support import use_defaults_help
+
+__all__ = ["DEFAULT_SUITE", "EXIT_NO_RUN_OK", "CommandError", "build_parser", "default_results_dir", "main"]
 
 EXIT_NO_RUN_OK = 1
 
 
 class CommandError(EvalError):
     """A bad invocation; the message is printed as one line and the exit status is 2."""
+
+
+DEFAULT_SUITE = "aa"
+"""The task set of ``itbench-eval --agent ...`` without ``--scenarios``: ITBench-AA's look-alikes."""
 
 
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,13 +58,14 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="+",
         default=None,
         metavar="PATH",
-        help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl (default: bundled fixtures/)",
+        help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl (the bundled ones: fixtures/)",
     )
     tasks.add_argument(
         "--suite",
         default=None,
         metavar="NAME",
-        help="a generated suite: aa, look-alikes of the public ITBench-AA scenarios (made on first use)",
+        help="a generated suite: aa, look-alikes of the public ITBench-AA scenarios, made on first use "
+        "(the default when --scenarios is not given)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per task (default 3)")
     parser.add_argument("--max-turns", type=int, default=100, help="turn cap per run (default 100)")
@@ -72,7 +82,9 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--resume", action="store_true", help="continue the runs already in RESULTS_DIR")
     parser.add_argument("--seed", type=int, default=0, help="seed of repeat 1; repeat k gets seed+k-1")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="the servers' index cache")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"the servers' index cache ({CACHE_DEFAULT})"
+    )
     parser.add_argument(
         "--profile",
         choices=["full", "aa"],
@@ -112,7 +124,6 @@ def default_results_dir(agent: str) -> Path:
 def _run_eval(args: argparse.Namespace) -> int:
     import anyio
     from pydantic import ValidationError
-    from rich.console import Console
 
     from itbench_eval.agents.loader import CliOptions, resolve_agent
     from itbench_eval.agents.model_config import options_from_arguments
@@ -147,22 +158,25 @@ def _run_eval(args: argparse.Namespace) -> int:
         args.agent, model_options, CliOptions(binary=args.agent_bin, sandbox=not args.no_sandbox)
     )
     tasks = (
-        suite_tasks(args.suite, cache_dir=args.cache_dir) if args.suite else discover_tasks(args.scenarios)
+        discover_tasks(args.scenarios)
+        if args.scenarios
+        else suite_tasks(args.suite or DEFAULT_SUITE, cache_dir=args.cache_dir)
     )
-    progress = make_progress()
+    progress = make_progress(sys.stderr)
     try:
         rows = anyio.run(run_evaluation, tasks, settings, factory, progress)
     finally:
         progress.close()
     summary = summarize(rows, tasks=tasks, results_dir=args.out)
     write_summary(args.out, summary)
-    render_table(summary, Console())
+    render_table(summary, results_console())
     for row in rows:
         if (args.out / row.run_dir / TRACEBACK_FILE).is_file():
             print(
-                f"{row.task} r{row.repeat}: {row.error_class}, traceback in {args.out / row.run_dir / TRACEBACK_FILE}"
+                f"{row.task} r{row.repeat}: {row.error_class}, traceback in {args.out / row.run_dir / TRACEBACK_FILE}",
+                file=sys.stderr,
             )
-    print(f"results in {args.out}; itbench-eval report {args.out} writes report.html")
+    print(f"results in {args.out}; itbench-eval report {args.out} writes report.html", file=sys.stderr)
     if not any(row.error_class == "ok" for row in rows):
         # Nothing ended as planned: a broken agent, endpoint or setup must not pass for a score of 0.
         classes = ", ".join(sorted({row.error_class for row in rows})) or "no runs"
@@ -178,7 +192,9 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Summarize a results directory: intervals, pass@k and pass^k, the baselines on the "
         "same tasks, process metrics, each name's verdict, failures by fault type.",
     )
-    parser.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    parser.add_argument(
+        "results_dir", type=Path, metavar="RESULTS_DIR", help="a results directory (itbench-eval run --out)"
+    )
     tasks = parser.add_mutually_exclusive_group()
     tasks.add_argument(
         "--scenarios",
@@ -188,9 +204,14 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="PATH",
         help="the runs' scenarios, for baselines, verdicts and process metrics (default: bundled fixtures/)",
     )
-    tasks.add_argument("--suite", default=None, metavar="NAME", help="the runs' generated suite (aa)")
+    tasks.add_argument(
+        "--suite", default=None, metavar="NAME", help="the runs' generated suite (aa; default: --scenarios)"
+    )
     parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="where baselines are cached (the index cache)"
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"where baselines are cached: the index cache ({CACHE_DEFAULT})",
     )
     parser.add_argument("--no-baselines", action="store_true", help="leave the baselines out")
     parser.add_argument(
@@ -202,8 +223,6 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from itbench_eval.report import build_report, render_table, write_html_report
     from itbench_eval.tasks import discover_tasks, suite_tasks
 
@@ -220,30 +239,33 @@ def _run_report(args: argparse.Namespace) -> int:
         run_baseline=not args.no_baseline_runs,
     )
     path = write_html_report(args.results_dir, summary, rows)
-    render_table(summary, Console())
+    render_table(summary, results_console())
     print(f"wrote {path} and {args.results_dir / 'summary.json'}")
     return 0
 
 
 def _add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("compare", help="per-task scores of two results directories, with deltas")
-    parser.add_argument("results_a", type=Path, metavar="A")
-    parser.add_argument("results_b", type=Path, metavar="B")
+    parser = subparsers.add_parser(
+        "compare",
+        help="per-task scores of two results directories, with deltas",
+        description="Print two results directories' per-task scores side by side, their differences and a "
+        "paired test over the tasks they share; refuses results made under different conditions.",
+    )
+    parser.add_argument("results_a", type=Path, metavar="A", help="the first results directory")
+    parser.add_argument("results_b", type=Path, metavar="B", help="the second results directory")
     parser.add_argument(
         "--force",
         action="store_true",
-        help="compare even results made under different conditions (settings.json)",
+        help="compare even results made under different conditions (settings.json; default: refuse)",
     )
     parser.set_defaults(handler=_run_compare)
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from itbench_eval.report import compare_results, render_comparison
 
     comparison = compare_results(args.results_a, args.results_b, force=args.force)
-    render_comparison(comparison, Console())
+    render_comparison(comparison, results_console())
     return 0
 
 
@@ -254,7 +276,9 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Serve a leaderboard, the task x agent x repeat matrix, each run's trajectory beside "
         "its answer key, and two results directories side by side, on loopback only.",
     )
-    parser.add_argument("results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR")
+    parser.add_argument(
+        "results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR", help="one or more results directories"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
@@ -282,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view(subparsers)
     add_score_command(subparsers)
     add_mock_model_command(subparsers)
-    return parser
+    return use_defaults_help(parser)
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:

@@ -78,13 +78,13 @@ def add_score_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--judge-base-url",
         default=os.environ.get("ITBENCH_JUDGE_BASE_URL"),
         metavar="URL",
-        help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (env ITBENCH_JUDGE_BASE_URL)",
+        help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (default: $ITBENCH_JUDGE_BASE_URL)",
     )
     judge.add_argument(
         "--judge-model",
         default=os.environ.get("ITBENCH_JUDGE_MODEL"),
         metavar="MODEL",
-        help="model name (env ITBENCH_JUDGE_MODEL)",
+        help="model name (default: $ITBENCH_JUDGE_MODEL)",
     )
     judge.add_argument(
         "--judge-api-key-env",

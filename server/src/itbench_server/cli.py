@@ -16,22 +16,33 @@ from pathlib import Path
 
 from itbench_server import __version__
 from itbench_server.cli_support import (
+    CACHE_DIR_HELP,
     EXIT_INTERRUPTED,
     check_writable_file,
     os_error_line,
     port_number,
     stop_at_once_on_interrupt,
+    use_defaults_help,
 )
 from itbench_server.errors import ItbenchError
 from itbench_server.kube.command import add_kube_api_parser
 from itbench_server.synth.command import add_synth_parser
 
+__all__ = ["build_parser", "main"]
+
 
 def _add_index(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("index", help="build (or reuse) a scenario's index and describe it")
-    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
-    parser.add_argument("--rebuild", action="store_true", help="build anew even if a cached index fits")
+    parser = subparsers.add_parser(
+        "index",
+        help="build (or reuse) a scenario's index and describe it",
+        description="Build the DuckDB index of one recorded incident (or reuse the cached one that fits "
+        "its files) and print what it holds: the window, the rows of each source, the files passed over.",
+    )
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory (one incident)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
+    parser.add_argument(
+        "--rebuild", action="store_true", help="build anew even if a cached index fits (default: reuse it)"
+    )
     parser.set_defaults(handler=_run_index)
 
 
@@ -45,10 +56,13 @@ def _run_index(args: argparse.Namespace) -> int:
 
 def _add_overview(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "overview", help="print the start-here summary an agent gets from get_overview"
+        "overview",
+        help="print the start-here summary an agent gets from get_overview",
+        description="Print the start-here summary of one incident, as the get_overview tool gives it: "
+        "the window, the firing alerts, the workloads at the window's end, how to investigate.",
     )
-    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory (one incident)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     parser.set_defaults(handler=_run_overview)
 
 
@@ -66,8 +80,13 @@ def _run_overview(args: argparse.Namespace) -> int:
 
 
 def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("serve", help="serve a recorded incident as an MCP server")
-    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a recorded incident as an MCP server",
+        description="Serve one recorded incident as a read-only MCP server, over stdio (one client: "
+        "the process that started it; Ctrl-C stops) or Streamable HTTP.",
+    )
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory (one incident)")
     parser.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or Streamable HTTP"
     )
@@ -84,10 +103,16 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "submit_diagnosis",
     )
     parser.add_argument(
-        "--audit-log", type=Path, default=None, help="append one JSON line per tool call here"
+        "--audit-log",
+        type=Path,
+        default=None,
+        help="append one JSON line per tool call here (default: no audit log)",
     )
     parser.add_argument(
-        "--submission-out", type=Path, default=None, help="write the submitted diagnosis (JSON) here"
+        "--submission-out",
+        type=Path,
+        default=None,
+        help="write the submitted diagnosis (JSON) here (default: not written)",
     )
     parser.add_argument(
         "--output-budget", type=int, default=None, help="most characters in one tool result (default 20000)"
@@ -111,7 +136,8 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=Path,
         default=None,
         metavar="FILE",
-        help="read the bearer token HTTP clients must send from the first line of this file",
+        help="read the bearer token HTTP clients must send from the first line of this file "
+        "(default: $ITBENCH_SERVER_TOKEN; none: no token is asked)",
     )
     tokens.add_argument(
         "--token",
@@ -119,7 +145,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the bearer token itself (visible to other users in ps; prefer --token-file or "
         "$ITBENCH_SERVER_TOKEN, the default)",
     )
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
+    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     parser.set_defaults(handler=_run_serve)
 
 
@@ -182,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(subparsers)
     add_kube_api_parser(subparsers)
     add_synth_parser(subparsers)
-    return parser
+    return use_defaults_help(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

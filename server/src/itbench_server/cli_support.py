@@ -15,6 +15,19 @@ from types import FrameType
 
 from itbench_server.errors import ItbenchError
 
+__all__ = [
+    "CACHE_DIR_DEFAULT",
+    "CACHE_DIR_HELP",
+    "EXIT_INTERRUPTED",
+    "DefaultsHelpFormatter",
+    "all_parsers",
+    "check_writable_file",
+    "os_error_line",
+    "port_number",
+    "stop_at_once_on_interrupt",
+    "use_defaults_help",
+]
+
 EXIT_INTERRUPTED = 130
 
 
@@ -85,3 +98,43 @@ def stop_at_once_on_interrupt(name: str) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+CACHE_DIR_DEFAULT = (
+    "default: $ITBENCH_CACHE_DIR, else $XDG_CACHE_HOME/itbench-server, else ~/.cache/itbench-server"
+)
+CACHE_DIR_HELP = f"where indexes are kept ({CACHE_DIR_DEFAULT})"
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that states every option's default: ``(default: X)`` is added to a help that names none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" in text.lower()
+            or not action.option_strings
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+            or isinstance(action, argparse._StoreConstAction | argparse._StoreTrueAction)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every subcommand's parser below it, depth first, in the order they were added."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += all_parsers(sub)
+    return found
+
+
+def use_defaults_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give ``parser`` and all its subcommands :class:`DefaultsHelpFormatter`; returns ``parser``."""
+    for each in all_parsers(parser):
+        each.formatter_class = DefaultsHelpFormatter
+    return parser

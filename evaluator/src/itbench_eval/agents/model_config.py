@@ -31,6 +31,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itbench_eval.errors import EvalError
 
+__all__ = [
+    "AGENT_PREFIXES",
+    "ANTHROPIC_DEFAULT_MAX_TOKENS",
+    "DEFAULT_API_KEY_ENV",
+    "DEFAULT_BASE_URL_ENV",
+    "PLACEHOLDER_API_KEY",
+    "RESERVED_ARGS",
+    "LoopOptions",
+    "ModelAgentConfig",
+    "ModelAgentOptions",
+    "ModelConfigError",
+    "add_model_agent_arguments",
+    "check_model_args",
+    "options_from_arguments",
+    "parse_model_arg",
+    "parse_model_args",
+    "split_known_args",
+    "translate_model_args",
+]
+
 ModelAPI = Literal["openai-chat", "openai-responses", "anthropic"]
 FinalAnswerPolicy = Literal["force", "off"]
 
@@ -309,7 +329,11 @@ def add_model_agent_arguments(parser: argparse.ArgumentParser) -> None:
         help="the SDK's timeout of one model request (default 600)",
     )
     group.add_argument(
-        "--prices", type=Path, default=None, metavar="FILE", help="a price table replacing the bundled one"
+        "--prices",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a price table replacing the bundled one (default: the bundled one)",
     )
 
 

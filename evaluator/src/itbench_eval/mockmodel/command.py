@@ -36,7 +36,11 @@ def add_mock_model_command(subparsers: argparse._SubParsersAction[argparse.Argum
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
-        "--record", type=Path, default=None, metavar="FILE.jsonl", help="write every request as a JSON line"
+        "--record",
+        type=Path,
+        default=None,
+        metavar="FILE.jsonl",
+        help="write every request as a JSON line (default: not recorded)",
     )
     parser.set_defaults(handler=run_mock_model)
 

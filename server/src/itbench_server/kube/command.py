@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from itbench_server.analysis.timeparse import format_time, parse_time
-from itbench_server.cli_support import check_writable_file, port_number
+from itbench_server.cli_support import CACHE_DIR_HELP, check_writable_file, port_number
+
+__all__ = ["add_kube_api_parser", "run_kube_api"]
 
 
 def add_kube_api_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +24,7 @@ def add_kube_api_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         description="Serve the recorded cluster as a read-only Kubernetes API on 127.0.0.1 and print a "
         "kubeconfig for it. Add /at/<time>/ to the server URL to view another moment.",
     )
-    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory")
+    parser.add_argument("scenario_dir", type=Path, help="a Scenario-<N>/ directory (one incident)")
     parser.add_argument(
         "--at",
         default=None,
@@ -30,14 +32,16 @@ def add_kube_api_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         "(start+3m, end-10m); default: the end of the recording",
     )
     parser.add_argument("--port", type=port_number, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--namespace", default=None, help="default namespace of the kubeconfig's context")
+    parser.add_argument(
+        "--namespace", default=None, help="default namespace of the kubeconfig's context (default: none)"
+    )
     parser.add_argument(
         "--kubeconfig-out",
         type=Path,
         default=None,
-        help="write the kubeconfig to this file instead of stdout",
+        help="write the kubeconfig to this file (default: to stdout)",
     )
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where indexes are kept")
+    parser.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     parser.set_defaults(handler=run_kube_api)
 
 

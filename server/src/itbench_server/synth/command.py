@@ -9,6 +9,8 @@ from pathlib import Path
 
 from itbench_server.errors import GeneratorError
 
+__all__ = ["add_synth_parser", "run_synth"]
+
 
 def add_synth_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from itbench_server.synth.formats import VARIANTS
@@ -24,20 +26,30 @@ def add_synth_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     parser.add_argument("--list", action="store_true", help="list the faults and the look-alikes, and exit")
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--fault", help="which fault to inject (see --list)")
-    what.add_argument("--like", type=int, metavar="N", help="an incident shaped like public scenario N")
-    what.add_argument("--suite", metavar="NAME", help="every look-alike of a suite (aa), as OUT/Scenario-<N>")
+    what.add_argument(
+        "--fault", help="which fault to inject (see --list; no default: give --fault, --like or --suite)"
+    )
+    what.add_argument(
+        "--like", type=int, metavar="N", help="an incident shaped like public scenario N (no default)"
+    )
+    what.add_argument(
+        "--suite", metavar="NAME", help="every look-alike of a suite (aa), as OUT/Scenario-<N> (no default)"
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed: picks the fault's target and every random detail"
     )
     parser.add_argument(
         "--out",
         type=Path,
-        help="the scenario directory to write (the suite's parent with --suite; without it the suite is kept in "
-        "the cache and its directory printed last)",
+        help="the scenario directory to write (the suite's parent with --suite; default with --suite: the "
+        "suite is kept in the cache and its directory printed last; required otherwise)",
     )
     parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="the cache a --suite without --out goes to"
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="the cache a --suite without --out goes to (default: $ITBENCH_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/itbench-server, else ~/.cache/itbench-server)",
     )
     parser.add_argument(
         "--size", default="small", help=f"{', '.join(SIZES)}, or a number of megabytes (default small)"
@@ -48,7 +60,9 @@ def add_synth_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--jobs", type=int, default=0, help="scenarios written at once with --suite (default: CPUs)"
     )
-    parser.add_argument("--force", action="store_true", help="replace a scenario already in --out")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a scenario already in --out (default: refuse to)"
+    )
     parser.set_defaults(handler=run_synth)
 
 
