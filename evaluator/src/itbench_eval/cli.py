@@ -58,7 +58,8 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="+",
         default=None,
         metavar="PATH",
-        help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl (the bundled ones: fixtures/)",
+        help="scenario dirs, dataset dirs of Scenario-* dirs, or a data.jsonl, e.g. the bundled fixtures/ "
+        "(default: --suite aa)",
     )
     tasks.add_argument(
         "--suite",
