@@ -11,7 +11,7 @@ from eval_agents import shared_index_cache
 from itbench_eval.cli import main
 from itbench_eval.report import compare_results
 from itbench_eval.results import read_results
-from itbench_eval.tasks import discover_tasks
+from itbench_eval.tasks import default_scenarios_dir, discover_tasks
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,8 @@ def evaluate(agent: str, out: Path, cache_dir: Path) -> int:
             str(out),
             "--cache-dir",
             str(cache_dir),
+            "--scenarios",
+            str(default_scenarios_dir()),
         ]
     )
 
@@ -41,7 +43,7 @@ def test_the_oracle_scores_one_on_every_bundled_fixture(
 ) -> None:
     tasks = discover_tasks()
 
-    assert evaluate("oracle", tmp_path, cache_dir) == 0  # no --scenarios: the bundled fixtures
+    assert evaluate("oracle", tmp_path, cache_dir) == 0  # the bundled fixtures
 
     rows = read_results(tmp_path / "results.jsonl")
     assert sorted((row.task, row.score, row.error_class, row.fn) for row in rows) == sorted(

@@ -20,7 +20,7 @@ from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.results import read_results
 from itbench_eval.settings import prompt_hash, scenario_fingerprint
-from itbench_eval.tasks import discover_tasks
+from itbench_eval.tasks import default_scenarios_dir, discover_tasks
 
 EXAMPLE_SCRIPT = Path(mockmodel.__file__).parent / "examples" / "investigate-and-submit.yaml"
 
@@ -46,6 +46,7 @@ def test_each_model_agent_form_runs_every_fixture_against_the_mock_model_and_sco
             [
                 "--agent", f"{form}:gpt-x", "--base-url", f"{base_url}{path}", "--repeats", "1",
                 "--concurrency", "4", "--out", str(out), "--cache-dir", str(cache_dir),
+                "--scenarios", str(default_scenarios_dir()),
                 "--model-arg", "temperature=0", "--model-arg", "reasoning_effort=high", "--max-turns", "20",
             ]
         )  # fmt: skip
