@@ -50,6 +50,7 @@ __all__ = [
     "ProcessMetrics",
     "ProcessSummary",
     "call_category",
+    "names_root_cause",
     "process_metrics",
     "root_cause_targets",
     "summarize_process",

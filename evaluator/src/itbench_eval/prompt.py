@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["AA_TASK_PROMPT", "TASK_PROMPT", "build_prompt"]
+
 TASK_PROMPT = """\
 An incident happened in a Kubernetes cluster. Its recording (alerts, Kubernetes objects and \
 events, application logs, traces and metrics from the time of the incident) is available \

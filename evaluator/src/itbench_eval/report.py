@@ -53,6 +53,43 @@ from itbench_eval.stats import (
 from itbench_eval.tasks import Task
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
 
+__all__ = [
+    "METRIC_LABELS",
+    "REPORT_FILE",
+    "SUMMARY_FILE",
+    "AgentSummary",
+    "BaselineScore",
+    "Comparison",
+    "Estimate",
+    "FaultTypeSummary",
+    "MissedRootCause",
+    "PlainProgress",
+    "ReportError",
+    "RichProgress",
+    "RunDetail",
+    "Summary",
+    "TaskComparison",
+    "TaskSummary",
+    "WrongAnswer",
+    "build_report",
+    "compare_results",
+    "fault_type",
+    "load_results_dir",
+    "make_progress",
+    "process_lines",
+    "render_comparison",
+    "render_html",
+    "render_table",
+    "summarize",
+    "svg_error_classes",
+    "svg_score_per_task",
+    "svg_score_vs_turns",
+    "tasks_for_results",
+    "unique_runs",
+    "write_html_report",
+    "write_summary",
+]
+
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 

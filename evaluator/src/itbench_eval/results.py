@@ -23,6 +23,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from itbench_eval.errors import EvalError
 
+__all__ = [
+    "ERROR_CLASSES",
+    "RESULTS_FILE",
+    "ResultsFileError",
+    "RunResult",
+    "append_result",
+    "finished_keys",
+    "read_results",
+]
+
 RESULTS_FILE = "results.jsonl"
 
 # How a run ended: exactly one class per run (see docs/agents.md). Only ``ok`` ended as planned;

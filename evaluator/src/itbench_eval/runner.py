@@ -72,6 +72,29 @@ from itbench_eval.settings import build_settings, differences_that_matter, read_
 from itbench_eval.tasks import Task, answer_free_view
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
 
+__all__ = [
+    "AUDIT_LOG_FILE",
+    "LOCK_FILE",
+    "RUN_CONFIG_FILE",
+    "SCORE_FILE",
+    "SERVER_STDERR_FILE",
+    "SUBMISSION_FILE",
+    "TOKEN_FILE",
+    "TRACEBACK_FILE",
+    "TRANSCRIPT_FILE",
+    "VIEWS_DIR",
+    "EvalSettings",
+    "ProgressSink",
+    "RunnerError",
+    "default_server_command",
+    "path_component",
+    "run_directory",
+    "run_evaluation",
+    "run_label",
+    "run_one",
+    "server_environment",
+]
+
 SUBMISSION_FILE = "submission.json"
 SCORE_FILE = "score.json"
 AUDIT_LOG_FILE = "audit.jsonl"

@@ -24,6 +24,19 @@ from itbench_eval import __version__
 from itbench_eval.errors import EvalError
 from itbench_eval.prompt import AA_TASK_PROMPT, TASK_PROMPT
 
+__all__ = [
+    "SETTINGS_FILE",
+    "RunSettings",
+    "SettingsError",
+    "build_settings",
+    "differences_that_matter",
+    "prompt_hash",
+    "read_settings",
+    "scenario_fingerprint",
+    "server_facts",
+    "write_settings",
+]
+
 SETTINGS_FILE = "settings.json"
 # Never part of a scenario's data (the server never reads them either): answer keys, run status.
 _NOT_DATA = re.compile(r"^(ground_?truth.*|data\.jsonl|status\.json|assertion\.json)$", re.IGNORECASE)

@@ -34,6 +34,19 @@ from pydantic import BaseModel, ConfigDict
 from itbench_eval.errors import EvalError
 from itbench_eval.groundtruth import GroundTruth, GroundTruthError, ground_truth_from_yaml
 
+__all__ = [
+    "GROUND_TRUTH_NAMES",
+    "Task",
+    "TaskError",
+    "answer_free_view",
+    "default_scenarios_dir",
+    "discover_tasks",
+    "is_answer_key",
+    "is_scenario_dir",
+    "read_data_jsonl",
+    "suite_tasks",
+]
+
 GROUND_TRUTH_NAMES = ("ground_truth.yaml", "ground_truth.yml", "groundtruth_v1.yaml", "groundtruth.yaml")
 _JSONL_ID_KEYS = ("scenario", "scenario_id", "scenario_name", "id", "task_id", "name", "incident_id")
 _JSONL_GT_KEYS = ("ground_truth", "groundtruth", "ground_truth_yaml", "gt", "answer", "solution")

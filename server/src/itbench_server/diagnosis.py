@@ -21,6 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itbench_server.errors import ItbenchError
 
+__all__ = [
+    "ENTITY_NAME_HELP",
+    "ENTITY_NAME_PATTERN",
+    "AlertExplained",
+    "ContributingFactor",
+    "Diagnosis",
+    "Entity",
+    "Propagation",
+    "SubmissionFormatError",
+    "describe_validation_error",
+    "invalid_entity_names",
+    "load_submission",
+    "parse_submission",
+]
+
 ENTITY_NAME_PATTERN = re.compile(r"^[^/\s]+/[A-Za-z][A-Za-z0-9]*/[^/\s]+$")
 ENTITY_NAME_HELP = (
     "an entity name is 'namespace/Kind/name', for example 'otel-demo/Deployment/ad' or, for a "

@@ -22,6 +22,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "ECHO_LENGTH",
+    "AmbiguousEntityError",
+    "EntityNotFoundError",
+    "GeneratorError",
+    "IndexBuildError",
+    "ItbenchError",
+    "NotAScenarioError",
+    "QueryError",
+    "SnapshotError",
+    "SnapshotFileError",
+    "quoted",
+]
+
 ECHO_LENGTH = 200
 """The most characters of a caller's value an error message repeats."""
 

@@ -29,6 +29,8 @@ from itbench_eval.agents.model_loop import (
 )
 from itbench_eval.agents.prices import TokenUsage
 
+__all__ = ["EMPTY_REPLY", "AnthropicConversation", "anthropic_usage"]
+
 # The API refuses an assistant turn with no content; an empty reply is kept as this text.
 EMPTY_REPLY = "(no reply)"
 

@@ -28,6 +28,26 @@ from itbench_eval.errors import EvalError
 if TYPE_CHECKING:
     from itbench_eval.groundtruth import GroundTruth
 
+__all__ = [
+    "DEFAULT_MAX_TURNS",
+    "SUBMIT_TOOL",
+    "Agent",
+    "AgentOutcome",
+    "ConnectsItself",
+    "HarnessError",
+    "McpEndpoint",
+    "ModelError",
+    "ReadsGroundTruth",
+    "ReportsPartialOutcome",
+    "RunContext",
+    "RunLimits",
+    "TaskView",
+    "ToolSession",
+    "Transcript",
+    "TurnLimitExceeded",
+    "result_text",
+]
+
 DEFAULT_MAX_TURNS = 100
 SUBMIT_TOOL = "submit_diagnosis"
 

@@ -31,6 +31,35 @@ from itbench_eval.agents.base import (
     result_text,
 )
 
+__all__ = [
+    "ALERT_WEIGHT",
+    "ANOMALY_WEIGHT",
+    "CHANGE_WEIGHTS",
+    "CHAOS_KINDS",
+    "CHAOS_WEIGHT",
+    "CONSTRAINT_KINDS",
+    "DEEPEST_ERROR_WEIGHT",
+    "DERIVED_KINDS",
+    "ENTITY",
+    "ERROR_LOG_WEIGHT",
+    "RESTART_MARK",
+    "SCALING_FIELDS",
+    "SCALING_WEIGHT",
+    "SECOND_CANDIDATE_RATIO",
+    "WARNING_REASONS",
+    "WORKLOAD_KINDS",
+    "BaselineAgent",
+    "Candidate",
+    "Evidence",
+    "deepest_erroring_services",
+    "owning_workload",
+    "read_changes",
+    "read_warning_events",
+    "same_fault",
+    "split_entity",
+    "workload_key",
+]
+
 ENTITY = r"(?P<entity>[^\s/]+/[A-Za-z][A-Za-z0-9]*/[^\s/]+)"
 _CHANGE_LINE = re.compile(rf"^\S+\s+{ENTITY}\s+changed since the listing")
 _PRESENCE_LINE = re.compile(rf"^\S+\s+{ENTITY}\s+(?P<change>appeared|deleted|disappeared)\b")

@@ -36,6 +36,19 @@ from itbench_eval.agents.random_agent import RandomAgent
 from itbench_eval.agents.replay import ReplayAgent, ReplayError, load_replay
 from itbench_eval.errors import EvalError
 
+__all__ = [
+    "AGENT_FORMS",
+    "BUILTIN_AGENTS",
+    "CLI_PREFIXES",
+    "AgentSpecError",
+    "CliAgentFactory",
+    "CliOptions",
+    "DescribesSettings",
+    "ModelAgentFactory",
+    "agent_label",
+    "resolve_agent",
+]
+
 AgentFactory = Callable[[], Agent]
 
 BUILTIN_AGENTS: dict[str, AgentFactory] = {

@@ -56,6 +56,34 @@ from itbench_eval.agents.model_config import ModelAgentConfig, ModelAPI
 from itbench_eval.agents.prices import PriceTable, TokenUsage
 from itbench_eval.errors import EvalError
 
+__all__ = [
+    "CONNECTION_CLOSED",
+    "CONTINUE_TEXT",
+    "CUT_MARKER",
+    "ELIDED_MARKER",
+    "FINAL_ANSWER_TEXT",
+    "MAX_OVERFLOW_RETRIES",
+    "MAX_TOOL_NAME",
+    "MODEL_CALLS_FILE",
+    "NUDGE_TEXT",
+    "OVERFLOW_SHRINK",
+    "CallRecorder",
+    "ContextOverflowError",
+    "ModelAgent",
+    "ModelConversation",
+    "ModelReply",
+    "ModelToolCall",
+    "ToolOutcome",
+    "ToolSpec",
+    "cut_to_budget",
+    "describe_api_error",
+    "is_context_overflow",
+    "make_conversation",
+    "read_arguments",
+    "tool_specs",
+    "wire_tool_name",
+]
+
 MODEL_CALLS_FILE = "model_calls.jsonl"
 CONNECTION_CLOSED = -32000  # the MCP error code of a server that went away
 MAX_TOOL_NAME = 64

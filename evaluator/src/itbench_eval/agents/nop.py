@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from itbench_eval.agents.base import AgentOutcome, RunContext
 
+__all__ = ["NopAgent"]
+
 
 class NopAgent:
     """Returns at once without calling a tool."""

@@ -28,6 +28,8 @@ from itbench_eval.agents.model_loop import (
 )
 from itbench_eval.agents.prices import TokenUsage
 
+__all__ = ["ERROR_PREFIX", "OpenAIChatConversation", "chat_usage", "openai_client", "openai_error_detail"]
+
 ERROR_PREFIX = "ERROR: "
 
 

@@ -28,6 +28,8 @@ from itbench_eval.agents.model_loop import (
 from itbench_eval.agents.openai_chat import ERROR_PREFIX, openai_client, openai_error_detail
 from itbench_eval.agents.prices import TokenUsage
 
+__all__ = ["OpenAIResponsesConversation", "responses_usage"]
+
 
 def responses_usage(usage: Any) -> TokenUsage | None:
     if usage is None:

@@ -14,6 +14,8 @@ from itbench_eval.agents.base import (
 )
 from itbench_eval.groundtruth import GroundTruth, oracle_names
 
+__all__ = ["OracleAgent"]
+
 
 class OracleAgent:
     """Submits one name per root-cause set of the ground truth."""

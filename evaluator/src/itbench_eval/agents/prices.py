@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itbench_eval.errors import EvalError
 
+__all__ = ["BUNDLED_PRICES", "ModelPrice", "PriceTable", "PriceTableError", "TokenUsage", "load_price_table"]
+
 BUNDLED_PRICES = "prices.yaml"
 _NAME_BOUNDARY = "-:@._/"
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from itbench_eval.agents.base import AgentOutcome, RunContext
 from itbench_eval.errors import EvalError
 
+__all__ = ["RecordedCall", "ReplayAgent", "ReplayError", "load_replay"]
+
 
 class ReplayError(EvalError, ValueError):
     """A replay file cannot be read; the message names the file and the line."""

@@ -10,3 +10,5 @@
 
 See docs/integrations.md.
 """
+
+__all__: list[str] = []

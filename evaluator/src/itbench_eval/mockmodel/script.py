@@ -31,6 +31,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from itbench_eval.errors import EvalError
 
+__all__ = [
+    "MATCH_KEY",
+    "SUBMIT_TOOL",
+    "FailureSpec",
+    "Script",
+    "ScriptError",
+    "ScriptStep",
+    "ToolCallSpec",
+    "UsageSpec",
+    "dump_script",
+    "fill_matches",
+    "load_script",
+]
+
 SUBMIT_TOOL = "submit_diagnosis"
 MATCH_KEY = "$match"
 

@@ -42,6 +42,8 @@ from itbench_eval.mockmodel.wire import (
     wire_of_path,
 )
 
+__all__ = ["RETRY_COUNT_HEADER", "MockModel", "MockModelServer", "RequestLog", "serve"]
+
 RETRY_COUNT_HEADER = "x-stainless-retry-count"
 
 

@@ -18,6 +18,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+__all__ = [
+    "TOOL_SEARCH",
+    "ConversationView",
+    "Reply",
+    "ReplyCall",
+    "ReplyUsage",
+    "json_stub",
+    "read_request",
+    "render_error",
+    "render_reply",
+    "wire_of_path",
+]
+
 Wire = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
 
 

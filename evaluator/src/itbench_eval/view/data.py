@@ -15,6 +15,18 @@ from itbench_eval.report import AgentSummary, RunDetail, Summary, summarize, tas
 from itbench_eval.report import fault_type as task_fault_type
 from itbench_eval.results import RESULTS_FILE, ResultsFileError, RunResult, read_results
 
+__all__ = [
+    "FOLD_CHARS",
+    "FOLD_LINES",
+    "MAX_FILE_BYTES",
+    "Loaded",
+    "ResultsDir",
+    "Step",
+    "read_jsonl",
+    "read_text",
+    "timeline",
+]
+
 # Above this many characters or lines a text is folded (shown by clicking).
 FOLD_CHARS = 1200
 FOLD_LINES = 16

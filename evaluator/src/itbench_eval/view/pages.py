@@ -23,6 +23,27 @@ from itbench_eval.view.data import (
     timeline,
 )
 
+__all__ = [
+    "RUN_FILES",
+    "colour",
+    "compare",
+    "e",
+    "file_url",
+    "fold",
+    "leaderboard",
+    "matrix",
+    "money",
+    "number",
+    "outcome_badges",
+    "page",
+    "percent",
+    "read_jsonl_object",
+    "run_page",
+    "run_url",
+    "score_html",
+    "score_text",
+]
+
 RUN_FILES = (
     "transcript.jsonl",
     "audit.jsonl",

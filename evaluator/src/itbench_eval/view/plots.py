@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import matplotlib
 
+__all__ = ["score_bars"]
+
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt

@@ -25,6 +25,19 @@ from itbench_eval.report import ReportError, compare_results
 from itbench_eval.view import pages
 from itbench_eval.view.data import MAX_FILE_BYTES, ResultsDir
 
+__all__ = [
+    "LOOPBACK_NAMES",
+    "SECURITY_HEADERS",
+    "STATIC",
+    "STATIC_TYPES",
+    "ViewError",
+    "bind",
+    "create_app",
+    "is_loopback",
+    "serve",
+    "url_of",
+]
+
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8"}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")

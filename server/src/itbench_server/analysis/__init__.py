@@ -13,3 +13,5 @@ rows shown come back to Python:
 - ``topology``: the service call graph and the Kubernetes object graph;
 - ``changes``: field-level changes of objects between listings.
 """
+
+__all__: list[str] = []

@@ -15,6 +15,17 @@ from itbench_server.analysis.timeparse import format_duration, format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "ALWAYS_FIRING",
+    "ENTITY_SQL",
+    "EPISODE_GAP",
+    "AlertEpisode",
+    "AlertTimeline",
+    "alert_timeline",
+    "default_pivot",
+    "render_alert_timeline",
+]
+
 EPISODE_GAP: Final = timedelta(seconds=150)
 """Longer than two sampling intervals: a missed sample does not split an episode."""
 

@@ -25,6 +25,23 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "CHANGE_LIMIT",
+    "FIELD_LIMIT",
+    "NOISY_KINDS",
+    "TEXT_DIFF_LINES",
+    "Changes",
+    "FieldChange",
+    "ObjectChange",
+    "PresenceChange",
+    "diff",
+    "normalized",
+    "object_changes",
+    "render_changes",
+    "render_field",
+    "resolve_kinds",
+]
+
 NOISY_KINDS: Final = ("Endpoints", "EndpointSlice", "Lease", "Event")
 """Kinds that change all the time as a side effect; left out unless asked for by kind."""
 

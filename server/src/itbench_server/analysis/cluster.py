@@ -25,7 +25,15 @@ from typing import Any, Final
 from itbench_server.analysis.timeparse import parse_timestamp
 from itbench_server.snapshot.snapshot import Snapshot
 
-__all__ = ["ROUND_GAP", "ListingRound", "PresentObject", "listing_rounds", "objects_at", "round_start"]
+__all__ = [
+    "ROUND_GAP",
+    "ListingRound",
+    "PresentObject",
+    "decode_body",
+    "listing_rounds",
+    "objects_at",
+    "round_start",
+]
 
 ROUND_GAP: Final = timedelta(seconds=60)
 """Listings of one kind closer than this belong to the same listing round."""

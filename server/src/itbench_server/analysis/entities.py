@@ -26,6 +26,16 @@ from typing import Final
 from itbench_server.errors import AmbiguousEntityError, EntityNotFoundError, QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "CLUSTER_NAMESPACE",
+    "EntityRef",
+    "canonical_kind",
+    "known_entities",
+    "match_entities",
+    "plural_of",
+    "resolve_entity",
+]
+
 CLUSTER_NAMESPACE: Final = "cluster"
 """The namespace written for cluster-scoped objects (stored as '' in the index)."""
 

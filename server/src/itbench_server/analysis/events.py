@@ -17,6 +17,15 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "WORKLOAD_KINDS",
+    "EventGroup",
+    "event_groups",
+    "objects_named",
+    "range_note",
+    "render_event_groups",
+]
+
 WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 # Masks what differs between events about the same thing (generated pod names, quoted names,

@@ -20,6 +20,27 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "BODY_CUT",
+    "DISTINCT_CUT",
+    "EXAMPLE_CUT",
+    "SEVERITY_LEVELS",
+    "TEMPLATE_CUT",
+    "LogCount",
+    "LogLine",
+    "LogLines",
+    "LogScope",
+    "LogTemplate",
+    "check_log_filters",
+    "log_counts",
+    "log_templates",
+    "render_counts",
+    "render_lines",
+    "render_templates",
+    "search_lines",
+    "severity_threshold",
+]
+
 BODY_CUT: Final = 500
 """Longest log body shown; longer ones are cut with a note."""
 

@@ -23,6 +23,25 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "COUNTER_SUFFIXES",
+    "MAX_GROUP_KEYS",
+    "Anomaly",
+    "AnomalyRanking",
+    "MetricInfo",
+    "Series",
+    "SeriesResult",
+    "default_step",
+    "histogram_quantile",
+    "is_counter",
+    "list_metrics",
+    "metric_series",
+    "rank_anomalies",
+    "render_anomalies",
+    "render_metric_list",
+    "render_series",
+]
+
 COUNTER_SUFFIXES: Final = ("_total", "_count", "_sum", "_bucket")
 Aggregate = Literal["sum", "avg", "max", "min"]
 AnomalyMethod = Literal["zscore", "relative"]

@@ -15,6 +15,17 @@ import duckdb
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "TEMPLATE_RULES",
+    "check_regex",
+    "json_text_sql",
+    "member_of_sql",
+    "message_sql",
+    "regex_match_sql",
+    "sql_literal",
+    "template_sql",
+]
+
 # A character no log holds (Unicode private use), put before the digits of a host:port pair so
 # that the rules after it leave them alone, and taken out at the end: the address a message
 # names (``ECONNREFUSED 10.96.103.36:8080``, ``http://quote:8081/getquote``) is often the

@@ -26,6 +26,20 @@ from datetime import UTC, datetime, timedelta
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import TimeWindow
 
+__all__ = [
+    "ACCEPTED_TIME_FORMS",
+    "MAX_DISTANCE",
+    "MAX_DURATION",
+    "check_in_recording",
+    "format_duration",
+    "format_time",
+    "parse_duration",
+    "parse_time",
+    "parse_time_range",
+    "parse_timestamp",
+    "time_bounds",
+]
+
 ACCEPTED_TIME_FORMS = (
     "RFC 3339 like 2025-12-15T17:25:19Z, a naive ISO time (UTC) like 2025-12-15T17:25:19, "
     "or relative to the incident window: start, end, start+3m, end-10m, -5m (= end-5m), "

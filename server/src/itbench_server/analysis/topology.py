@@ -35,6 +35,20 @@ from itbench_server.analysis.entities import EntityRef
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "LISTING_TOLERANCE",
+    "CallEdge",
+    "Edge",
+    "Neighbour",
+    "neighbours",
+    "no_neighbours_hint",
+    "object_edges",
+    "render_calls",
+    "render_edges",
+    "render_neighbours",
+    "service_calls",
+]
+
 Direction = Literal["up", "down", "both"]
 
 LISTING_TOLERANCE: Final = timedelta(seconds=90)

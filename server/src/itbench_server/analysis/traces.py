@@ -11,6 +11,26 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "TRACE_SPAN_LIMIT",
+    "ErrorSignature",
+    "ErrorTrace",
+    "OperationSummary",
+    "PhaseStats",
+    "SpanNode",
+    "TraceErrors",
+    "TraceSummary",
+    "TraceTree",
+    "check_trace_service",
+    "error_traces",
+    "render_error_signatures",
+    "render_error_traces",
+    "render_summary",
+    "render_tree",
+    "summarize_operations",
+    "trace_tree",
+]
+
 SummarySort = Literal["errors", "latency", "calls"]
 SpanKinds = Literal["server", "client", "all"]
 

@@ -42,6 +42,17 @@ from itbench_server.kube.selectors import (
 )
 from itbench_server.kube.store import ClusterRecording, resource_version_of, rfc3339, rfc3339_nano
 
+__all__ = [
+    "FORBIDDEN_SUBRESOURCES",
+    "READ_VERBS",
+    "TABLE_CONTENT_TYPE",
+    "TIME_PREFIX",
+    "WATCH_LIMIT",
+    "ApiError",
+    "KubeApi",
+    "status_response",
+]
+
 Object = dict[str, Any]
 
 TIME_PREFIX = "at"

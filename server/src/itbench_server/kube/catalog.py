@@ -17,6 +17,15 @@ from typing import Any
 
 from itbench_server.kube.printers import PrinterColumn
 
+__all__ = [
+    "BUILTIN_TYPES",
+    "METRICS_GROUP_VERSION",
+    "METRICS_TYPES",
+    "RecordedKind",
+    "ResourceType",
+    "build_catalog",
+]
+
 
 @dataclass(frozen=True)
 class ResourceType:

@@ -13,6 +13,8 @@ from typing import Any
 
 from itbench_server.kube.printers import parse_timestamp
 
+__all__ = ["is_events_v1", "to_core", "to_events_v1"]
+
 Object = dict[str, Any]
 
 _CORE_ONLY_TO_V1 = {

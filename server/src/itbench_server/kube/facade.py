@@ -34,6 +34,8 @@ from itbench_server.kube.store import ClusterRecording
 from itbench_server.kube.tls import ServerCertificate, make_server_certificate
 from itbench_server.snapshot import Snapshot
 
+__all__ = ["KubeFacade"]
+
 _START_TIMEOUT = 30.0
 
 

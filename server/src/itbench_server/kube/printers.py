@@ -18,6 +18,39 @@ from typing import Any
 
 from itbench_server.analysis.timeparse import parse_timestamp
 
+__all__ = [
+    "AGE",
+    "BINDING_COLUMNS",
+    "CONTAINERS",
+    "CRON_JOB_COLUMNS",
+    "DAEMON_SET_COLUMNS",
+    "DEFAULT_COLUMNS",
+    "DEPLOYMENT_COLUMNS",
+    "EVENT_COLUMNS",
+    "HPA_COLUMNS",
+    "IMAGES",
+    "JOB_COLUMNS",
+    "NAME",
+    "NODE_COLUMNS",
+    "POD_COLUMNS",
+    "PRINTERS",
+    "REPLICA_SET_COLUMNS",
+    "SELECTOR",
+    "SERVICE_COLUMNS",
+    "STATEFUL_SET_COLUMNS",
+    "WEBHOOK_COLUMNS",
+    "Column",
+    "PrinterColumn",
+    "age",
+    "build_table",
+    "custom_columns",
+    "format_label_selector",
+    "format_labels",
+    "human_duration",
+    "pod_status_reason",
+    "printer_for",
+]
+
 Object = dict[str, Any]
 Cell = str | int | float | bool | None
 

@@ -18,6 +18,17 @@ from typing import Any
 
 from itbench_server.errors import QueryError
 
+__all__ = [
+    "FIELDS_BY_KIND",
+    "FieldRequirement",
+    "LabelRequirement",
+    "SelectorError",
+    "fields_match",
+    "labels_match",
+    "parse_field_selector",
+    "parse_label_selector",
+]
+
 
 class SelectorError(QueryError):
     """A label or field selector that cannot be parsed or is not supported."""

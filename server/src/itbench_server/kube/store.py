@@ -31,6 +31,8 @@ from itbench_server.analysis.cluster import decode_body, objects_at
 from itbench_server.kube.catalog import RecordedKind, ResourceType, build_catalog
 from itbench_server.snapshot import Snapshot
 
+__all__ = ["METRICS_WINDOW", "ClusterRecording", "LogLine", "resource_version_of", "rfc3339", "rfc3339_nano"]
+
 Object = dict[str, Any]
 
 METRICS_WINDOW = timedelta(minutes=5)

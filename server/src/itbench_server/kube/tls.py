@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+__all__ = ["VALIDITY", "ServerCertificate", "make_server_certificate"]
+
 VALIDITY = timedelta(days=30)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "read_token_file",
     "resolve_token",
     "serve_http",
+    "url_for",
 ]
 
 MCP_PATH = "/mcp"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+__all__ = ["clip_text", "page_lines", "truncation_marker"]
+
 
 def truncation_marker(more: int, next_offset: int, unit: str = "lines") -> str:
     return f"[truncated: {more} more {unit}; call again with offset={next_offset}]"

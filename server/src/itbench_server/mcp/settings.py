@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = ["DEFAULT_OUTPUT_BUDGET", "ServerSettings"]
+
 DEFAULT_OUTPUT_BUDGET = 20_000
 
 

@@ -26,7 +26,16 @@ from itbench_server.mcp.settings import ServerSettings
 from itbench_server.mcp.tooling import ToolContext, add_tool
 from itbench_server.snapshot import TABLE_DDL, Snapshot
 
-__all__ = ["SqlConsole", "register_sql_tool", "run_sql", "schema_text"]
+__all__ = [
+    "SqlConsole",
+    "check_single_select",
+    "format_result",
+    "register_sql_tool",
+    "render_table",
+    "run_sql",
+    "run_sql_description",
+    "schema_text",
+]
 
 _LOCKDOWN = (  # in this order: once external access is off, temp_directory is frozen
     "SET temp_directory = ''",

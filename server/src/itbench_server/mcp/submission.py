@@ -38,9 +38,17 @@ __all__ = [
     "MAX_LISTED",
     "PROSE_CHARS",
     "SUBMIT",
+    "AlertExplained",
+    "ContributingFactor",
     "DiagnosisRecorder",
+    "Entity",
+    "KnownEntities",
+    "Propagation",
+    "name_fix",
     "register_submission_tool",
     "submit_diagnosis",
+    "unknown_name_warning",
+    "write_atomically",
 ]
 
 SUBMIT = ToolAnnotations(

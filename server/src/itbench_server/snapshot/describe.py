@@ -5,6 +5,8 @@ from __future__ import annotations
 from itbench_server.snapshot.schema import EVIDENCE_TABLES
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = ["describe_snapshot"]
+
 
 def describe_snapshot(snapshot: Snapshot) -> str:
     """The window, rows per table, files read and everything skipped, in a stable order."""

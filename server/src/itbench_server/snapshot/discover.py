@@ -20,6 +20,8 @@ from typing import Literal
 
 from itbench_server.errors import NotAScenarioError
 
+__all__ = ["ScenarioFiles", "SourceFile", "find_scenario_files", "never_read", "scenarios_inside"]
+
 SourceKind = Literal["logs", "spans", "events", "objects", "pod_metrics", "service_metrics", "alerts"]
 
 _TSV_SOURCES: dict[str, SourceKind] = {

@@ -31,6 +31,21 @@ from itbench_server.snapshot.discover import ScenarioFiles, SourceFile, SourceKi
 from itbench_server.snapshot.schema import SCHEMA_VERSION, TABLE_DDL
 from itbench_server.snapshot.sqlmacros import MACROS
 
+__all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_HEADER_BYTES",
+    "MAX_LINE_BYTES",
+    "REQUIRED_COLUMNS",
+    "RESOURCE_DICTIONARY",
+    "ROW_ATTRIBUTES",
+    "ROW_DICTIONARY",
+    "SKIPPED_LINES_PER_FILE",
+    "BuildReport",
+    "IndexBuilder",
+    "attribute_dictionaries_sql",
+    "resource_for_kind",
+]
+
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 64 * 1024 * 1024

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = ["EVIDENCE_TABLES", "SCHEMA_VERSION", "TABLE_DDL"]
+
 SCHEMA_VERSION: Final = 1
 
 TABLE_DDL: Final[dict[str, str]] = {

@@ -14,6 +14,8 @@ import duckdb
 
 from itbench_server.errors import IndexBuildError
 
+__all__ = ["SkippedInput", "Snapshot", "TimeWindow"]
+
 
 @dataclass(frozen=True)
 class TimeWindow:

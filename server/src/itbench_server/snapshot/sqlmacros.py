@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = ["MACROS"]
+
 _Q: Final = "''"  # one single quote inside an SQL string literal
 
 MACROS: Final[tuple[str, ...]] = (

@@ -30,6 +30,16 @@ from itbench_server.snapshot.ingest import IndexBuilder
 from itbench_server.snapshot.schema import SCHEMA_VERSION
 from itbench_server.snapshot.snapshot import Snapshot
 
+__all__ = [
+    "INGEST_REVISION",
+    "build_index",
+    "default_cache_dir",
+    "fingerprint",
+    "index_path_for",
+    "open_snapshot",
+    "remove_build_leftovers",
+]
+
 logger = logging.getLogger(__name__)
 
 # Bump when ingest changes what it writes for the same files.

@@ -26,6 +26,27 @@ from itbench_server.synth.topology import (
     Workload,
 )
 
+__all__ = [
+    "CONTROL_PLANE",
+    "FLAGS",
+    "MINUTE",
+    "NODES",
+    "SECOND",
+    "Cluster",
+    "Deployment",
+    "EventRecord",
+    "Ids",
+    "Pod",
+    "PodState",
+    "ReplicaSet",
+    "StaticObject",
+    "chaos_crd",
+    "flagd_json",
+    "hpa_manifest",
+    "iso",
+    "iso_micro",
+]
+
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Final
 
+__all__ = ["VARIANTS", "Style", "TsvWriter", "needs_quotes", "quote"]
+
 VARIANTS: Final = ("default", "go", "json", "raw")
 
 _NS: Final = 1_000_000_000

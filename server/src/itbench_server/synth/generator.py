@@ -36,6 +36,30 @@ from itbench_server.synth.telemetry import (
 from itbench_server.synth.topology import FLOWS, NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS, Flow
 from itbench_server.synth.traffic import Traffic
 
+__all__ = [
+    "FAULTS",
+    "FAULT_OFFSET",
+    "HOME",
+    "LOG_COLUMNS",
+    "POD_METRIC_COLUMNS",
+    "SERVICE_METRIC_COLUMNS",
+    "SIMULATED_REQUESTS_PER_SLOT",
+    "SIZES",
+    "TRACE_COLUMNS",
+    "WINDOW",
+    "Injection",
+    "Layout",
+    "SizePreset",
+    "cached_suite",
+    "describe_faults",
+    "generate_lookalike",
+    "generate_scenario",
+    "generate_suite",
+    "generator_fingerprint",
+    "scenario_noise",
+    "size_preset",
+]
+
 FAULTS: Final[dict[str, type[Fault]]] = {fault.name: fault for fault in FAULT_TYPES}
 HOME: Final = next(flow for flow in FLOWS if flow.name == "home")
 

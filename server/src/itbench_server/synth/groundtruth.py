@@ -13,6 +13,8 @@ from itbench_server.synth.faults import Group, Propagation, RootCause
 from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import callers_of
 
+__all__ = ["build_ground_truth"]
+
 
 def _caller(service: str) -> str:
     return "checkout" if service == "kafka" else service

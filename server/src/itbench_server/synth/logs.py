@@ -15,6 +15,8 @@ from itbench_server.synth.cluster import SECOND, Pod
 from itbench_server.synth.topology import PRODUCT_IDS
 from itbench_server.synth.traffic import MS, Span
 
+__all__ = ["access_log", "background_lines", "client_error_log", "request_log"]
+
 
 def _clock(ns: int, fmt: str = "%Y-%m-%dT%H:%M:%S") -> str:
     moment = datetime.fromtimestamp(ns // 1000 / 1_000_000, UTC)

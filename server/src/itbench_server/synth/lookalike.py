@@ -17,6 +17,8 @@ from typing import Any, Final
 
 from itbench_server.errors import GeneratorError
 
+__all__ = ["LOOKALIKES", "LOOKALIKE_BY_NUMBER", "SUITES", "LookAlike", "lookalike", "suite"]
+
 
 @dataclass(frozen=True)
 class LookAlike:

@@ -38,6 +38,16 @@ from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
 
+__all__ = [
+    "CHANGES",
+    "NOISE_CATALOGUE",
+    "WARNINGS",
+    "Noise",
+    "NoiseItem",
+    "add_collector_config",
+    "plant_noise",
+]
+
 # Entries that change an object during the window, and entries that only warn.
 CHANGES: Final = ("image-bump", "resources-bump", "collector-config", "flag-variant")
 WARNINGS: Final = ("crashlooping-pod", "probe-warnings", "node-pressure", "autoscaler", "slow-consumer")

@@ -19,6 +19,21 @@ from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, Pod
 from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import MS, Span
 
+__all__ = [
+    "BUCKETS_MS",
+    "DATABASE_SPAN",
+    "EXCLUDED",
+    "SLOT",
+    "Alert",
+    "AlertEvaluator",
+    "PodSample",
+    "SpanStats",
+    "alert_json",
+    "pod_samples",
+    "prometheus_value",
+    "safe_file_part",
+]
+
 SLOT = 10 * SECOND
 BUCKETS_MS: tuple[float, ...] = (25, 100, 250, 500, 1000, 2500, 10000, math.inf)
 EXCLUDED = ("flagd", "load-generator")

@@ -14,6 +14,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+__all__ = [
+    "CHAOS_NAMESPACE",
+    "CHART",
+    "DEMO_VERSION",
+    "FLOWS",
+    "IMAGE_FILES",
+    "IMAGE_REPO",
+    "NAMESPACE",
+    "PRODUCT_IDS",
+    "TRACED",
+    "WORKLOADS",
+    "WORKLOAD_BY_NAME",
+    "Call",
+    "Flow",
+    "Workload",
+    "callers_of",
+]
+
 NAMESPACE: Final = "otel-demo"
 CHAOS_NAMESPACE: Final = "chaos-mesh"
 DEMO_VERSION: Final = "2.0.2"

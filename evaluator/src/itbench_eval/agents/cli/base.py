@@ -42,7 +42,7 @@ from itbench_eval.agents.cli.relay import TcpRelay
 from itbench_eval.errors import EvalError
 from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
 
-__all__ = ["AGENT_DIR", "CliAgent", "CliAgentConfig", "CliRun", "CliSetupError", "find_binary"]
+__all__ = ["AGENT_DIR", "CliAgent", "CliAgentConfig", "CliRun", "CliSetupError", "find_binary", "json_lines"]
 
 AGENT_DIR = "agent"
 STDOUT_FILE = "agent.stdout"

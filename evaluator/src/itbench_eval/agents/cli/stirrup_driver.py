@@ -21,6 +21,8 @@ from stirrup import Agent
 from stirrup.clients.chat_completions_client import ChatCompletionsClient
 from stirrup.tools.mcp import MCPToolProvider
 
+__all__ = ["main"]
+
 
 async def main(args: argparse.Namespace) -> int:
     client = ChatCompletionsClient(

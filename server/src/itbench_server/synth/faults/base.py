@@ -19,6 +19,21 @@ from itbench_server.synth.cluster import SECOND, Cluster
 from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME, callers_of
 from itbench_server.synth.traffic import Disruption, Disruptions
 
+__all__ = [
+    "Fault",
+    "FaultSet",
+    "Group",
+    "Incident",
+    "LogLine",
+    "Propagation",
+    "RootCause",
+    "chain",
+    "group_id",
+    "workload_alias",
+    "workload_groups",
+    "workload_root_cause",
+]
+
 T = TypeVar("T")
 
 

@@ -898,4 +898,15 @@ CHAOS_FAULTS: tuple[type[ChaosFault], ...] = (
     JvmChaosFault,
     IoChaosFault,
 )
-__all__ = ["CHAOS_FAULTS", "ChaosFault"]
+__all__ = [
+    "CHAOS_FAULTS",
+    "ChaosFault",
+    "HttpChaosFault",
+    "IoChaosFault",
+    "JvmChaosFault",
+    "NetworkDelayFault",
+    "NetworkLossFault",
+    "NetworkPartitionFault",
+    "PodFailureFault",
+    "StressFault",
+]

@@ -821,4 +821,15 @@ CONFIG_FAULTS: tuple[type[Fault], ...] = (
     ApiServerSurgeFault,
     NoFault,
 )
-__all__ = ["CONFIG_FAULTS"]
+__all__ = [
+    "CONFIG_FAULTS",
+    "ApiServerSurgeFault",
+    "CordonedNodeFault",
+    "DeletedServiceFault",
+    "NetworkPolicyFault",
+    "NoFault",
+    "PriorityPreemptionFault",
+    "SecretCredentialsFault",
+    "ServiceSelectorFault",
+    "ServiceTargetPortFault",
+]

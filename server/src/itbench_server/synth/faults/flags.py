@@ -31,6 +31,8 @@ from itbench_server.synth.faults.base import (
 from itbench_server.synth.topology import NAMESPACE
 from itbench_server.synth.traffic import Disruption, Failure
 
+__all__ = ["FAILING_PRODUCT", "FLAG_EFFECTS", "FLOOD", "FeatureFlagFault", "FlagEffect", "flagd_reload_lines"]
+
 FLOOD = "loadGeneratorFloodHomepage"
 _FLAGD_CONFIG = "flagd-config-1"
 # The product the demo's product catalog refuses while productCatalogFailure is on.

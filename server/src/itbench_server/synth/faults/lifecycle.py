@@ -10,6 +10,18 @@ from dataclasses import dataclass
 from itbench_server.synth.cluster import SECOND, Cluster, JsonObject, Pod, PodState, iso
 from itbench_server.synth.topology import NAMESPACE
 
+__all__ = [
+    "MAX_BACKOFF",
+    "Crash",
+    "CrashLoop",
+    "crash_events",
+    "crash_loop",
+    "name_pod",
+    "never_ready",
+    "pull_backoff",
+    "unschedulable",
+]
+
 MAX_BACKOFF = 300 * SECOND
 
 

@@ -26,6 +26,16 @@ from itbench_server.synth.faults.workload import MANAGER, StatesOf, WorkloadFaul
 from itbench_server.synth.topology import NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
 
+__all__ = [
+    "RESOURCE_FAULTS",
+    "STORAGE_SCRIPT",
+    "HpaFault",
+    "InsufficientResourcesFault",
+    "ResourceQuotaFault",
+    "UnassignedLimitsFault",
+    "ValkeyOomFault",
+]
+
 
 # ------------------------------------------------------------------------------------ quota
 class ResourceQuotaFault(Fault):

@@ -39,6 +39,25 @@ from itbench_server.synth.faults.lifecycle import (
 from itbench_server.synth.topology import NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
 
+__all__ = [
+    "MANAGER",
+    "SCHEDULER_TAINT",
+    "WORKLOAD_FAULTS",
+    "AntiAffinityFault",
+    "BadEnvFault",
+    "BadImageFault",
+    "CrashingInitFault",
+    "DnsPolicyFault",
+    "HangingInitFault",
+    "InvalidCommandFault",
+    "NodeSelectorFault",
+    "ReadinessProbeFault",
+    "ScaledToZeroFault",
+    "UnsupportedArchitectureFault",
+    "ValkeyPasswordFault",
+    "WorkloadFault",
+]
+
 MANAGER = "OpenAPI-Generator"  # the Kubernetes client ITBench's Ansible roles patch objects with
 SCHEDULER_TAINT = (
     "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"  # the control plane
