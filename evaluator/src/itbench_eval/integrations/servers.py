@@ -11,9 +11,11 @@ import contextlib
 import os
 import re
 import secrets
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,20 @@ class HttpServer:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def _wait_until_listening(url: str, process: subprocess.Popen[str], timeout_s: float) -> None:
+    """Wait for connections to be accepted: the server prints its URL once bound, before it listens."""
+    host, port = url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"itbench-server did not accept connections at {url}") from None
+            time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def http_server(
     scenario: Path | str,
@@ -104,6 +120,7 @@ def http_server(
         try:
             if not found.wait(startup_timeout_s) or not url:
                 raise RuntimeError("itbench-server did not start: " + "".join(lines[-20:]).strip())
+            _wait_until_listening(url[0], process, startup_timeout_s)
             yield HttpServer(url=url[0], token=token)
         finally:
             process.terminate()
