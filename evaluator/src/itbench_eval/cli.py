@@ -26,7 +26,7 @@ from itbench_eval.errors import EvalError, one_line
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
-from itbench_server.cli_support import use_defaults_help
+from itbench_server.cli_support import port_number, use_defaults_help
 
 __all__ = ["DEFAULT_SUITE", "EXIT_NO_RUN_OK", "CommandError", "build_parser", "default_results_dir", "main"]
 
@@ -111,6 +111,17 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_run_eval)
 
 
+def _check_directory(path: Path, option: str) -> None:
+    """Create ``path`` now if missing, so that a directory that cannot be made is one line before any
+    run starts rather than the failure of every run."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(
+            f"{option} {path}: cannot create the directory: {error.strerror or error}"
+        ) from None
+
+
 def default_results_dir(agent: str) -> Path:
     """``itbench-results/<agent>-<UTC time>``: a fresh directory per invocation."""
     from datetime import UTC, datetime
@@ -154,6 +165,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         field = str(detail["loc"][0])
         option = {"timeout_s": "--timeout", "out_dir": "--out"}.get(field, "--" + field.replace("_", "-"))
         raise CommandError(f"{option}: {detail['msg']}") from None
+    if args.cache_dir is not None:
+        _check_directory(args.cache_dir, "--cache-dir")
     model_options = options_from_arguments(args)
     factory = resolve_agent(
         args.agent, model_options, CliOptions(binary=args.agent_bin, sandbox=not args.no_sandbox)
@@ -281,7 +294,7 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR", help="one or more results directories"
     )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
+    parser.add_argument("--port", type=port_number, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
     parser.set_defaults(handler=_run_view)
 
@@ -327,7 +340,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every error raised on purpose (itbench_eval.errors) is one line, never a traceback.
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path no check foresaw: still one line, not a traceback
+        where = f"{error.filename}: " if error.filename is not None else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        print("itbench-eval: interrupted", file=sys.stderr)
         return 130
 
 

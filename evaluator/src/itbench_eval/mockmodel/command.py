@@ -15,6 +15,7 @@ from pathlib import Path
 
 from itbench_eval.mockmodel.script import ScriptError, load_script
 from itbench_eval.mockmodel.server import MockModelServer, RequestLog
+from itbench_server.cli_support import port_number
 
 __all__ = ["add_mock_model_command", "run_mock_model"]
 
@@ -33,7 +34,7 @@ def add_mock_model_command(subparsers: argparse._SubParsersAction[argparse.Argum
         ),
     )
     parser.add_argument("--script", required=True, type=Path, metavar="FILE", help="a YAML or JSON script")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--port", type=port_number, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--record",
