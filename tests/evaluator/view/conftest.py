@@ -11,7 +11,39 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from itbench_eval.tasks import Task
 from itbench_eval.view.server import bind, create_app, url_of
+
+ANSWER_KEYS = {
+    "Scenario-synth-1": """
+spec:
+  fault:
+  - {category: custom, fault_mechanism: resource_quota_enforcement}
+  groups:
+  - {id: otel-demo-namespace-1, kind: Namespace, filter: [otel-demo], root_cause: true}
+  - {id: frontend-service-1, kind: Service, namespace: otel-demo, filter: ['frontend\\b']}
+""",
+    "Scenario-synth-2": """
+spec:
+  fault:
+  - {category: custom(flagd)}
+  groups:
+  - {id: flagd-config-1, kind: ConfigMap, namespace: otel-demo, filter: [flagd-config], root_cause: true}
+  - {id: frontend-service-1, kind: Service, namespace: otel-demo, filter: ['frontend\\b']}
+""",
+}
+
+
+def answer_keys(root: Path) -> list[Task]:
+    """The tasks of the rows below, with answer keys of their own (the fixtures may change)."""
+    tasks = []
+    for task, text in ANSWER_KEYS.items():
+        (root / task).mkdir(parents=True, exist_ok=True)
+        tasks.append(
+            Task(id=task, scenario_dir=root / task, ground_truth_source=task, ground_truth_text=text)
+        )
+    return tasks
+
 
 LONG_OUTPUT = "\n".join(f"line {n}: pod otel-demo/frontend-{n} Running" for n in range(60))
 
@@ -128,6 +160,7 @@ def write_results(directory: Path, rows: list[dict[str, object]]) -> Path:
 class Results:
     a: Path
     b: Path
+    tasks: list[Task]
 
 
 @pytest.fixture
@@ -135,7 +168,7 @@ def results(tmp_path: Path) -> Results:
     """Two results directories: an oracle and a guesser beside it, and the guesser alone."""
     a = write_results(tmp_path / "results-a", oracle_rows() + guesser_rows())
     b = write_results(tmp_path / "results-b", guesser_rows())
-    return Results(a, b)
+    return Results(a, b, answer_keys(tmp_path / "scenarios"))
 
 
 @pytest.fixture
@@ -143,7 +176,9 @@ def served(results: Results) -> Iterator[str]:
     """The view over both directories, served on a free loopback port; yields its URL."""
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(
-        uvicorn.Config(create_app([results.a, results.b]), log_level="warning", lifespan="off")
+        uvicorn.Config(
+            create_app([results.a, results.b], tasks=results.tasks), log_level="warning", lifespan="off"
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()  # the socket listens already: connections wait in its backlog until the server accepts

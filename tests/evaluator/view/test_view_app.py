@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from itbench_eval.cli import main
+from itbench_eval.tasks import Task
 from itbench_eval.view import ViewError, create_app
 from itbench_eval.view.data import timeline
 from itbench_eval.view.server import bind
@@ -19,14 +20,14 @@ from .conftest import Results, guesser_rows, row, transcript, write_results
 SCORE = r"\d{1,3}\.\d%"
 
 
-def client(*dirs: Path) -> TestClient:
-    return TestClient(create_app(list(dirs)), base_url="http://127.0.0.1")
+def client(*dirs: Path, tasks: list[Task] | None = None) -> TestClient:
+    return TestClient(create_app(list(dirs), tasks=tasks), base_url="http://127.0.0.1")
 
 
 def test_the_leaderboard_ranks_agents_with_score_interval_pass_at_1_cost_turns_and_outcomes(
     results: Results,
 ) -> None:
-    page = client(results.a).get("/").text
+    page = client(results.a, tasks=results.tasks).get("/").text
 
     oracle, guesser = page.index(">oracle<"), page.index(">guesser<")
     assert oracle < guesser
@@ -38,7 +39,7 @@ def test_the_leaderboard_ranks_agents_with_score_interval_pass_at_1_cost_turns_a
 
 
 def test_every_score_on_every_page_is_a_percent_with_one_decimal(results: Results) -> None:
-    view = client(results.a, results.b)
+    view = client(results.a, results.b, tasks=results.tasks)
     pages = [view.get(url).text for url in ("/", "/matrix", "/compare", "/run/0/Scenario-synth-1/oracle/1")]
 
     for page in pages:
@@ -50,7 +51,7 @@ def test_every_score_on_every_page_is_a_percent_with_one_decimal(results: Result
 
 
 def test_the_matrix_filters_by_task_fault_type_and_outcome(results: Results) -> None:
-    view = client(results.a)
+    view = client(results.a, tasks=results.tasks)
 
     assert view.get("/matrix").text.count('data-testid="cell"') == 6
     assert view.get("/matrix?task=Scenario-synth-2").text.count('data-testid="cell"') == 3
@@ -63,7 +64,7 @@ def test_the_matrix_filters_by_task_fault_type_and_outcome(results: Results) -> 
 
 
 def test_a_run_shows_its_trajectory_submission_answer_key_verdicts_and_process(results: Results) -> None:
-    page = client(results.a).get("/run/0/Scenario-synth-1/guesser/1").text
+    page = client(results.a, tasks=results.tasks).get("/run/0/Scenario-synth-1/guesser/1").text
 
     assert page.count('data-testid="step"') == 5  # start, one model reply, two tool calls, end
     assert "latency 1.25s" in page  # the model's, from its request to its reply
@@ -77,7 +78,7 @@ def test_a_run_shows_its_trajectory_submission_answer_key_verdicts_and_process(r
 
 
 def test_a_run_that_is_not_in_the_results_is_not_found(results: Results) -> None:
-    view = client(results.a)
+    view = client(results.a, tasks=results.tasks)
 
     assert view.get("/run/0/Scenario-synth-1/oracle/9").status_code == 404
     assert view.get("/run/7/Scenario-synth-1/oracle/1").status_code == 404
@@ -102,7 +103,7 @@ def test_a_run_that_is_not_in_the_results_is_not_found(results: Results) -> None
 )
 def test_no_file_outside_the_results_directories_is_served(results: Results, url: str) -> None:
     (results.a / "escape").symlink_to(results.b)  # a link out of the directory is outside it too
-    response = client(results.a, results.b).get(url)
+    response = client(results.a, results.b, tasks=results.tasks).get(url)
 
     assert response.status_code == 404
     assert "agent" not in response.text
@@ -123,7 +124,9 @@ def test_a_run_directory_named_outside_the_results_is_not_read(tmp_path: Path) -
 
 
 def test_files_inside_a_run_directory_are_served_as_plain_text(results: Results) -> None:
-    response = client(results.a).get("/file/0/runs/Scenario-synth-1/oracle/r1/submission.json")
+    response = client(results.a, tasks=results.tasks).get(
+        "/file/0/runs/Scenario-synth-1/oracle/r1/submission.json"
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -131,7 +134,7 @@ def test_files_inside_a_run_directory_are_served_as_plain_text(results: Results)
 
 
 def test_the_view_answers_reads_only(results: Results) -> None:
-    view = client(results.a)
+    view = client(results.a, tasks=results.tasks)
 
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         assert view.request(method, "/").status_code == 405
@@ -139,7 +142,7 @@ def test_the_view_answers_reads_only(results: Results) -> None:
 
 
 def test_a_request_naming_another_host_is_refused(results: Results) -> None:
-    response = client(results.a).get("/", headers={"host": "attacker.example"})
+    response = client(results.a, tasks=results.tasks).get("/", headers={"host": "attacker.example"})
 
     assert response.status_code == 400
 
@@ -151,7 +154,7 @@ def test_the_view_listens_on_loopback_only(host: str) -> None:
 
 
 def test_rows_appended_after_the_first_read_show_on_the_next_request(results: Results) -> None:
-    view = client(results.b)
+    view = client(results.b, tasks=results.tasks)
     before = view.get("/api/state").json()["stamp"]
     assert ">latecomer<" not in view.get("/").text
 
@@ -168,13 +171,13 @@ def test_a_directory_without_results_yet_shows_an_empty_leaderboard(tmp_path: Pa
 
 
 def test_two_results_directories_are_compared_task_by_task(results: Results) -> None:
-    page = client(results.a, results.b).get("/compare?a=1&b=0").text
+    page = client(results.a, results.b, tasks=results.tasks).get("/compare?a=1&b=0").text
 
     assert 'data-testid="compare"' in page
     assert "A: results-b" in page and "B: results-a" in page
     assert "no paired test" in page  # results-a holds two agents
     single = write_results(results.a.parent / "results-c", guesser_rows()[:2])
-    page = client(results.b, single).get("/compare").text
+    page = client(results.b, single, tasks=results.tasks).get("/compare").text
     assert "B − A over 2 shared task(s)" in page or "B − A over 1 shared task(s)" in page
 
 

@@ -14,6 +14,7 @@ from itbench_eval.groundtruth import GroundTruth
 from itbench_eval.report import AgentSummary, RunDetail, Summary, summarize, tasks_for_results, unique_runs
 from itbench_eval.report import fault_type as task_fault_type
 from itbench_eval.results import RESULTS_FILE, ResultsFileError, RunResult, read_results
+from itbench_eval.tasks import Task
 
 __all__ = [
     "FOLD_CHARS",
@@ -64,13 +65,14 @@ class ResultsDir:
     index: int
     path: Path
     label: str
+    tasks: list[Task] | None = None  # the runs' tasks; None: the bundled fixtures
     _stamp: tuple[int, int] | None = None
     _loaded: Loaded | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def open(cls, index: int, path: Path) -> ResultsDir:
-        return cls(index=index, path=path.resolve(), label=path.name or str(path))
+    def open(cls, index: int, path: Path, tasks: list[Task] | None = None) -> ResultsDir:
+        return cls(index=index, path=path.resolve(), label=path.name or str(path), tasks=tasks)
 
     def stamp(self) -> tuple[int, int] | None:
         """When and how much ``results.jsonl`` last changed; ``None`` while there is none."""
@@ -101,7 +103,7 @@ class ResultsDir:
             rows, notes = [], [str(error)]
         tasks = None
         if rows:
-            tasks, why = tasks_for_results(self.path, rows, None)
+            tasks, why = tasks_for_results(self.path, rows, self.tasks)
             notes += why
         ground_truths: dict[str, GroundTruth] = {}
         for task in tasks or ():

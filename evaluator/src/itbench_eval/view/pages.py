@@ -162,7 +162,7 @@ def _notes(loaded: Loaded, directory: ResultsDir) -> str:
 
 
 def _agent_label(directory: ResultsDir, agent: str, dirs: Sequence[ResultsDir]) -> str:
-    return agent if len(dirs) == 1 else f"{agent} ({directory.label})"
+    return agent if len(dirs) == 1 or directory.label == agent else f"{agent} ({directory.label})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,9 +460,9 @@ def run_page(directory: ResultsDir, row: RunResult) -> str:
         pairs = [(k.replace("_", " "), _plain(v)) for k, v in metrics.items()]
         pairs.append(("tools used", ", ".join(f"{k} {v}" for k, v in tools.items()) or "—"))
         process = "<section><h2>Process</h2>" + _facts(pairs) + "</section>"
-    ibm = ""
     if detail is not None and detail.ibm:
         ibm = _facts([(k.replace("_", " "), percent(v)) for k, v in detail.ibm.items()])
+        process += f"<section><h2>IBM's metrics</h2>{ibm}</section>"
     steps: list[Step] = []
     if run_path is not None and (run_path / "transcript.jsonl").is_file():
         steps = timeline(read_jsonl(run_path / "transcript.jsonl"))
@@ -486,12 +486,12 @@ def run_page(directory: ResultsDir, row: RunResult) -> str:
  · {e(row.agent)} · repeat {row.repeat} · {e(directory.label)}</p>
 {error}
 <div class="grid">
-<section><h2>Outcome</h2>{_facts(facts)}{ibm}</section>
+<section><h2>Outcome</h2>{_facts(facts)}</section>
 <section><h2>Submission</h2>{_submission(run_path)}</section>
 <section><h2>Answer key</h2>{_answer_key(loaded, row, run_path)}</section>
 </div>
 <section><h2>Verdicts</h2>{verdicts or '<p class="empty">No name was submitted.</p>'}{missed}</section>
-{process}
+<div class="grid">{process}</div>
 <section><h2>Trajectory</h2>{trajectory}</section>
 <p class="files">{files}</p>"""
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from itbench_eval.errors import EvalError
 from itbench_eval.report import ReportError, compare_results
+from itbench_eval.tasks import Task
 from itbench_eval.view import pages
 from itbench_eval.view.data import MAX_FILE_BYTES, ResultsDir
 
@@ -63,14 +64,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(directories: Sequence[Path], *, allowed_hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlette:
-    """The app over ``directories`` (each must exist; results.jsonl may not exist yet)."""
+def create_app(
+    directories: Sequence[Path],
+    *,
+    tasks: Sequence[Task] | None = None,
+    allowed_hosts: Sequence[str] = LOOPBACK_NAMES,
+) -> Starlette:
+    """The app over ``directories`` (each must exist; results.jsonl may not exist yet); ``tasks``
+    are the runs' tasks, for answer keys and fault types (default: the bundled fixtures)."""
     missing = [str(path) for path in directories if not path.is_dir()]
     if missing:
         raise ViewError(f"{', '.join(missing)}: no such directory")
     if not directories:
         raise ViewError("give at least one results directory")
-    dirs = [ResultsDir.open(index, path) for index, path in enumerate(directories)]
+    given = list(tasks) if tasks is not None else None
+    dirs = [ResultsDir.open(index, path, given) for index, path in enumerate(directories)]
 
     def stamp() -> str:
         return ";".join(f"{d.index}:{d.stamp()}" for d in dirs)
@@ -168,12 +176,17 @@ def url_of(sock: socket.socket) -> str:
 
 
 def serve(
-    directories: Sequence[Path], *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True
+    directories: Sequence[Path],
+    *,
+    tasks: Sequence[Task] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = True,
 ) -> None:
     """Serve the view until interrupted; open the browser on it when asked and one is found."""
     import uvicorn
 
-    app = create_app(directories)
+    app = create_app(directories, tasks=tasks)
     sock = bind(host, port)
     url = url_of(sock)
     print(f"itbench-eval view: {url} (Ctrl-C stops)", flush=True)
