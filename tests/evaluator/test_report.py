@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -199,27 +200,96 @@ def test_report_escapes_text_from_the_results(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_report_renders_in_headless_chromium_when_installed(tmp_path: Path) -> None:
+def _headless_chromium() -> str:
+    for name in ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    pytest.skip("no headless Chromium installed (.ci/run installs Debian's chromium)")
 
-    browser = next(
-        (
-            shutil.which(name)
-            for name in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
-            if shutil.which(name)
-        ),
-        None,
-    )
-    if browser is None:
-        pytest.skip("no headless Chromium installed")
-    page = write_html_report(write_results(tmp_path / "out", BASELINE_ROWS))
-    screenshot = tmp_path / "report.png"
-    subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}", page.as_uri()],
+
+def _chromium(browser: str, *arguments: str) -> str:
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *arguments],
         check=True,
         capture_output=True,
-        timeout=60,
+        text=True,
+        timeout=120,
     )
-    assert screenshot.stat().st_size > 1000
+    return done.stdout
+
+
+class _TableCells(HTMLParser):
+    """The text of each table cell, row by row, table by table, as a browser's DOM holds them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_headless_chromium_lays_out_the_report_tables_with_the_summary_numbers(tmp_path: Path) -> None:
+    browser = _headless_chromium()
+    results = write_results(tmp_path / "out", BASELINE_ROWS)
+    page = write_html_report(results)
+    low, high = summarize(load_results_dir(results)).agents[0].score_ci
+
+    parser = _TableCells()
+    parser.feed(_chromium(browser, "--dump-dom", page.as_uri()))
+
+    body = {tuple(table[0][:2]): table[1:] for table in parser.tables if table and table[0]}
+    assert body["agent", "ITBench-AA score [95% CI]"][0] == [
+        "baseline",
+        f"75.0% [{100 * low:.1f}%, {100 * high:.1f}%]",
+        "25.0%",
+        "66.7%",
+        "2",
+        "5",
+        "11.2",
+        "$0.0300",
+    ]
+    name, pass_at_1 = body["agent", "pass@1"][0][:2]
+    assert name == "baseline" and pass_at_1.startswith("66.7% [")
+    assert ["precision", f"75.0% [{100 * low:.1f}%, {100 * high:.1f}%]"] in body["metric", "baseline"]
+
+
+def test_headless_chromium_draws_the_score_bars_in_proportion_to_the_task_means(tmp_path: Path) -> None:
+    from PIL import Image  # matplotlib's dependency, so there with the evaluator
+
+    browser = _headless_chromium()
+    page = write_html_report(write_results(tmp_path / "out", BASELINE_ROWS))
+    screenshot = tmp_path / "report.png"
+
+    _chromium(browser, "--window-size=1024,3000", f"--screenshot={screenshot}", page.as_uri())
+
+    image = Image.open(screenshot).convert("RGB")
+    assert image.size == (1024, 3000)
+    bar = (0x33, 0x66, 0xCC)  # the baseline's colour in the "score per task" plot
+    runs: set[int] = set()
+    for y in range(image.height):
+        run = 0
+        for x in range(image.width):
+            run = run + 1 if image.getpixel((x, y)) == bar else 0
+            if run >= 100 and (x + 1 == image.width or image.getpixel((x + 1, y)) != bar):
+                runs.add(run)
+    # Scenario-2 scores 0.5 on average and Scenario-10 1.0: bars of 210 and 420 pixels (scale 420 px).
+    assert runs == {210, 420}
 
 
 def test_compare_gives_per_task_scores_side_by_side_with_deltas(tmp_path: Path) -> None:
