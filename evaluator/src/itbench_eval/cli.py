@@ -23,6 +23,7 @@ from pathlib import Path
 from itbench_eval import __version__
 from itbench_eval.console import results_console
 from itbench_eval.errors import EvalError, one_line
+from itbench_eval.integrations.harbor import add_export_harbor_command
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view(subparsers)
     add_score_command(subparsers)
     add_mock_model_command(subparsers)
+    add_export_harbor_command(subparsers)
     return use_defaults_help(parser)
 
 
