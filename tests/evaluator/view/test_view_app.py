@@ -196,3 +196,26 @@ def test_view_of_a_missing_directory_is_a_one_line_error(
 
     assert status == 2
     assert capsys.readouterr().err.strip().endswith("nowhere: no such directory")
+
+
+def test_the_view_command_prints_its_loopback_url_and_serves_the_leaderboard(results: Results) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    command = [sys.executable, "-m", "itbench_eval.cli", "view", str(results.a), "--port", "0", "--no-open"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # printed once the socket listens
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line + process.stderr.read() if process.stderr else line
+        with urllib.request.urlopen(url.group(0), timeout=60) as response:
+            page = response.read().decode("utf-8")
+        assert 'data-testid="leaderboard"' in page and ">oracle<" in page
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
