@@ -23,13 +23,17 @@ Generated from the parsers by `python tests/support/cli_docs.py`; a test fails w
 the parsers disagree. Every error made on purpose is one line on stderr and exit status 2; results go
 to stdout and progress to stderr.
 
-Shell completion (bash, zsh, fish) comes with [argcomplete](https://github.com/kislyuk/argcomplete)
-when it is installed (`pip install argcomplete`):
+Shell completion of commands, options and paths comes with
+[argcomplete](https://github.com/kislyuk/argcomplete), installed with itbench-server. Activate it
+once per shell (bash or zsh; add the lines to `~/.bashrc` or `~/.zshrc` to keep it):
 
 ```sh
 eval "$(register-python-argcomplete itbench-server)"
 eval "$(register-python-argcomplete itbench-eval)"
 ```
+
+For fish: `register-python-argcomplete --shell fish itbench-server | source` (and the same for
+itbench-eval).
 """
 
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from itbench_eval import __version__
 from itbench_eval.console import results_console
 from itbench_eval.errors import EvalError, one_line
+from itbench_eval.integrations.harbor import add_export_harbor_command
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
-from itbench_server.cli_support import port_number, use_defaults_help
+from itbench_server.cli_support import enable_completion, port_number, use_defaults_help
 
 __all__ = ["DEFAULT_SUITE", "EXIT_NO_RUN_OK", "CommandError", "build_parser", "default_results_dir", "main"]
 
@@ -296,30 +297,13 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
-    tasks = parser.add_mutually_exclusive_group()
-    tasks.add_argument(
-        "--scenarios",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="PATH",
-        help="the runs' scenarios, for answer keys, verdicts and fault types (default: bundled fixtures/)",
-    )
-    tasks.add_argument("--suite", default=None, metavar="NAME", help="the runs' generated suite (aa)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="where a generated suite is cached")
     parser.set_defaults(handler=_run_view)
 
 
 def _run_view(args: argparse.Namespace) -> int:
-    from itbench_eval.tasks import discover_tasks, suite_tasks
     from itbench_eval.view import serve
 
-    tasks = None
-    if args.suite:
-        tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
-    elif args.scenarios:
-        tasks = discover_tasks(args.scenarios)
-    serve(args.results_dirs, tasks=tasks, host=args.host, port=args.port, open_browser=not args.no_open)
+    serve(args.results_dirs, host=args.host, port=args.port, open_browser=not args.no_open)
     return 0
 
 
@@ -337,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view(subparsers)
     add_score_command(subparsers)
     add_mock_model_command(subparsers)
+    add_export_harbor_command(subparsers)
     return use_defaults_help(parser)
 
 
@@ -350,6 +335,7 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    enable_completion(parser)
     args = parser.parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)

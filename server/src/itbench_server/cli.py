@@ -19,6 +19,7 @@ from itbench_server.cli_support import (
     CACHE_DIR_HELP,
     EXIT_INTERRUPTED,
     check_writable_file,
+    enable_completion,
     os_error_line,
     port_number,
     stop_at_once_on_interrupt,
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    enable_completion(parser)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -138,3 +138,18 @@ def use_defaults_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     for each in all_parsers(parser):
         each.formatter_class = DefaultsHelpFormatter
     return parser
+
+
+def enable_completion(parser: argparse.ArgumentParser) -> None:
+    """Shell completion with argcomplete: when the shell asks (``$_ARGCOMPLETE`` set), print the
+    completions and exit; otherwise, or without argcomplete installed, do nothing.
+
+    Activate it once per shell: ``eval "$(register-python-argcomplete itbench-server)"``.
+    """
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
