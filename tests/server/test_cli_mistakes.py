@@ -158,3 +158,13 @@ def test_ctrl_c_stops_the_stdio_server_at_once_while_it_waits_for_input(cache_di
     assert status == 130
     assert err.splitlines()[-1] == "itbench-server: interrupted; stopped"
     assert "Traceback" not in err
+
+
+def test_index_prints_its_result_on_stdout_and_nothing_on_stderr(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["index", str(SCENARIO), "--cache-dir", str(cache_dir)])
+
+    captured = capsys.readouterr()
+    assert (status, captured.err) == (0, "")
+    assert str(SCENARIO) in captured.out or SCENARIO.name in captured.out
