@@ -42,6 +42,7 @@ __all__ = [
     "AtifStep",
     "AtifToolCall",
     "AtifTrajectory",
+    "agent_model",
     "build_trajectory",
     "write_trajectory",
 ]
@@ -392,8 +393,22 @@ def build_trajectory(run_dir: Path, *, agent: str, model: str | None) -> AtifTra
     )
 
 
+def agent_model(spec: str) -> str | None:
+    """The model an agent spec names: ``openai:gpt-x`` -> ``gpt-x``, ``codex:o4`` -> ``o4``; else None."""
+    from itbench_eval.agents.loader import AGENT_PREFIXES, CLI_PREFIXES
+
+    prefix, colon, model = spec.partition(":")
+    return model if colon and model and (prefix in AGENT_PREFIXES or prefix in CLI_PREFIXES) else None
+
+
 def write_trajectory(run_dir: Path, *, agent: str, model: str | None) -> Path:
-    """Write ``run_dir/trajectory.json`` (ATIF) from the run directory's files; returns its path."""
+    """Write ``run_dir/trajectory.json`` (ATIF) from the run directory's files; returns its path.
+
+    ``model`` None: the model named in ``model_calls.jsonl``, if the run has one.
+    """
+    if model is None:
+        header = next((row for row in _jsonl(run_dir / _MODEL_CALLS) if row.get("type") == "header"), None)
+        model = header.get("model") if header and isinstance(header.get("model"), str) else None
     trajectory = build_trajectory(run_dir, agent=agent, model=model)
     path = run_dir / TRAJECTORY_FILE
     text = json.dumps(trajectory.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False)

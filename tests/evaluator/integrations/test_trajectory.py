@@ -24,7 +24,7 @@ from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.runner import EvalSettings, run_evaluation
 from itbench_eval.tasks import Task, discover_tasks
-from itbench_eval.trajectory import build_trajectory, write_trajectory
+from itbench_eval.trajectory import agent_model, build_trajectory, write_trajectory
 
 pytestmark = pytest.mark.anyio
 
@@ -94,13 +94,14 @@ async def test_a_model_agents_trajectory_has_one_step_per_reply_with_its_calls_r
         run_dir = await run_once(
             "openai:gpt-x", task, tmp_path, cache_dir, ModelAgentOptions(base_url=f"{base_url}/v1")
         )
-    path = write_trajectory(run_dir, agent="openai:gpt-x", model="gpt-x")
+    path = write_trajectory(run_dir, agent="openai:gpt-x", model=None)  # the model from model_calls.jsonl
     document = json.loads(path.read_text(encoding="utf-8"))
     assert_valid_atif(document)
 
     assert path == run_dir / "trajectory.json"
     assert document["extra"]["source"] == "transcript.jsonl"
     assert document["extra"]["score"] == 1.0
+    assert document["agent"]["model_name"] == "gpt-x"
     sources = [step["source"] for step in document["steps"]]
     assert sources == ["system", "user", "agent", "agent"]
     assert "get_overview" in document["steps"][1]["message"]  # the prompt the agent was given
@@ -192,3 +193,13 @@ def test_a_refused_call_and_malformed_arguments_stay_in_the_trajectory(tmp_path:
     assert reply["tool_calls"][1]["extra"] == {"raw_arguments": "{oops"}
     assert document["steps"][2]["source"] == "system" and "turn_limit" in document["steps"][2]["message"]
     assert document["extra"]["error_class"] == "turn_cap"
+
+
+def test_the_model_of_an_agent_spec_is_named_only_for_model_and_cli_agents() -> None:
+    assert agent_model("openai:gpt-x") == "gpt-x"
+    assert agent_model("anthropic:claude-x") == "claude-x"
+    assert agent_model("codex:o4-mini") == "o4-mini"
+    assert agent_model("claude-code") is None
+    assert agent_model("replay:answers.jsonl") is None
+    assert agent_model("py:module:attr") is None
+    assert agent_model("oracle") is None
