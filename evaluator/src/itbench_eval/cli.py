@@ -297,13 +297,37 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
+    tasks = parser.add_mutually_exclusive_group()
+    tasks.add_argument(
+        "--scenarios",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="the runs' scenarios, for answer keys, verdicts and fault types (default: bundled fixtures/)",
+    )
+    tasks.add_argument(
+        "--suite", default=None, metavar="NAME", help="the runs' generated suite (aa; default: --scenarios)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"where a generated suite is cached: the index cache ({CACHE_DEFAULT})",
+    )
     parser.set_defaults(handler=_run_view)
 
 
 def _run_view(args: argparse.Namespace) -> int:
+    from itbench_eval.tasks import discover_tasks, suite_tasks
     from itbench_eval.view import serve
 
-    serve(args.results_dirs, host=args.host, port=args.port, open_browser=not args.no_open)
+    tasks = None
+    if args.suite:
+        tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
+    elif args.scenarios:
+        tasks = discover_tasks(args.scenarios)
+    serve(args.results_dirs, tasks=tasks, host=args.host, port=args.port, open_browser=not args.no_open)
     return 0
 
 
