@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from eval_agents import shared_index_cache
 
 from itbench_eval.agents import resolve_agent
+from itbench_eval.agents.loader import CliOptions
 from itbench_eval.agents.model_config import ModelAgentOptions
 from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
@@ -28,6 +29,7 @@ from itbench_eval.trajectory import agent_model, build_trajectory, write_traject
 
 pytestmark = pytest.mark.anyio
 
+BLACK_BOX_AGENT = Path(__file__).parent / "blackbox_mcp_agent.py"
 SCHEMA = json.loads((Path(__file__).parent / "atif_schema.json").read_text(encoding="utf-8"))
 
 
@@ -141,31 +143,32 @@ async def test_an_agent_without_a_model_gets_one_step_per_tool_call_marked_as_no
 async def test_a_black_box_agents_trajectory_comes_from_the_servers_audit_log(
     task: Task, tmp_path: Path, cache_dir: Path
 ) -> None:
-    run_dir = await run_once("oracle", task, tmp_path, cache_dir)
-    # What the runner leaves for an agent whose calls it does not see: a transcript without calls.
-    black_box = tmp_path / "black-box"
-    black_box.mkdir()
-    shutil.copy(run_dir / "audit.jsonl", black_box / "audit.jsonl")
-    (black_box / "transcript.jsonl").write_text(
-        json.dumps({"seq": 1, "t": 0.0, "type": "task_start", "task": task.id, "repeat": 2, "seed": 1}) + "\n"
-        + json.dumps({"seq": 2, "t": 3.0, "type": "task_end", "error_class": "ok", "error": "", "score": 1.0})
-        + "\n",
-        encoding="utf-8",
-    )  # fmt: skip
-    audit = [
-        json.loads(line) for line in (black_box / "audit.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
-
-    document = json.loads(
-        write_trajectory(black_box, agent="codex", model="gpt-5").read_text(encoding="utf-8")
+    answer = oracle_names(task.ground_truth())[0]
+    spec = f"cmd:{sys.executable} {BLACK_BOX_AGENT} {{mcp_url}} {{mcp_token}} {answer}"
+    settings = EvalSettings.model_validate(
+        {
+            "agent": spec,
+            "out_dir": tmp_path,
+            "repeats": 1,
+            "max_turns": 10,
+            "timeout_s": 60.0,
+            "cache_dir": cache_dir,
+        }
     )
+    [row] = await run_evaluation([task], settings, resolve_agent(spec, None, CliOptions(sandbox=False)))
+    assert (row.error_class, row.score) == ("ok", 1.0), row.error
+    run_dir = tmp_path / row.run_dir
+    audit = [json.loads(line) for line in (run_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    document = json.loads(write_trajectory(run_dir, agent="cmd", model=None).read_text(encoding="utf-8"))
     assert_valid_atif(document)
     assert document["extra"]["source"] == "audit.jsonl"
-    assert document["session_id"] == f"{task.id}/codex/r2"
+    assert document["session_id"] == f"{task.id}/cmd/r1"
     calls = [step for step in document["steps"] if step["source"] == "agent"]
-    assert [step["tool_calls"][0]["function_name"] for step in calls] == [row["tool"] for row in audit]
+    assert [step["tool_calls"][0]["function_name"] for step in calls] == ["get_overview", "submit_diagnosis"]
     assert [step["timestamp"] for step in calls] == [row["time"] for row in audit]
     assert calls[-1]["tool_calls"][0]["arguments"] == audit[-1]["arguments"]
+    assert "characters" in calls[0]["observation"]["results"][0]["content"]
 
 
 def test_a_refused_call_and_malformed_arguments_stay_in_the_trajectory(tmp_path: Path) -> None:
