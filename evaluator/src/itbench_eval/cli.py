@@ -94,6 +94,27 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the server's tools: 'full', the investigation tools (default), or 'aa', ITBench-AA's "
         "protocol (run_shell over the files, and submit_diagnosis)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="where runs are carried out: 'local', this process (default), or 'ray', one Ray task per run "
+        "(pip install 'itbench-eval[ray]')",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster of --backend ray: auto, HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, "
+        "else a Ray started for the run)",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N: every N-th run of the sorted (task, repeat) list from the I-th, for CI "
+        "matrices (itbench-eval merge joins the shards; default: every run)",
+    )
     add_model_agent_arguments(parser)
     cli_agents = parser.add_argument_group("CLI agents (claude-code, codex, gemini-cli, cmd:TEMPLATE)")
     cli_agents.add_argument(
@@ -160,6 +181,9 @@ def _run_eval(args: argparse.Namespace) -> int:
             resume=args.resume,
             cache_dir=args.cache_dir,
             profile=args.profile,
+            backend=args.backend,
+            ray_address=args.ray_address,
+            shard=_shard(args.shard),
         )
     except ValidationError as error:
         detail = error.errors()[0]
@@ -197,6 +221,39 @@ def _run_eval(args: argparse.Namespace) -> int:
         classes = ", ".join(sorted({row.error_class for row in rows})) or "no runs"
         print(f"error: no run ended ok ({classes})", file=sys.stderr)
         return EXIT_NO_RUN_OK
+    return 0
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from itbench_eval.backends import ShardError, parse_shard
+
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ShardError as error:
+        raise CommandError(str(error)) from None
+
+
+def _add_merge(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "merge",
+        help="join the results directories of --shard I/N runs into one",
+        description="Join shards' results into one results directory: their settings.json must agree; rows "
+        "are deduplicated by (task, agent, repeat) and run directories hard-linked or copied.",
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="the merged results directory (new)")
+    parser.add_argument(
+        "shard_dirs", type=Path, nargs="+", metavar="SHARD_DIR", help="the shards' results directories"
+    )
+    parser.set_defaults(handler=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from itbench_eval.backends.merge import merge_results
+
+    rows = merge_results(args.out, args.shard_dirs)
+    print(f"merged {len(rows)} runs from {len(args.shard_dirs)} shard(s) into {args.out}", file=sys.stderr)
     return 0
 
 
@@ -342,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(subparsers)
     _add_report(subparsers)
     _add_compare(subparsers)
+    _add_merge(subparsers)
     _add_view(subparsers)
     add_score_command(subparsers)
     add_mock_model_command(subparsers)

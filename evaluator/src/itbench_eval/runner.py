@@ -63,6 +63,7 @@ from itbench_eval.agents.base import (
     TurnLimitExceeded,
 )
 from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
+from itbench_eval.backends import get_backend, shard_slice
 from itbench_eval.errors import EvalError
 from itbench_eval.process import process_metrics
 from itbench_eval.prompt import build_prompt
@@ -141,6 +142,15 @@ class EvalSettings(BaseModel):
     )
     profile: Literal["full", "aa"] = Field(
         default="full", description="the server's tool profile: investigation tools, or ITBench-AA's shell"
+    )
+    backend: Literal["local", "ray"] = Field(
+        default="local", description="where runs are carried out: this process, or a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        default=None, description="the Ray cluster (--ray-address; default: a local Ray)"
+    )
+    shard: tuple[int, int] | None = Field(
+        default=None, description="run only shard I of N of the sorted (task, repeat) list (--shard I/N)"
     )
 
 
@@ -696,34 +706,29 @@ async def _run_evaluation(
     )
     label = run_label(settings)
     finished = {row.key for row in done}
-    wanted = [(task, repeat) for repeat in range(1, settings.repeats + 1) for task in tasks]
+    every = [(task, repeat) for repeat in range(1, settings.repeats + 1) for task in tasks]
+    wanted = shard_slice(every, settings.shard, key=lambda task: task.id)
     pending = [(task, repeat) for task, repeat in wanted if (task.id, label, repeat) not in finished]
     if progress is not None:
         progress.start(total=len(wanted), already_done=len(wanted) - len(pending))
 
     results_path = settings.out_dir / RESULTS_FILE
-    limiter = anyio.CapacityLimiter(settings.concurrency)
     server_dirs: dict[str, Path] = {}
 
-    async def worker(task: Task, repeat: int) -> None:
-        async with limiter:
-            if progress is not None:
-                progress.run_started(task.id, repeat)
-            try:
-                row = await run_one(task, repeat, settings, factory, server_dir=server_dirs.get(task.id))
-            except Exception as error:  # a bug around the run: one row says so, the others go on
-                row = _harness_error_row(task, repeat, settings, error)
-            append_result(results_path, row)
-            if progress is not None:
-                progress.run_finished(row)
+    def started(job: tuple[Task, int]) -> None:
+        if progress is not None:
+            progress.run_started(job[0].id, job[1])
+
+    def emit(row: RunResult) -> None:
+        append_result(results_path, row)
+        if progress is not None:
+            progress.run_finished(row)
 
     try:
         server_dirs.update(
             _server_dirs(list({task.id: task for task, _ in pending}.values()), settings.out_dir)
         )
-        async with anyio.create_task_group() as group:
-            for task, repeat in pending:
-                group.start_soon(worker, task, repeat)
+        await get_backend(settings).run_all(pending, settings, factory, server_dirs, started, emit)
     finally:
         shutil.rmtree(settings.out_dir / VIEWS_DIR, ignore_errors=True)
     return read_results(results_path, on_malformed=lambda number, reason: None)

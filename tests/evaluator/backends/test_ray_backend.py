@@ -1,0 +1,82 @@
+"""The Ray backend on a real two-node cluster on loopback: the same results as the local backend,
+and a worker killed mid-run loses no run and duplicates none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eval_agents import shared_index_cache
+from ray_agents import KILLED_MARKER
+
+from itbench_eval.agents import resolve_agent
+from itbench_eval.results import RunResult, read_results
+from itbench_eval.runner import EvalSettings, run_evaluation
+from itbench_eval.tasks import Task, discover_tasks
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def task() -> Task:
+    return discover_tasks()[0]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_index_cache(tmp_path_factory.getbasetemp())
+
+
+def settings(out: Path, cache_dir: Path, agent: str, **overrides: object) -> EvalSettings:
+    values: dict[str, object] = {
+        "agent": agent, "out_dir": out, "repeats": 2, "max_turns": 5, "timeout_s": 120.0,
+        "concurrency": 2, "cache_dir": cache_dir,
+    }  # fmt: skip
+    values.update(overrides)
+    return EvalSettings.model_validate(values)
+
+
+def outcomes(rows: list[RunResult]) -> list[tuple[str, int, float, str]]:
+    return sorted((row.task, row.repeat, row.score, row.error_class) for row in rows)
+
+
+async def test_the_oracle_on_ray_gives_the_results_of_the_local_backend(
+    task: Task, tmp_path: Path, cache_dir: Path, ray_cluster: str
+) -> None:
+    local = await run_evaluation(
+        [task], settings(tmp_path / "local", cache_dir, "oracle"), resolve_agent("oracle")
+    )
+    on_ray = settings(tmp_path / "ray", cache_dir, "oracle", backend="ray", ray_address=ray_cluster)
+
+    rows = await run_evaluation([task], on_ray, resolve_agent("oracle"))
+
+    assert outcomes(rows) == outcomes(local) == [(task.id, 1, 1.0, "ok"), (task.id, 2, 1.0, "ok")]
+    assert outcomes(read_results(tmp_path / "ray" / "results.jsonl")) == outcomes(local)
+    assert all((tmp_path / "ray" / row.run_dir / "submission.json").is_file() for row in rows)
+
+
+async def test_a_worker_killed_mid_run_is_retried_and_its_run_recorded_once(
+    task: Task, tmp_path: Path, cache_dir: Path, ray_cluster: str
+) -> None:
+    agent = "py:ray_agents:KillsItsWorkerOnceAgent"
+    config = settings(tmp_path, cache_dir, agent, repeats=1, backend="ray", ray_address=ray_cluster)
+
+    rows = await run_evaluation([task], config, resolve_agent(agent))
+
+    assert (tmp_path / KILLED_MARKER).is_file()  # the first attempt did kill its worker
+    assert outcomes(rows) == [(task.id, 1, 1.0, "ok")]
+    assert len((tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+async def test_a_worker_that_cannot_see_the_drivers_index_cache_says_so_in_its_row(
+    task: Task, tmp_path: Path, ray_cluster: str
+) -> None:
+    from itbench_eval.backends.ray_backend import check_index
+
+    with pytest.raises(Exception, match="filesystem every Ray node shares"):
+        check_index(task.scenario_dir, tmp_path / "not-shared", str(tmp_path / "elsewhere.duckdb"))
