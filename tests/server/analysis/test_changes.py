@@ -28,15 +28,15 @@ def test_status_and_metadata_bookkeeping_are_not_changes(incident: Snapshot) -> 
     assert found.changes == []
 
 
-def test_rendered_changes_list_field_diffs_then_appearances(incident: Snapshot) -> None:
+def test_rendered_changes_and_appearances_are_in_time_order(incident: Snapshot) -> None:
     found = object_changes(incident, since=WINDOW_START, until=WINDOW_END)
 
     assert render_changes(found) == [
         "2025-12-15T17:25:00Z  otel-demo/ConfigMap/flagd-config  changed since the listing at 2025-12-15T17:20:00Z:",
         '    data["demo.flagd.json"].flags.adFailure.defaultVariant: "off" -> "on"',
+        "2025-12-15T17:25:00Z  otel-demo/ResourceQuota/strict-resource-quota  appeared (at 2025-12-15T17:25:00Z)",
         "2025-12-15T17:30:00Z  otel-demo/Deployment/cart  changed since the listing at 2025-12-15T17:25:00Z:",
         '    spec.template.spec.containers[cart].image: "demo:2.0.2-cart" -> "demo:9.9.9-cart"',
-        "2025-12-15T17:25:00Z  otel-demo/ResourceQuota/strict-resource-quota  appeared (at 2025-12-15T17:25:00Z)",
     ]
     assert object_changes(incident, since=at(11), until=WINDOW_END, namespace="otel-demo").changes == []
 

@@ -25,6 +25,7 @@ TOOLS = [
     "query_metrics",
     "query_traces",
     "get_events",
+    "get_timeline",
     "get_topology",
     "get_changes",
 ]

@@ -198,3 +198,48 @@ async def test_a_root_cause_named_with_a_kind_abbreviation_is_pointed_at_the_rec
         "  - 'otel-demo/Quota/strict-resource-quota' does not match any object in the recording; did you mean "
         "'otel-demo/ResourceQuota/strict-resource-quota'?"
     )
+
+
+async def test_the_timeline_puts_changes_appearances_events_errors_and_alerts_in_time_order(
+    tools: Client,
+) -> None:
+    text = await call(tools, "get_timeline", since="start+4m", until="start+11m")
+
+    assert text == (
+        "9 timeline entries (2025-12-15T17:24:00Z .. 2025-12-15T17:31:00Z); time, what, object or service, details (at one time, changes come before their effects)\n"
+        "2025-12-15T17:25:00Z  change       otel-demo/ConfigMap/flagd-config  changed since the listing at 2025-12-15T17:20:00Z:\n"
+        '    data["demo.flagd.json"].flags.adFailure.defaultVariant: "off" -> "on"\n'
+        "2025-12-15T17:25:00Z  appeared     otel-demo/ResourceQuota/strict-resource-quota\n"
+        "2025-12-15T17:25:00Z  errors       ad  error onset and first error; errors go on (errors in 7 of 8 minutes, 25 in all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa\n"
+        "2025-12-15T17:25:00Z  errors       frontend  error onset and first error; errors go on (errors in 7 of 8 minutes, 13 in all): GET /api/data failed\n"
+        '2025-12-15T17:26:00Z  warning      otel-demo/ReplicaSet/ad-5d9f7c6b8  FailedCreate x3 until 2025-12-15T17:29:00Z: Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: strict-resource-quota, requested: memory=400Mi, used: memory=0, limited: memory=100Mi\n'
+        "2025-12-15T17:26:00Z  errors       checkout  error onset and first error; errors go on (errors in 6 of 8 minutes, 6 in all): failed to get quote (request 6): POST http://quote:8081/getquote: connect ECONNREFUSED 10.96.103.36:8081\n"
+        "2025-12-15T17:26:30Z  alert        otel-demo/Service/frontend  HighRequestErrorRate (critical) fires, seen 2025-12-15T17:27:00Z..2025-12-15T17:31:00Z\n"
+        "2025-12-15T17:30:00Z  change       otel-demo/ConfigMap/otel-collector  changed since the listing at 2025-12-15T17:25:00Z:\n"
+        "    data.relay: text changed (18 lines -> 18 lines); changed lines:\n"
+        "      @@ -7,3 +7,3 @@\n"
+        "         batch:\n"
+        "      -    send_batch_size: 8192\n"
+        "      +    send_batch_size: 4096\n"
+        "           timeout: 1s\n"
+        "2025-12-15T17:30:00Z  change       otel-demo/Deployment/cart  changed since the listing at 2025-12-15T17:25:00Z:\n"
+        '    spec.template.spec.containers[cart].image: "demo:2.0.2-cart" -> "demo:9.9.9-cart"'
+    )
+
+
+async def test_the_timeline_of_a_deployment_holds_what_happened_to_it_its_pods_and_its_service(
+    tools: Client,
+) -> None:
+    text = await call(tools, "get_timeline", entity="otel-demo/Deployment/ad", include="warning,errors")
+
+    assert text.splitlines() == [
+        "3 timeline entries (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z); time, what, object or service, "
+        "details (at one time, changes come before their effects)",
+        "2025-12-15T17:20:00Z  warning      otel-demo/Pod/ad-5d9f7c6b8-x2x9q  BackOff x12 until "
+        "2025-12-15T17:20:00Z (going on since before the range): Back-off restarting failed container ad",
+        "2025-12-15T17:25:00Z  errors       ad  error onset and first error; errors go on (errors in 15 of 21 "
+        "minutes, 60 in all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa",
+        "2025-12-15T17:26:00Z  warning      otel-demo/ReplicaSet/ad-5d9f7c6b8  FailedCreate x3 until 2025-12-15T17:29:00Z: "
+        'Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: strict-resource-quota, '
+        "requested: memory=400Mi, used: memory=0, limited: memory=100Mi",
+    ]

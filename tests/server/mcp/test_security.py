@@ -43,6 +43,7 @@ VALID_CALLS: dict[str, dict[str, Any]] = {
     "query_metrics": {},
     "query_traces": {},
     "get_events": {},
+    "get_timeline": {"entity": "otel-demo/Deployment/ad"},
     "get_topology": {},
     "get_changes": {},
     "run_sql": {"sql": "SELECT count(*) FROM logs"},

@@ -99,6 +99,7 @@ def alert_timeline(
     severity: str | None = None,
     service: str | None = None,
     include_always_firing: bool = True,
+    strict: bool = True,
 ) -> AlertTimeline:
     """Alert episodes overlapping [since, until], sorted by activation (``activeAt``, else the
     first sample), then first seen, name and entity. (A recording may hold a single alert
@@ -106,7 +107,7 @@ def alert_timeline(
 
     ``name`` matches alert names case-insensitively as a substring; ``severity`` exactly (case
     ignored); ``service`` matches the alert's service, its entity's name, or a pod whose name
-    starts with it.
+    starts with it (with ``strict``, a service no alert names is an error listing those alerts name).
     """
     conditions = ["sampled_at BETWEEN ? AND ?"]
     parameters: list[object] = [since, until]
@@ -121,7 +122,8 @@ def alert_timeline(
             f"(lower(coalesce(service, '')) = lower(?) OR {member_of_sql('pod', service)}"
             f" OR lower(split_part({ENTITY_SQL}, '/', 3)) = lower(?))"
         )
-        _check_alert_service(snapshot, service, service_condition)
+        if strict:
+            _check_alert_service(snapshot, service, service_condition)
         conditions.append(service_condition)
         parameters += [service, service]
     if not include_always_firing:

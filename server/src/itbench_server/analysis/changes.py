@@ -350,25 +350,34 @@ def render_field(item: FieldChange, indent: str = "    ") -> list[str]:
 
 
 def render_changes(changes: Changes) -> list[str]:
-    lines = []
+    """Changed listings (each with its field lines) and appearances, in time order."""
+    blocks: list[tuple[datetime, int, list[str]]] = []
     for change in changes.changes:
-        lines.append(
+        lines = [
             f"{format_time(change.at)}  {change.entity}  changed since the listing at {format_time(change.previous_at)}:"
-        )
+        ]
         for item in change.fields:
             lines += render_field(item)
         if change.more_fields:
             lines.append(
                 f"    … {change.more_fields} more fields changed; ask for this object alone with kubectl"
             )
+        blocks.append((change.at, 0, lines))
+    for presence in changes.presence:
+        when = "last listed" if presence.change == "disappeared" else "at"
+        blocks.append(
+            (
+                presence.at,
+                1,
+                [
+                    f"{format_time(presence.at)}  {presence.entity}  {presence.change} ({when} {format_time(presence.at)})"
+                ],
+            )
+        )
+    lines = [line for _, _, block in sorted(blocks, key=lambda item: (item[0], item[1])) for line in block]
     if changes.more_changes:
         lines.append(
             f"[only the first {CHANGE_LIMIT} changed listings were compared; narrow by kind, object or time]"
-        )
-    for presence in changes.presence:
-        when = "last listed" if presence.change == "disappeared" else "at"
-        lines.append(
-            f"{format_time(presence.at)}  {presence.entity}  {presence.change} ({when} {format_time(presence.at)})"
         )
     return lines
 

@@ -31,6 +31,7 @@ __all__ = [
     "EntityRef",
     "canonical_kind",
     "known_entities",
+    "known_service",
     "match_entities",
     "plural_of",
     "resolve_entity",
@@ -189,6 +190,18 @@ def known_entities(snapshot: Snapshot, *, include_event_objects: bool = False) -
     """Every object of the snapshot, sorted; with ``include_event_objects`` also those only
     events mention (such as Chaos Mesh objects)."""
     return _catalogue(snapshot, include_event_objects).entities
+
+
+def known_service(snapshot: Snapshot, name: str) -> bool:
+    """Whether logs, spans or alerts name a service ``name`` (case ignored)."""
+    return bool(
+        snapshot.query(
+            "SELECT 1 FROM logs WHERE lower(service) = lower(?) UNION ALL "
+            "SELECT 1 FROM spans WHERE lower(service) = lower(?) UNION ALL "
+            "SELECT 1 FROM alerts WHERE lower(service) = lower(?) LIMIT 1",
+            [name, name, name],
+        )
+    )
 
 
 def _resolve_kind(text: str, catalogue: _Catalogue) -> str | None:

@@ -25,6 +25,7 @@ __all__ = [
     "DISTINCT_CUT",
     "EXAMPLE_CUT",
     "SEVERITY_LEVELS",
+    "SEVERITY_NUMBER_SQL",
     "TEMPLATE_CUT",
     "LogCount",
     "LogLine",
@@ -134,7 +135,7 @@ def severity_threshold(level: str) -> int:
 
 
 # The severity_number of a record, from its text when the number is absent.
-_SEVERITY_NUMBER_SQL: Final = (
+SEVERITY_NUMBER_SQL: Final = (
     "coalesce(nullif(severity_number, 0), CASE upper(severity) "
     + " ".join(f"WHEN '{name}' THEN {number}" for name, number in SEVERITY_LEVELS.items())
     + " ELSE 0 END)"
@@ -154,7 +155,7 @@ def _scope_sql(snapshot: Snapshot, scope: LogScope) -> tuple[str, list[object]]:
         conditions.append("container = ?")
         parameters.append(scope.container)
     if scope.min_severity:
-        conditions.append(f"{_SEVERITY_NUMBER_SQL} >= {severity_threshold(scope.min_severity)}")
+        conditions.append(f"{SEVERITY_NUMBER_SQL} >= {severity_threshold(scope.min_severity)}")
     if scope.exclude:
         check_regex(snapshot, scope.exclude, what="exclude")
         conditions.append("NOT " + regex_match_sql("body", scope.exclude, ignore_case=scope.ignore_case))
@@ -222,7 +223,7 @@ def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
         f"""
         WITH distinct_bodies AS (
             SELECT coalesce(service, '') AS service, left(body, {DISTINCT_CUT}) AS body, count(*) AS n,
-                   min(ts) AS first_seen, max(ts) AS last_seen, max({_SEVERITY_NUMBER_SQL}) AS severity_number
+                   min(ts) AS first_seen, max(ts) AS last_seen, max({SEVERITY_NUMBER_SQL}) AS severity_number
             FROM logs WHERE {where} AND {match}
             GROUP BY ALL
         ),
@@ -257,8 +258,8 @@ def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogC
     rows = snapshot.query(
         f"""
         SELECT {key} AS key, count(*) AS total,
-               count(*) FILTER (WHERE {_SEVERITY_NUMBER_SQL} BETWEEN 13 AND 16),
-               count(*) FILTER (WHERE {_SEVERITY_NUMBER_SQL} >= 17)
+               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} BETWEEN 13 AND 16),
+               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
         FROM logs WHERE {where} AND {match}
         GROUP BY key ORDER BY {order}
         """,

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
-from itbench_server.analysis import alerts, changes, events, logs, metrics, topology, traces
-from itbench_server.analysis.entities import EntityRef, match_entities, resolve_entity
+from itbench_server.analysis import alerts, changes, events, logs, metrics, timeline, topology, traces
+from itbench_server.analysis.entities import EntityRef, known_service, match_entities, resolve_entity
 from itbench_server.analysis.timeparse import format_time, parse_duration, parse_time
-from itbench_server.errors import QueryError
+from itbench_server.errors import EntityNotFoundError, QueryError
 from itbench_server.mcp.limits import (
     DURATION_CHARS,
     KEYS_CHARS,
@@ -36,6 +36,7 @@ __all__ = [
     "get_alerts",
     "get_changes",
     "get_events",
+    "get_timeline",
     "get_topology",
     "query_metrics",
     "query_traces",
@@ -562,6 +563,73 @@ def get_changes(
     return context.page(changes.render_changes(found), offset=offset, limit=limit, header=header)
 
 
+def get_timeline(
+    context: ToolContext,
+    entity: Annotated[
+        str | None,
+        Field(
+            max_length=NAME_CHARS,
+            description="only what is about this object (a workload brings its ReplicaSets and pods) or "
+            "service: otel-demo/Deployment/ad, deploy/ad, cm/flagd-config, checkout",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None, Field(max_length=NAME_CHARS, description="only what is in this namespace")
+    ] = None,
+    include: Annotated[
+        str | None,
+        Field(
+            max_length=KEYS_CHARS,
+            description="only these kinds of entries, separated by commas: "
+            + ", ".join(timeline.ENTRY_KINDS)
+            + " (default: all)",
+        ),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> str:
+    """What happened, in one time-ordered list: object changes (field by field), objects that
+    appeared, disappeared or were deleted, Warning events, alert activations, and each service's
+    first error and error onset. A change is dated by the listing that first shows it (objects are
+    re-listed every few minutes). Filter by entity, namespace, kind of entry and time.
+
+    Example: get_timeline(), get_timeline(entity="otel-demo/Deployment/cart"),
+    get_timeline(include="change,alert", since="start+5m").
+    """
+    span = context.time_range(since, until)
+    kinds = timeline.entry_kinds(include) if include else timeline.ENTRY_KINDS
+    refs, service = _entity_or_service(context, entity) if entity else (None, None)
+    entries = timeline.timeline(
+        context.snapshot,
+        since=span.start,
+        until=span.end,
+        objects=refs,
+        service=service,
+        namespace=namespace,
+        kinds=kinds,
+    )
+    header = (
+        f"{len(entries)} timeline entries ({span.text}); time, what, object or service, details "
+        "(at one time, changes come before their effects)"
+    )
+    if not entries:
+        header += "\n(nothing happened in that scope; widen the range or drop a filter)"
+    return context.page(timeline.render_timeline(entries), offset=offset, limit=limit, header=header)
+
+
+def _entity_or_service(context: ToolContext, text: str) -> tuple[list[EntityRef] | None, str | None]:
+    """The objects ``text`` names, or else the service of that name (one known only from logs,
+    spans or alerts)."""
+    try:
+        return match_entities(context.snapshot, text, include_event_objects=True), None
+    except EntityNotFoundError:
+        if known_service(context.snapshot, text):
+            return None, text
+        raise
+
+
 def register_investigation_tools(
     server: MCPServer[Any], snapshot: Snapshot | ToolContext, settings: ServerSettings | None = None
 ) -> None:
@@ -576,6 +644,7 @@ def register_investigation_tools(
 
 INVESTIGATION_TOOLS: tuple[tuple[Any, str], ...] = (
     (get_alerts, "Alert timeline"),
+    (get_timeline, "What happened, in time order"),
     (search_logs, "Search the logs"),
     (query_metrics, "Query metrics"),
     (query_traces, "Query traces"),
