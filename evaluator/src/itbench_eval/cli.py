@@ -27,7 +27,7 @@ from itbench_eval.integrations.harbor import add_export_harbor_command
 from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
-from itbench_server.cli_support import enable_completion, port_number, use_defaults_help
+from itbench_server.cli_support import enable_completion, use_defaults_help
 
 __all__ = ["DEFAULT_SUITE", "EXIT_NO_RUN_OK", "CommandError", "build_parser", "default_results_dir", "main"]
 
@@ -352,7 +352,7 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR", help="one or more results directories"
     )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    parser.add_argument("--port", type=port_number, default=8765, help="default 8765; 0 picks a free port")
+    parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
     tasks = parser.add_mutually_exclusive_group()
     tasks.add_argument(
@@ -376,6 +376,8 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_view(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port {args.port}: not a port number (0 to 65535)")
     from itbench_eval.tasks import discover_tasks, suite_tasks
     from itbench_eval.view import serve
 

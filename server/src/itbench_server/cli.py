@@ -21,7 +21,6 @@ from itbench_server.cli_support import (
     check_writable_file,
     enable_completion,
     os_error_line,
-    port_number,
     stop_at_once_on_interrupt,
     use_defaults_help,
 )
@@ -92,9 +91,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or Streamable HTTP"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=port_number, default=8000, help="HTTP port (default 8000; 0 picks a free one)"
-    )
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
     parser.add_argument(
         "--profile",
         choices=["full", "aa"],

@@ -1,6 +1,6 @@
-"""What the ``itbench-server`` subcommands share: option types that turn bad values into one-line
-errors, the check that an output file can be written before the work starts, and the Ctrl-C handler
-of the stdio server."""
+"""What the command lines share: checks that turn bad values and unwritable paths into one-line
+errors before the work starts, the Ctrl-C handler of the stdio server, help that states every
+default, and shell completion."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "DefaultsHelpFormatter",
     "all_parsers",
+    "check_port",
     "check_writable_file",
+    "enable_completion",
     "os_error_line",
-    "port_number",
     "stop_at_once_on_interrupt",
     "use_defaults_help",
 ]
@@ -31,15 +32,10 @@ __all__ = [
 EXIT_INTERRUPTED = 130
 
 
-def port_number(text: str) -> int:
-    """An argparse ``type``: a TCP port, 0 to 65535 (0: a free one)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)") from None
+def check_port(port: int, option: str = "--port") -> None:
+    """Raises ItbenchError (one line) unless ``port`` is a TCP port, 0 to 65535 (0: a free one)."""
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
-    return port
+        raise ItbenchError(f"{option} {port}: not a port number (0 to 65535)")
 
 
 def check_writable_file(path: Path, option: str, *, create: bool = True) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from itbench_eval.mockmodel.script import ScriptError, load_script
 from itbench_eval.mockmodel.server import MockModelServer, RequestLog
-from itbench_server.cli_support import port_number
 
 __all__ = ["add_mock_model_command", "run_mock_model"]
 
@@ -34,7 +33,7 @@ def add_mock_model_command(subparsers: argparse._SubParsersAction[argparse.Argum
         ),
     )
     parser.add_argument("--script", required=True, type=Path, metavar="FILE", help="a YAML or JSON script")
-    parser.add_argument("--port", type=port_number, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--record",
@@ -47,6 +46,9 @@ def add_mock_model_command(subparsers: argparse._SubParsersAction[argparse.Argum
 
 
 def run_mock_model(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port {args.port}: not a port number (0 to 65535)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         script = load_script(args.script)
     except ScriptError as error:

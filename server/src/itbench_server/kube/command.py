@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from itbench_server.analysis.timeparse import format_time, parse_time
-from itbench_server.cli_support import CACHE_DIR_HELP, check_writable_file, port_number
+from itbench_server.cli_support import CACHE_DIR_HELP, check_port, check_writable_file
 
 __all__ = ["add_kube_api_parser", "run_kube_api"]
 
@@ -31,7 +31,7 @@ def add_kube_api_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         help="the moment the kubeconfig views: RFC 3339 (2025-12-15T17:25:00Z) or relative "
         "(start+3m, end-10m); default: the end of the recording",
     )
-    parser.add_argument("--port", type=port_number, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument(
         "--namespace", default=None, help="default namespace of the kubeconfig's context (default: none)"
     )
@@ -49,6 +49,7 @@ def run_kube_api(args: argparse.Namespace) -> int:
     from itbench_server.kube.facade import KubeFacade
     from itbench_server.snapshot import open_snapshot
 
+    check_port(args.port)
     if args.kubeconfig_out is not None:
         check_writable_file(args.kubeconfig_out, "--kubeconfig-out")
     with open_snapshot(args.scenario_dir, cache_dir=args.cache_dir) as snapshot:
