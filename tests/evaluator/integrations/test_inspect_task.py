@@ -93,3 +93,12 @@ def test_epochs_are_repeats_and_a_wrong_answer_scores_zero_with_its_verdict(
         assert score.value == 0.0
         assert score.metadata["submitted"] == ["otel-demo/Deployment/frontend"]
         assert score.metadata["verdicts"][0]["counted_as"] == "fp"
+
+
+def test_the_entry_point_module_exposes_the_registered_itbench_task() -> None:
+    from inspect_ai._util.registry import registry_info
+
+    from itbench_eval.integrations import inspect_registry
+
+    info = registry_info(inspect_registry.itbench)
+    assert (info.type, info.name.split("/")[-1]) == ("task", "itbench")
