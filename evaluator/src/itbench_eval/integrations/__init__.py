@@ -1,6 +1,7 @@
 """Ways to run the benchmark from other harnesses (each optional: its harness is not a dependency).
 
-- :mod:`~itbench_eval.integrations.inspect_task`: an inspect_ai task (``inspect eval``);
+- :mod:`~itbench_eval.integrations.inspect_task`: an inspect_ai task (``inspect eval``), and
+  :mod:`~itbench_eval.integrations.inspect_registry`, the module for an ``inspect_ai`` entry point;
 - :mod:`~itbench_eval.integrations.agents_sdk`: an OpenAI Agents SDK agent with the server as its
   MCP server, over stdio or Streamable HTTP;
 - :mod:`~itbench_eval.integrations.pydantic_ai_agent`: the same with pydantic-ai;
