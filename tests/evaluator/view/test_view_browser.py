@@ -136,3 +136,22 @@ def test_the_pages_fit_a_phone_screen_without_sideways_scrolling(
         )
         assert overflow <= 0, f"{name}: {overflow} px wider than the screen"
         page.screenshot(path=tmp_path / f"phone-{name}.png", full_page=True)
+
+
+def test_choosing_the_directories_to_compare_puts_them_side_by_side(
+    served: str, browser: BrowserContext, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    page.goto(served + "compare")  # waits for the load event
+    expect(page.get_by_test_id("compare").locator("thead")).to_contain_text("A: results-a")
+
+    page.locator("select[name=a]").select_option(label="results-b")
+    page.wait_for_url(re.compile(r"a=1"))  # waits for the load event too
+    page.locator("select[name=b]").select_option(label="results-a")
+    page.wait_for_url(re.compile(r"a=1&b=0"))
+
+    table = page.get_by_test_id("compare")
+    expect(table.locator("thead")).to_contain_text("A: results-b")
+    expect(table.locator("thead")).to_contain_text("B: results-a")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    page.screenshot(path=tmp_path / "compare.png", full_page=True)

@@ -184,14 +184,16 @@ def leaderboard(dirs: Sequence[ResultsDir]) -> str:
     rows = []
     for directory, agent in entries:
         pass_k = " ".join(
-            f"pass@{p.k} {score_text(p.pass_at_k, p.pass_at_k_ci)}" for p in agent.pass_k if p.k > 1
+            f'<span class="nowrap">{e(f"pass@{p.k} {score_text(p.pass_at_k, p.pass_at_k_ci)}")}</span>'
+            for p in agent.pass_k
+            if p.k > 1
         )
         matrix = "/matrix?" + urlencode({"d": directory.index, "agent": agent.agent})
         rows.append(
             [
                 f'<a href="{e(matrix)}">{e(_agent_label(directory, agent.agent, dirs))}</a>',
                 score_html(agent.score, agent.score_ci),
-                e(percent(agent.pass_at_1)) + (f'<div class="sub">{e(pass_k)}</div>' if pass_k else ""),
+                e(percent(agent.pass_at_1)) + (f'<div class="sub">{pass_k}</div>' if pass_k else ""),
                 e(money(agent.cost_per_task_usd)),
                 e(f"{agent.mean_turns:.1f}"),
                 f"{agent.tasks_count} / {agent.runs}",
