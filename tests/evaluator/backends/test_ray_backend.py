@@ -10,6 +10,8 @@ from eval_agents import shared_index_cache
 from ray_agents import KILLED_MARKER
 
 from itbench_eval.agents import resolve_agent
+from itbench_eval.backends.ray_backend import CacheNotShared, build_index_cache, check_index
+from itbench_eval.cli import main
 from itbench_eval.results import RunResult, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
 from itbench_eval.tasks import Task, discover_tasks
@@ -73,10 +75,33 @@ async def test_a_worker_killed_mid_run_is_retried_and_its_run_recorded_once(
     assert len((tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 1
 
 
-async def test_a_worker_that_cannot_see_the_drivers_index_cache_says_so_in_its_row(
-    task: Task, tmp_path: Path, ray_cluster: str
+def test_a_worker_that_cannot_see_the_drivers_index_cache_refuses_to_start_a_server(
+    task: Task, tmp_path: Path, cache_dir: Path
 ) -> None:
-    from itbench_eval.backends.ray_backend import check_index
+    built = build_index_cache({task.id: task.scenario_dir}, cache_dir)[str(task.scenario_dir)]
 
-    with pytest.raises(Exception, match="filesystem every Ray node shares"):
-        check_index(task.scenario_dir, tmp_path / "not-shared", str(tmp_path / "elsewhere.duckdb"))
+    check_index(task.scenario_dir, cache_dir, built)  # the driver's own cache: found
+    with pytest.raises(CacheNotShared, match="filesystem every Ray node shares"):
+        check_index(task.scenario_dir, tmp_path / "not-shared", built)
+
+
+def test_the_command_line_runs_a_shard_on_ray(
+    task: Task, tmp_path: Path, cache_dir: Path, ray_cluster: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["--agent", "oracle", "--scenarios", str(task.scenario_dir), "--repeats", "2", "--shard", "2/2"]
+    argv += [
+        "--backend",
+        "ray",
+        "--ray-address",
+        ray_cluster,
+        "--cache-dir",
+        str(cache_dir),
+        "--out",
+        str(out),
+    ]
+
+    status = main(argv)
+
+    assert status == 0, capsys.readouterr().err
+    assert outcomes(read_results(out / "results.jsonl")) == [(task.id, 2, 1.0, "ok")]

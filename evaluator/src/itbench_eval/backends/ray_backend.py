@@ -145,7 +145,7 @@ class RayBackend:
             return
         dirs = {task.id: server_dirs.get(task.id, task.scenario_dir) for task, _ in jobs}
         indexes = build_index_cache(dirs, settings.cache_dir)
-        ray = await anyio.to_thread.run_sync(self._connect)
+        ray = self._connect()  # in the main thread, where Ray can set its signal handlers
         remote = ray.remote(_run_on_worker).options(
             max_retries=MAX_RETRIES, retry_exceptions=False, **resources_for(settings.agent)
         )
