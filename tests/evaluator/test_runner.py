@@ -64,6 +64,17 @@ async def test_the_call_past_the_turn_cap_ends_the_run_as_turn_cap(
     assert len(audit) == 4  # the fifth call never reached the server
 
 
+async def test_every_run_directory_gets_an_atif_trajectory_of_its_calls(
+    task: Task, tmp_path: Path, cache_dir: Path
+) -> None:
+    [row] = await run(task, settings(tmp_path, cache_dir, "py:eval_agents:LoopingAgent", max_turns=3))
+
+    trajectory = json.loads((tmp_path / row.run_dir / "trajectory.json").read_text(encoding="utf-8"))
+    calls = [call["function_name"] for step in trajectory["steps"] for call in step.get("tool_calls") or []]
+    assert trajectory["schema_version"].startswith("ATIF")
+    assert calls == ["get_overview"] * 3
+
+
 async def test_a_model_driven_agent_is_capped_by_model_steps_not_tool_calls(
     task: Task, tmp_path: Path, cache_dir: Path
 ) -> None:

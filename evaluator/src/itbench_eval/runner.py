@@ -71,6 +71,7 @@ from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_res
 from itbench_eval.scoring import ScoreResult, score_diagnosis, score_names
 from itbench_eval.settings import build_settings, differences_that_matter, read_settings, write_settings
 from itbench_eval.tasks import Task, answer_free_view
+from itbench_eval.trajectory import agent_model, write_trajectory
 from itbench_server.diagnosis import SubmissionFormatError, load_submission
 
 __all__ = [
@@ -532,6 +533,8 @@ async def run_one(
     (run_dir / SCORE_FILE).write_text(score.model_dump_json(indent=2) + "\n", encoding="utf-8")
     transcript.write("task_end", error_class=outcome.error_class, error=outcome.error, score=score.score)
     transcript.close()
+    with contextlib.suppress(Exception):  # a trajectory that cannot be built never fails the run
+        write_trajectory(run_dir, agent=settings.agent, model=agent_model(settings.agent))
 
     session = outcome.session
     agent_outcome = outcome.agent or AgentOutcome()

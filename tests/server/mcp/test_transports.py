@@ -254,3 +254,25 @@ def test_mcp_inspector_cli_calls_the_overview(bundled_scenario: Path, cache_dir:
     text = content[0]["text"]
     assert text.startswith("Incident window: ")
     assert "\nFiring alerts (" in text and "\nHow to investigate:\n" in text
+
+
+def test_the_http_server_accepts_connections_as_soon_as_it_prints_its_url(
+    scenario_dir: Path, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "itbench_server.cli", "serve", str(scenario_dir), "--transport", "http",
+         "--port", "0", "--cache-dir", str(tmp_path / "cache")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        line = ""
+        while "serving MCP over Streamable HTTP at" not in line:
+            line = process.stderr.readline()
+            assert line, "the server exited before printing its URL"
+        port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # refused if the URL were printed before the socket listened
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

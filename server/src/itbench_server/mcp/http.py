@@ -248,6 +248,9 @@ async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host.strip("[]"), port))
+        # Listening before the URL is printed: a client that connects at once waits in the
+        # backlog until uvicorn accepts, instead of being refused.
+        listener.listen(2048)
     except OSError as error:
         listener.close()
         raise ItbenchError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
