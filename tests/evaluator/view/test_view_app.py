@@ -219,3 +219,19 @@ def test_the_view_command_prints_its_loopback_url_and_serves_the_leaderboard(res
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_run_still_going_is_listed_with_its_trajectory_so_far(results: Results) -> None:
+    going = results.a / "runs" / "Scenario-synth-2" / "oracle" / "r2"
+    going.mkdir(parents=True)
+    events = transcript("Scenario-synth-2", 2)[:4]  # started, asked the model, called a tool
+    (going / "transcript.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    view = client(results.a, results.b, tasks=results.tasks)
+
+    matrix = view.get("/matrix").text
+    assert 'data-testid="running"' in matrix and "runs/Scenario-synth-2/oracle/r2" in matrix
+    assert "runs/Scenario-synth-1/oracle/r1" not in matrix.split('data-testid="running"')[1]
+    page = view.get("/running/0/runs/Scenario-synth-2/oracle/r2").text
+    assert page.count('data-testid="step"') == 3 and "get_alerts" in page
+    assert view.get("/running/0/runs/Scenario-synth-1/oracle/r1").status_code == 404  # finished
+    assert view.get("/running/1/%2e%2e/results-a/runs/Scenario-synth-2/oracle/r2").status_code == 404

@@ -122,6 +122,17 @@ class ResultsDir:
             return None
         return candidate
 
+    def running(self, rows: list[RunResult]) -> list[tuple[str, int]]:
+        """Run directories (relative) holding a transcript but no row yet: runs still going, or
+        cut short; with the transcript's number of events so far."""
+        finished = {row.run_dir.strip("/") for row in rows}
+        found: list[tuple[str, int]] = []
+        for transcript in sorted(self.path.glob("runs/*/*/r*/transcript.jsonl")):
+            relative = transcript.parent.relative_to(self.path).as_posix()
+            if relative not in finished and self.inside(relative) is not None:
+                found.append((relative, len(read_jsonl(transcript))))
+        return found
+
     def run_path(self, row: RunResult) -> Path | None:
         """The run's directory, when it is inside the results directory."""
         path = self.inside(row.run_dir)

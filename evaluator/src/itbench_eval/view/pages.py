@@ -295,9 +295,37 @@ def matrix(dirs: Sequence[ResultsDir], query: dict[str, str]) -> str:
     head = ["task"] + [
         f"{e(_agent_label(d, agent, shown))}<div class=sub>r{repeat}</div>" for d, agent, repeat in columns
     ]
+    running = _running(shown)
     if not body_rows:
-        return form + '<p class="empty" data-testid="no-runs">No run matches the filters.</p>'
-    return form + _table(head, body_rows, cls="matrix", test_id="matrix")
+        return form + '<p class="empty" data-testid="no-runs">No run matches the filters.</p>' + running
+    return form + _table(head, body_rows, cls="matrix", test_id="matrix") + running
+
+
+def _running(dirs: Sequence[ResultsDir]) -> str:
+    """The runs without a row yet, each linked to its trajectory so far."""
+    items = []
+    for directory in dirs:
+        for relative, events in directory.running(directory.load().rows):
+            url = f"/running/{directory.index}/{quote(relative)}"
+            items.append(
+                f'<li><a href="{e(url)}">{e(relative)}</a> <span class="sub">{events} events</span></li>'
+            )
+    if not items:
+        return ""
+    return (
+        f'<section><h2>Running (no result yet)</h2><ul data-testid="running">{"".join(items)}</ul></section>'
+    )
+
+
+def running_page(directory: ResultsDir, path: Path) -> str:
+    """The trajectory so far of a run without a row."""
+    steps = timeline(read_jsonl(path / "transcript.jsonl"))
+    items = "".join(_step_html(step, n) for n, step in enumerate(steps, 1))
+    return (
+        f'<p class="crumbs">{e(directory.label)} · no result yet; this page shows the transcript as '
+        f"it was when loaded</p>"
+        f'<section><h2>Trajectory so far</h2><ol class="timeline" data-testid="timeline">{items}</ol></section>'
+    )
 
 
 def _order(name: str) -> list[object]:

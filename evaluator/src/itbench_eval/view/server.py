@@ -110,6 +110,16 @@ def create_app(
             return not_found("No such run.")
         return html(f"{row.task} · {row.agent} · r{row.repeat}", pages.run_page(found, row), "")
 
+    def running(request: Request) -> Response:
+        found = directory(str(request.path_params["d"]))
+        relative = str(request.path_params["path"]).strip("/")
+        path = found.inside(relative) if found else None
+        if found is None or path is None or not (path / "transcript.jsonl").is_file():
+            return not_found("No such run.")
+        if relative in {row.run_dir.strip("/") for row in found.load().rows}:
+            return not_found("This run has finished: open it from the matrix.")
+        return html(relative, pages.running_page(found, path), "")
+
     def compare(request: Request) -> Response:
         a = directory(request.query_params.get("a", "0"))
         b = directory(request.query_params.get("b", "1" if len(dirs) > 1 else "0"))
@@ -144,6 +154,7 @@ def create_app(
         Route("/", leaderboard, methods=["GET"]),
         Route("/matrix", matrix, methods=["GET"]),
         Route("/run/{d}/{task}/{agent}/{repeat:int}", run, methods=["GET"]),
+        Route("/running/{d}/{path:path}", running, methods=["GET"]),
         Route("/compare", compare, methods=["GET"]),
         Route("/file/{d}/{path:path}", file, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
