@@ -6,17 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from eval_agents import shared_index_cache
 from ray_agents import KILLED_MARKER
 
+from itbench_eval import mockmodel
 from itbench_eval.agents import resolve_agent
 from itbench_eval.backends.ray_backend import CacheNotShared, build_index_cache, check_index
 from itbench_eval.cli import main
+from itbench_eval.groundtruth import oracle_names
+from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.results import RunResult, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
 from itbench_eval.tasks import Task, discover_tasks
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+EXAMPLE_SCRIPT = Path(mockmodel.__file__).parent / "examples" / "investigate-and-submit.yaml"
 
 
 @pytest.fixture
@@ -105,3 +111,24 @@ def test_the_command_line_runs_a_shard_on_ray(
 
     assert status == 0, capsys.readouterr().err
     assert outcomes(read_results(out / "results.jsonl")) == [(task.id, 2, 1.0, "ok")]
+
+
+def test_a_scripted_model_agent_on_ray_scores_and_spends_as_it_does_locally(
+    task: Task, tmp_path: Path, cache_dir: Path, ray_cluster: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = yaml.safe_load(EXAMPLE_SCRIPT.read_text(encoding="utf-8"))
+    script["steps"][3]["submit"] = script["forced"]["submit"] = oracle_names(task.ground_truth())
+    rows: dict[str, list[tuple[str, int, float, str, int | None]]] = {}
+    with serve(load_script(script)) as base_url:
+        for backend in ("local", "ray"):
+            out = tmp_path / backend
+            argv = ["--agent", "openai:gpt-x", "--base-url", f"{base_url}/v1", "--repeats", "1"]
+            argv += ["--scenarios", str(task.scenario_dir), "--cache-dir", str(cache_dir), "--out", str(out)]
+            argv += ["--backend", backend, "--ray-address", ray_cluster, "--max-turns", "20"]
+            assert main(argv) == 0, capsys.readouterr().err
+            rows[backend] = [
+                (row.task, row.repeat, row.score, row.error_class, row.tokens_in)
+                for row in read_results(out / "results.jsonl")
+            ]
+
+    assert rows["ray"] == rows["local"] == [(task.id, 1, 1.0, "ok", 4 * 1200)]
