@@ -40,6 +40,7 @@ __all__ = [
     "read_jsonl_object",
     "run_page",
     "run_url",
+    "running_page",
     "score_html",
     "score_text",
 ]
