@@ -27,6 +27,7 @@ TOOLS = [
     "get_events",
     "get_timeline",
     "get_topology",
+    "lookup_address",
     "get_changes",
 ]
 

@@ -110,6 +110,35 @@ def case_rows() -> dict[str, list[dict[str, Any]]]:
         }
     )
     for minute in (0, 5, 10, 15):
+        tables["objects"].append(
+            _row(
+                minute,
+                "Service",
+                "quote",
+                {
+                    "spec": {
+                        "type": "ClusterIP",
+                        "clusterIP": "10.96.103.36",
+                        "selector": {"app": "quote"},
+                        "ports": [
+                            {"name": "tcp-service", "port": 8080, "targetPort": 8080, "protocol": "TCP"}
+                        ],
+                    }
+                },
+            )
+        )
+        tables["objects"].append(
+            _row(
+                minute,
+                "Pod",
+                "quote-6d5b7c9f4-h2m8x",
+                {
+                    "metadata": {"labels": {"app": "quote"}},
+                    "spec": {"containers": [{"name": "quote", "ports": [{"containerPort": 8080}]}]},
+                    "status": {"phase": "Running", "podIP": "10.244.1.30"},
+                },
+            )
+        )
         batch = 8192 if minute < 10 else 4096
         tables["objects"].append(
             _row(minute, "ConfigMap", "otel-collector", {"data": {"relay": RELAY.format(batch=batch)}})
@@ -162,6 +191,9 @@ async def test_log_patterns_keep_host_port_pairs_and_show_one_real_line_each(too
     assert text == (
         "1 log templates of 6 matching lines (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z)\n"
         "count  service  max severity  first..last seen  template (then one line it stands for)\n"
+        "addresses: 10.96.103.36:8081 = otel-demo/Service/quote (ClusterIP; ports 8080/TCP); 8081 is not one of "
+        "its ports; quote:8081 = otel-demo/Service/quote (Service name; ports 8080/TCP); 8081 is not one of its "
+        "ports\n"
         "      6  checkout  ERROR  2025-12-15T17:26:00Z..2025-12-15T17:31:00Z  failed to get quote (request <NUM>): "
         "POST http://quote:8081/getquote: connect ECONNREFUSED 10.96.103.36:8081\n"
         "         e.g. failed to get quote (request 6): POST http://quote:8081/getquote: "
@@ -207,6 +239,9 @@ async def test_the_timeline_puts_changes_appearances_events_errors_and_alerts_in
 
     assert text == (
         "9 timeline entries (2025-12-15T17:24:00Z .. 2025-12-15T17:31:00Z); time, what, object or service, details (at one time, changes come before their effects)\n"
+        "addresses: 10.96.103.36:8081 = otel-demo/Service/quote (ClusterIP; ports 8080/TCP); 8081 is not one of "
+        "its ports; quote:8081 = otel-demo/Service/quote (Service name; ports 8080/TCP); 8081 is not one of its "
+        "ports\n"
         "2025-12-15T17:25:00Z  change       otel-demo/ConfigMap/flagd-config  changed since the listing at 2025-12-15T17:20:00Z:\n"
         '    data["demo.flagd.json"].flags.adFailure.defaultVariant: "off" -> "on"\n'
         "2025-12-15T17:25:00Z  appeared     otel-demo/ResourceQuota/strict-resource-quota\n"
@@ -243,3 +278,28 @@ async def test_the_timeline_of_a_deployment_holds_what_happened_to_it_its_pods_a
         'Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: strict-resource-quota, '
         "requested: memory=400Mi, used: memory=0, limited: memory=100Mi",
     ]
+
+
+async def test_an_address_resolves_to_its_service_which_says_the_port_is_not_one_of_its_own(
+    tools: Client,
+) -> None:
+    by_ip = await call(tools, "lookup_address", address="10.96.103.36:8081")
+    by_url = await call(tools, "lookup_address", address="http://quote:8080/getquote", at="start+5m")
+    by_pod_ip = await call(tools, "lookup_address", address="10.244.1.30")
+
+    assert by_ip == (
+        "10.96.103.36:8081:\n"
+        "  otel-demo/Service/quote (ClusterIP; ports 8080/TCP); 8081 is not one of its ports\n"
+        "    port 8081 is not a port of this Service: a connection to it is refused; its ports: 8080/TCP\n"
+        "    selects at 2025-12-15T17:40:00Z: otel-demo/Pod/quote-6d5b7c9f4-h2m8x (10.244.1.30, Running)"
+    )
+    assert by_url == (
+        "quote:8080:\n"
+        "  otel-demo/Service/quote (Service name; ports 8080/TCP)\n"
+        "    port 8080 leads to the pods' port 8080\n"
+        "    selects at 2025-12-15T17:25:00Z: otel-demo/Pod/quote-6d5b7c9f4-h2m8x (10.244.1.30, Running)"
+    )
+    assert by_pod_ip == (
+        "10.244.1.30:\n"
+        "  otel-demo/Pod/quote-6d5b7c9f4-h2m8x (pod IP; ports 8080/TCP), listed 2025-12-15T17:20:00Z..2025-12-15T17:35:00Z"
+    )

@@ -45,6 +45,7 @@ VALID_CALLS: dict[str, dict[str, Any]] = {
     "get_events": {},
     "get_timeline": {"entity": "otel-demo/Deployment/ad"},
     "get_topology": {},
+    "lookup_address": {"address": "10.96.0.1:443"},
     "get_changes": {},
     "run_sql": {"sql": "SELECT count(*) FROM logs"},
     "submit_diagnosis": {

@@ -14,9 +14,19 @@ from typing import Annotated, Any, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
-from itbench_server.analysis import alerts, changes, events, logs, metrics, timeline, topology, traces
+from itbench_server.analysis import (
+    addresses,
+    alerts,
+    changes,
+    events,
+    logs,
+    metrics,
+    timeline,
+    topology,
+    traces,
+)
 from itbench_server.analysis.entities import EntityRef, known_service, match_entities, resolve_entity
-from itbench_server.analysis.timeparse import format_time, parse_duration, parse_time
+from itbench_server.analysis.timeparse import check_in_recording, format_time, parse_duration, parse_time
 from itbench_server.errors import EntityNotFoundError, QueryError
 from itbench_server.mcp.limits import (
     DURATION_CHARS,
@@ -38,6 +48,7 @@ __all__ = [
     "get_events",
     "get_timeline",
     "get_topology",
+    "lookup_address",
     "query_metrics",
     "query_traces",
     "register_investigation_tools",
@@ -175,14 +186,16 @@ def search_logs(
         elif result.matched == 0:
             header += "\n(no line matches; try a broader pattern, or mode='patterns' to see what is logged)"
         page = FetchedPage(logs.render_lines(result), offset=offset, total=result.matched)
-        return context.page(page, offset=offset, limit=limit, header=header)
+        return context.page(page, offset=offset, limit=limit, header=header, addresses=True)
     if mode == "patterns":
         templates = logs.log_templates(context.snapshot, scope)
         header = (
             f"{len(templates)} log templates of {sum(t.count for t in templates)} matching lines ({window})\n"
             "count  service  max severity  first..last seen  template (then one line it stands for)"
         )
-        return context.page(logs.render_templates(templates), offset=offset, limit=limit, header=header)
+        return context.page(
+            logs.render_templates(templates), offset=offset, limit=limit, header=header, addresses=True
+        )
     counts = logs.log_counts(context.snapshot, scope, by=count_by)
     header = f"matching log lines per {count_by} ({window})"
     return context.page(logs.render_counts(counts), offset=offset, limit=limit, header=header)
@@ -360,7 +373,9 @@ def query_traces(
         header = f"trace {tree.trace_id}: {tree.spans} spans" + (
             f" (only the first {traces.TRACE_SPAN_LIMIT} read)" if tree.truncated else ""
         )
-        return context.page(traces.render_tree(tree), offset=offset, limit=limit, header=header)
+        return context.page(
+            traces.render_tree(tree), offset=offset, limit=limit, header=header, addresses=True
+        )
     span = context.time_range(since, until)
     start, end = span.start, span.end
     traces.check_trace_service(context.snapshot, service)
@@ -376,7 +391,7 @@ def query_traces(
             ]
         )
         page = FetchedPage(traces.render_error_traces(found), offset=offset, total=found.error_traces)
-        return context.page(page, offset=offset, limit=limit, header=header)
+        return context.page(page, offset=offset, limit=limit, header=header, addresses=True)
     moment, reason = _pivot(context, pivot)
     summary = traces.summarize_operations(
         context.snapshot,
@@ -451,7 +466,9 @@ def get_events(
     )
     if not groups:
         header += "\n(no event matches; drop a filter or widen the time range)"
-    return context.page(events.render_event_groups(groups, start), offset=offset, limit=limit, header=header)
+    return context.page(
+        events.render_event_groups(groups, start), offset=offset, limit=limit, header=header, addresses=True
+    )
 
 
 def get_topology(
@@ -616,7 +633,9 @@ def get_timeline(
     )
     if not entries:
         header += "\n(nothing happened in that scope; widen the range or drop a filter)"
-    return context.page(timeline.render_timeline(entries), offset=offset, limit=limit, header=header)
+    return context.page(
+        timeline.render_timeline(entries), offset=offset, limit=limit, header=header, addresses=True
+    )
 
 
 def _entity_or_service(context: ToolContext, text: str) -> tuple[list[EntityRef] | None, str | None]:
@@ -628,6 +647,37 @@ def _entity_or_service(context: ToolContext, text: str) -> tuple[list[EntityRef]
         if known_service(context.snapshot, text):
             return None, text
         raise
+
+
+def lookup_address(
+    context: ToolContext,
+    address: Annotated[
+        str,
+        Field(
+            max_length=NAME_CHARS,
+            description="an IP, a host name or either with a port: 10.96.103.36:8081, 10.244.1.7, quote:8081, "
+            "quote.otel-demo.svc.cluster.local",
+        ),
+    ],
+    at: Annotated[
+        str | None,
+        Field(
+            max_length=TIME_CHARS,
+            description="for a Service, the time to list the pods it selects; default: the end of the recording",
+        ),
+    ] = None,
+) -> str:
+    """Who owns an address: the Pod (by pod IP, with when it held it: pod IPs are reused), the
+    Service (by ClusterIP or name, with its ports; a port that is not one of them is said so, and
+    the pods it selects are listed) or the Node. Tools that print addresses (search_logs,
+    get_events, query_traces, get_timeline, kubectl logs) name their owners in their header.
+
+    Example: lookup_address(address="10.96.103.36:8081"), lookup_address(address="quote:8081").
+    """
+    window = context.snapshot.window
+    moment = check_in_recording(parse_time(at, window, what="at"), window, what="at") if at else window.end
+    lines = addresses.lookup_address(context.snapshot, address, moment)
+    return context.page(lines, offset=0, limit=len(lines))
 
 
 def register_investigation_tools(
@@ -650,5 +700,6 @@ INVESTIGATION_TOOLS: tuple[tuple[Any, str], ...] = (
     (query_traces, "Query traces"),
     (get_events, "Kubernetes events"),
     (get_topology, "Dependencies"),
+    (lookup_address, "Who owns an address"),
     (get_changes, "Changes to the cluster's objects"),
 )

@@ -15,6 +15,7 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
+from itbench_server.analysis.addresses import address_notes
 from itbench_server.analysis.timeparse import check_in_recording, format_time, parse_time
 from itbench_server.kube.kubectl import KubectlRunner
 from itbench_server.kube.kubectl_args import ALLOWED_VERBS, MAX_COMMAND_CHARS, check_kubectl_args
@@ -52,6 +53,10 @@ def kubectl_command(
             "the timestamps are exact. Ages in 'kubectl get' are counted from the viewed time.]"
         )
     lines = output.text.splitlines() or ["(no output)"]
+    if checked.verb in ("logs", "events") or (checked.verb == "get" and "events" in checked.positionals[1:2]):
+        notes = address_notes(snapshot, lines[offset:])
+        if notes:
+            header = f"{header}\n{notes}" if header else notes
     if output.cut:
         lines.append(
             "[kubectl printed more than the server keeps and was stopped here; narrow the command "

@@ -26,6 +26,7 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from itbench_server.analysis.addresses import address_notes
 from itbench_server.analysis.timeparse import format_time, parse_time_range
 from itbench_server.mcp.calls import READ_ONLY, tool_errors
 from itbench_server.mcp.limits import MAX_OFFSET, TIME_CHARS
@@ -107,9 +108,16 @@ class ToolContext:
         """``[since, until]`` as given (each end defaulting to the window's)."""
         return TimeRange(*parse_time_range(since, until, self.snapshot.window))
 
-    def page(self, lines: Sequence[str], *, offset: int, limit: int, header: str = "") -> str:
+    def page(
+        self, lines: Sequence[str], *, offset: int, limit: int, header: str = "", addresses: bool = False
+    ) -> str:
         """``lines[offset:offset+limit]`` under ``header``, within the output budget, with a
-        truncation marker when lines are left out."""
+        truncation marker when lines are left out. With ``addresses``, the header ends with the
+        owners of the IPs and Service host:ports that the header and the page mention."""
+        if addresses:
+            notes = address_notes(self.snapshot, [header, *lines[offset : offset + limit]])
+            if notes:
+                header = f"{header}\n{notes}" if header else notes
         return page_lines(lines, offset=offset, limit=limit, budget=self.budget, header=header)
 
 
