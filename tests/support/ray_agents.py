@@ -22,3 +22,12 @@ class KillsItsWorkerOnceAgent(OracleAgent):
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
         return await super().run(context)
+
+
+class AlwaysKillsItsWorkerAgent:
+    """Kills the process it runs in every time: Ray's retries run out."""
+
+    async def run(self, context: RunContext) -> AgentOutcome:
+        (context.run_dir.parents[3] / KILLED_MARKER).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")

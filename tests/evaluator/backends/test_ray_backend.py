@@ -12,7 +12,7 @@ from ray_agents import KILLED_MARKER
 
 from itbench_eval import mockmodel
 from itbench_eval.agents import resolve_agent
-from itbench_eval.backends.ray_backend import CacheNotShared, build_index_cache, check_index
+from itbench_eval.backends.ray_backend import CacheNotShared, build_index_cache, check_index, resources_for
 from itbench_eval.cli import main
 from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
@@ -79,6 +79,26 @@ async def test_a_worker_killed_mid_run_is_retried_and_its_run_recorded_once(
     assert (tmp_path / KILLED_MARKER).is_file()  # the first attempt did kill its worker
     assert outcomes(rows) == [(task.id, 1, 1.0, "ok")]
     assert len((tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+async def test_a_run_whose_workers_all_die_still_gets_its_row_as_a_harness_error(
+    task: Task, tmp_path: Path, cache_dir: Path, ray_cluster: str
+) -> None:
+    agent = "py:ray_agents:AlwaysKillsItsWorkerAgent"
+    config = settings(tmp_path, cache_dir, agent, repeats=1, backend="ray", ray_address=ray_cluster)
+
+    [row] = await run_evaluation([task], config, resolve_agent(agent))
+
+    assert (row.task, row.repeat, row.error_class) == (task.id, 1, "harness_error")
+    assert "the run's Ray task failed after 3 retries: WorkerCrashedError" in row.error
+    assert len(read_results(tmp_path / "results.jsonl")) == 1
+
+
+def test_each_agent_kind_asks_ray_for_its_own_resources() -> None:
+    assert resources_for("claude-code") == {"num_cpus": 1.0, "memory": float(1 << 30)}
+    assert resources_for("openai:gpt-x") == {"num_cpus": 0.5, "memory": float(1 << 29)}
+    assert resources_for("py:ray_agents:KillsItsWorkerOnceAgent") == resources_for("oracle")
+    assert resources_for("oracle") == {"num_cpus": 0.5, "memory": float(1 << 28)}
 
 
 def test_a_worker_that_cannot_see_the_drivers_index_cache_refuses_to_start_a_server(

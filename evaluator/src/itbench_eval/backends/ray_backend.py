@@ -196,7 +196,11 @@ class RayBackend:
                 try:
                     row = ray.get(ref)
                 except ray.exceptions.RayError as error:  # retries spent: the run still gets its row
-                    row = _harness_error_row(job[0], job[1], settings, error)
+                    lost = RuntimeError(
+                        f"the run's Ray task failed after {MAX_RETRIES} retries: {type(error).__name__}"
+                    )
+                    lost.__cause__ = error
+                    row = _harness_error_row(job[0], job[1], settings, lost)
                 if row.key not in emitted:
                     emitted.add(row.key)
                     emit(row)
