@@ -40,23 +40,13 @@ def bad_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     yield from scenario_kubectl("Scenario-synth-4", tmp_path_factory)
 
 
-def test_the_network_chaos_and_its_schedule_are_served_with_their_crd_columns(partition: Kubectl) -> None:
-    assert partition("get", "networkchaos", "-A", "-o", "custom-columns=NS:.metadata.namespace,ACTION:.spec.action").split() == [
-        "NS", "ACTION", "chaos-mesh", "partition",
-    ]  # fmt: skip
-    table = partition("get", "networkchaos", "-n", "chaos-mesh").splitlines()
-    assert table[0].split() == ["NAME", "ACTION", "DURATION", "AGE"]
-    # ITBench's partition has no duration: it lasts until the Schedule is deleted.
-    assert table[1].split()[1] == "partition" and len(table[1].split()) == 3
-    schedules = partition("get", "schedules.chaos-mesh.org", "-n", "chaos-mesh").splitlines()
-    assert schedules[1].split()[:2] == ["otel-demo-shipping-quote-network-partition", "NetworkChaos"]
-
-
-def test_describe_network_chaos_shows_its_target_and_the_controller_events(partition: Kubectl) -> None:
-    text = partition("describe", "networkchaos", "-n", "chaos-mesh")
-    assert "  Action:     partition" in text
-    assert "app.kubernetes.io/component:  quote" in text
-    assert "chaos-controller-manager  Successfully apply chaos for otel-demo/shipping-" in text
+def test_chaos_kinds_are_not_listed_but_their_crds_and_the_controller_events_are(partition: Kubectl) -> None:
+    # ITBench's recorder lists no chaos-mesh.org object: the experiment is seen through the chaos
+    # controller's events and its effects only.
+    assert partition("get", "networkchaos", "-A", "--no-headers").strip() in ("", "No resources found")
+    assert "networkchaos.chaos-mesh.org" in partition("get", "crd")
+    events = partition("get", "events", "-n", "chaos-mesh")
+    assert "Successfully apply chaos for otel-demo/shipping-" in events
 
 
 def test_logs_of_a_deployment_come_from_its_recorded_pod(partition: Kubectl) -> None:

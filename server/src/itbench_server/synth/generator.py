@@ -409,6 +409,11 @@ class _Scenario:
         key = f"{label}:{seed}"
         self.start = _window_start(seed, random.Random(f"{key}:window"))
         self.end = self.start + WINDOW
+        # The span metrics count what the traces hold: where more traces are written than the
+        # fixed-rate simulation runs, every counter is scaled up by the ratio (rates, shares and
+        # latencies, and so the alerts that fire, do not change).
+        simulated_per_second = SIMULATED_REQUESTS_PER_SLOT / (SLOT / SECOND)
+        self.metric_scale = max(1.0, preset.traces_per_minute / 60 / simulated_per_second)
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
         self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end)
         self.cluster.build_static()
@@ -435,7 +440,9 @@ class _Scenario:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
         self.stats = self._simulate(random.Random(f"{key}:simulation"))
-        self.alerts = AlertEvaluator(self.stats, self.cluster, self.noise.alerts)
+        self.alerts = AlertEvaluator(
+            self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale
+        )
         self.out_rng = random.Random(f"{key}:output")
 
     def _routine_change(self, rng: random.Random) -> None:
@@ -868,6 +875,7 @@ class _Scenario:
                 writer.flush()
         uptime = (self.start - self.cluster.installed) / SECOND
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
+        scale = self.metric_scale
         for service in TRACED:
             rows = []
             baseline = {key: series[0] for key, series in self.stats.calls.items() if key[0] == service}
@@ -892,7 +900,7 @@ class _Scenario:
                         [
                             "traces_span_metrics_calls_total",
                             style.ts(t),
-                            style.number(float(int(value + offset))),
+                            style.number(float(int((value + offset) * scale))),
                             service,
                             NAMESPACE,
                             "",
@@ -914,7 +922,7 @@ class _Scenario:
                         [
                             "traces_span_metrics_calls_total",
                             style.ts(t),
-                            style.number(float(total)),
+                            style.number(float(int(total * scale))),
                             service,
                             NAMESPACE,
                             "",
@@ -929,7 +937,7 @@ class _Scenario:
                     counts, _total = histogram
                     # counters started long before the window: add the first slot's rate times the uptime
                     counts = [
-                        int(value + base / (SLOT / SECOND) * uptime)
+                        int((value + base / (SLOT / SECOND) * uptime) * scale)
                         for value, base in zip(counts, first_slot[0], strict=True)
                     ]
                     for bound, value in zip(BUCKETS_MS, counts, strict=True):

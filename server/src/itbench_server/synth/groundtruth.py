@@ -7,6 +7,7 @@ fired, walked along the demo's call graph (errors travel to callers, silence tra
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from itbench_server.synth.faults import Group, Propagation, RootCause
@@ -14,6 +15,9 @@ from itbench_server.synth.telemetry import Alert
 from itbench_server.synth.topology import callers_of
 
 __all__ = ["build_ground_truth"]
+
+# The keys describe an alert without its value (which depends on how much traffic was written).
+_CURRENT = re.compile(r" \(current: [^)]*\)$")
 
 
 def _caller(service: str) -> str:
@@ -73,7 +77,11 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
             continue
         seen.add((group_id, alert.name))
         alerts.append(
-            {"group_id": group_id, "id": alert.name, "metadata": {"description": alert.description}}
+            {
+                "group_id": group_id,
+                "id": alert.name,
+                "metadata": {"description": _CURRENT.sub("", alert.description)},
+            }
         )
 
     propagations = list(root.propagations)

@@ -35,7 +35,7 @@ from itbench_server.synth.cluster import (
 from itbench_server.synth.faults import Fault, Incident
 from itbench_server.synth.faults.flags import flagd_reload_lines
 from itbench_server.synth.telemetry import Alert
-from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME
+from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME, callers_of
 from itbench_server.synth.traffic import Disruption, Failure
 
 __all__ = [
@@ -51,7 +51,9 @@ __all__ = [
 # Entries that change an object during the window, and entries that only warn.
 CHANGES: Final = ("image-bump", "resources-bump", "collector-config", "flag-variant")
 WARNINGS: Final = ("crashlooping-pod", "probe-warnings", "node-pressure", "autoscaler", "slow-consumer")
-NOISE_CATALOGUE: Final = CHANGES + WARNINGS
+# Planted in most scenarios on top of the entries drawn above: a rollout one call from the fault.
+NEIGHBOUR: Final = "neighbour-rollout"
+NOISE_CATALOGUE: Final = CHANGES + WARNINGS + (NEIGHBOUR,)
 
 # Workloads a benign rollout or a normal autoscaler may touch (never the fault's own).
 _ROLLED_OUT: Final = (
@@ -253,7 +255,17 @@ def plant_noise(incident: Incident, fault: Fault, rng: random.Random) -> Noise:
     # Autoscalers first: they add CPU requests to a pod template before any rollout copies it.
     for kind in sorted(chosen, key=lambda k: (k != "autoscaler", NOISE_CATALOGUE.index(k))):
         planter.plant(kind)
+    planter.neighbour_rollout()
     return planter.noise
+
+
+def _neighbours(workloads: set[str]) -> list[str]:
+    """Workloads one call away from ``workloads`` (callers and callees), in a fixed order."""
+    found: set[str] = set()
+    for workload in sorted(workloads):
+        found.update(callers_of(workload))
+        found.update(service for service in WORKLOAD_BY_NAME if workload in callers_of(service))
+    return sorted(found - workloads)
 
 
 class _Planter:
@@ -263,6 +275,7 @@ class _Planter:
         self.rng = rng
         self.noise = Noise()
         self.busy = fault.involved_workloads()
+        self.busy_by_fault = set(self.busy)
         # Under a namespace quota at its limit, a pod that adds memory could not be created:
         # rollouts and scale-ups happen before the quota is applied.
         blocked = fault.blocks_new_pods_from(incident)
@@ -280,6 +293,24 @@ class _Planter:
             "autoscaler": self._autoscaler,
             "slow-consumer": self._slow_consumer,
         }[kind]()
+
+    def neighbour_rollout(self) -> None:
+        """A routine rollout of a workload one call away from the fault, shortly before it (another
+        team's release, as real incidents often have next to the culprit): the first change of the
+        window is then often not the fault's."""
+        if self.rng.random() < 0.25:
+            return
+        neighbours = [name for name in _neighbours(self.busy_by_fault) if name in _ROLLED_OUT]
+        name = self._free(tuple(neighbours) or _ROLLED_OUT)
+        if name is None:
+            return
+        incident = self.incident
+        earliest = incident.start + 40 * SECOND
+        at = max(earliest, incident.fault_at - self.rng.randrange(25, 150) * SECOND)
+        at = min(at, self.grows_until - 10 * SECOND)
+        if at < earliest:
+            return
+        self._rollout(NEIGHBOUR, change_image=True, name=name, at=at)
 
     # -- helpers
     def _when(self, latest: int = 17 * MINUTE, *, grows: bool = False) -> int:
@@ -325,11 +356,14 @@ class _Planter:
         )
 
     # -- changes
-    def _rollout(self, kind: str, change_image: bool) -> None:
-        name = self._free(_ROLLED_OUT)
+    def _rollout(
+        self, kind: str, change_image: bool, *, name: str | None = None, at: int | None = None
+    ) -> None:
+        name = name or self._free(_ROLLED_OUT)
         if name is None:
             return
-        cluster, at = self.cluster, self._when(grows=True)
+        cluster = self.cluster
+        at = self._when(grows=True) if at is None else at
         workload = WORKLOAD_BY_NAME[name]
         major, minor, patch = (int(x) for x in DEMO_VERSION.split("."))
         image = f"{IMAGE_REPO}:{major}.{minor}.{patch + 1}-{name}"

@@ -179,9 +179,15 @@ class AlertEvaluator:
     EVAL = 30 * SECOND
 
     def __init__(
-        self, stats: SpanStats, cluster: Cluster, extra: Sequence[tuple[int, int, Alert]] = ()
+        self,
+        stats: SpanStats,
+        cluster: Cluster,
+        extra: Sequence[tuple[int, int, Alert]] = (),
+        *,
+        rate_scale: float = 1.0,
     ) -> None:
         self.stats = stats
+        self.rate_scale = rate_scale  # written requests per simulated request (the span metrics')
         self.cluster = cluster
         self.extra = list(extra)  # (from, until, alert): alerts of things the rules do not model
         self.start = stats.start
@@ -234,7 +240,7 @@ class AlertEvaluator:
                 continue
             labels = {"namespace": NAMESPACE, "service_name": service, "severity": "critical"}
             errors = stats.count(service, "Error", t, 2 * MINUTE)
-            rate = errors / 120.0
+            rate = errors / 120.0 * self.rate_scale
             threshold = 3 if service.startswith("frontend") else 1
             self._track(
                 out,
