@@ -91,8 +91,9 @@ def test_resume_skips_a_malformed_results_line_with_a_warning_naming_it(
     )  # fmt: skip
 
     assert status == 1  # nop's runs never end ok
-    warning, _ = capsys.readouterr().err.splitlines()
-    assert warning.startswith(f"warning: {results}, line 2: not a result row, skipped: ")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"warning: {results}, line 2: not a result row, skipped: ")
     assert [row.repeat for row in read_results(results, on_malformed=lambda *_: None)] == [1, 2]
 
 

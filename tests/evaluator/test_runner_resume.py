@@ -57,8 +57,8 @@ def test_resume_after_kill_9_neither_redoes_nor_loses_a_finished_run(
     out, cache_dir = tmp_path / "out", shared_index_cache(tmp_path_factory.getbasetemp())
     process = subprocess.Popen(
         evaluator_command(scenarios, out, cache_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # progress lines go to stderr, results to stdout
         text=True,
         env=environment(ITBENCH_TEST_HANG_FROM_REPEAT="2"),
         start_new_session=True,
@@ -66,9 +66,9 @@ def test_resume_after_kill_9_neither_redoes_nor_loses_a_finished_run(
     watchdog = threading.Timer(300, process.kill)  # a hung test fails instead of hanging the suite
     watchdog.start()
     try:
-        assert process.stdout is not None
+        assert process.stderr is not None
         finished = 0
-        for line in process.stdout:
+        for line in process.stderr:
             if line.startswith("["):
                 finished += 1
                 if finished == len(tasks):
@@ -79,8 +79,8 @@ def test_resume_after_kill_9_neither_redoes_nor_loses_a_finished_run(
         process.wait()
     finally:
         watchdog.cancel()
-        if process.stdout is not None:
-            process.stdout.close()
+        if process.stderr is not None:
+            process.stderr.close()
 
     before = (out / "results.jsonl").read_bytes()
     killed_rows = read_results(out / "results.jsonl")
@@ -103,4 +103,4 @@ def test_resume_after_kill_9_neither_redoes_nor_loses_a_finished_run(
     assert (out / "results.jsonl").read_bytes().startswith(before)
     assert rows[: len(killed_rows)] == killed_rows
     assert all(row.error_class == "ok" for row in rows)
-    assert f"{3 * len(tasks)} runs ({len(tasks)} already finished)" in resumed.stdout
+    assert f"{3 * len(tasks)} runs ({len(tasks)} already finished)" in resumed.stderr
