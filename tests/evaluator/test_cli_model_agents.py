@@ -91,7 +91,7 @@ def test_a_run_where_nothing_ends_ok_exits_1_and_says_where_the_tracebacks_are(
     printed = capsys.readouterr()
     traceback = out / row.run_dir / "traceback.txt"
     assert traceback.is_file()
-    assert f"{scenario.name} r1: model_error, traceback in {traceback}" in printed.out
+    assert f"{scenario.name} r1: model_error, traceback in {traceback}" in printed.err
     assert "no run ended ok" in printed.err
 
 
