@@ -180,3 +180,9 @@ def test_read_only_commands_with_their_usual_flags_pass_unchanged(
 ) -> None:
     verb = next(word for word in expected if not word.startswith("-") and word != "otel-demo")
     assert check_kubectl_args(command) == KubectlCommand(expected, verb)
+
+
+def test_an_unknown_verb_is_offered_the_global_flags_only() -> None:
+    # Found by mutation testing (docs/security.md): the refusal message must not fail on its own.
+    assert allowed_flags("no-such-verb") == allowed_flags(None)
+    assert allowed_flags(None) != []

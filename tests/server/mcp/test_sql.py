@@ -169,6 +169,22 @@ def test_tables_render_nulls_times_and_newlines_on_one_line() -> None:
     assert lines == ["a     b", "----  -------------------", "NULL  2025-01-02 03:04:05", "x\\ny  0.5"]
 
 
+def test_carriage_returns_and_tabs_in_a_cell_cannot_break_the_table_layout() -> None:
+    # Found by mutation testing (docs/security.md): a value must not start a line of its own.
+    assert render_table(["a"], [("1\r2\t3",)]) == ["a", "------", "1\\r2 3"]
+
+
+def test_a_cell_over_200_characters_is_cut_to_199_and_an_ellipsis_and_one_of_200_is_whole() -> None:
+    lines = render_table(["a"], [("x" * 201,), ("y" * 200,)])
+
+    assert lines[2:] == ["x" * 199 + "…", "y" * 200]
+
+
+def test_a_row_with_fewer_cells_than_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        render_table(["a", "b"], [("x",)])
+
+
 async def test_a_row_wider_than_the_budget_is_cut_with_a_note(snapshot: Snapshot) -> None:
     server = create_server(snapshot, ServerSettings(output_budget=1_000))
     wide = ", ".join(f"repeat('{letter}', 190) AS {letter}" for letter in "abcdef")
