@@ -171,3 +171,26 @@ def test_memory_is_limited_by_the_kernel() -> None:
 
     assert b"MemoryError" in result.stderr
     assert b"allocated" not in result.stdout
+
+
+def test_removing_a_process_group_kills_what_is_left_in_it_and_deletes_the_cgroup() -> None:
+    # Found by mutation testing (docs/security.md): the PID namespace normally empties the group
+    # first, so this is the fallback for a process that is still in it.
+    import subprocess
+
+    from itbench_server.sandbox import _ProcessGroup
+
+    group = _ProcessGroup.create(8)
+    if group is None:
+        pytest.skip("no writable pids cgroup here")
+    straggler = subprocess.Popen(["sleep", "60"], preexec_fn=group.join)
+    try:
+        assert (group.path / "cgroup.procs").read_text().split() == [str(straggler.pid)]
+
+        group.remove()
+
+        assert straggler.wait(timeout=10) == -9
+        assert not group.path.exists()
+    finally:
+        straggler.kill()
+        straggler.wait()
