@@ -64,8 +64,12 @@ def test_counts_per_service_split_warnings_and_errors(incident: Snapshot) -> Non
         LogCount("frontend", 40, 0, 0),
         LogCount("ad", 30, 0, 30),
     ]
-    per_minute = log_counts(incident, LogScope(WINDOW_START, at(6), service="ad"), by="minute")
-    assert per_minute == [LogCount("2025-12-15T17:25Z", 2, 0, 2), LogCount("2025-12-15T17:26Z", 1, 0, 1)]
+    per_minute = log_counts(incident, LogScope(WINDOW_START, at(6.5), service="ad"), by="minute")
+    assert per_minute == [
+        *(LogCount(f"2025-12-15T17:2{minute}Z", 0, 0, 0) for minute in range(5)),  # silent minutes too
+        LogCount("2025-12-15T17:25Z", 2, 0, 2),
+        LogCount("2025-12-15T17:26Z", 2, 0, 2),
+    ]
 
 
 def test_bad_filters_say_how_to_fix_them(incident: Snapshot) -> None:

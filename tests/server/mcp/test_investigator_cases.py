@@ -245,10 +245,10 @@ async def test_the_timeline_puts_changes_appearances_events_errors_and_alerts_in
         "2025-12-15T17:25:00Z  change       otel-demo/ConfigMap/flagd-config  changed since the listing at 2025-12-15T17:20:00Z:\n"
         '    data["demo.flagd.json"].flags.adFailure.defaultVariant: "off" -> "on"\n'
         "2025-12-15T17:25:00Z  appeared     otel-demo/ResourceQuota/strict-resource-quota\n"
-        "2025-12-15T17:25:00Z  errors       ad  error onset and first error; errors go on (errors in 7 of 8 minutes, 25 in all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa\n"
-        "2025-12-15T17:25:00Z  errors       frontend  error onset and first error; errors go on (errors in 7 of 8 minutes, 13 in all): GET /api/data failed\n"
+        "2025-12-15T17:25:00Z  errors       ad  error onset and first error (errors in 6 of 7 minutes, 25 in all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa\n"
+        "2025-12-15T17:25:00Z  errors       frontend  error onset and first error (errors in 6 of 7 minutes, 13 in all): GET /api/data failed\n"
         '2025-12-15T17:26:00Z  warning      otel-demo/ReplicaSet/ad-5d9f7c6b8  FailedCreate x3 until 2025-12-15T17:29:00Z: Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: strict-resource-quota, requested: memory=400Mi, used: memory=0, limited: memory=100Mi\n'
-        "2025-12-15T17:26:00Z  errors       checkout  error onset and first error; errors go on (errors in 6 of 8 minutes, 6 in all): failed to get quote (request 6): POST http://quote:8081/getquote: connect ECONNREFUSED 10.96.103.36:8081\n"
+        "2025-12-15T17:26:00Z  errors       checkout  error onset and first error (errors in 5 of 7 minutes, 6 in all): failed to get quote (request 6): POST http://quote:8081/getquote: connect ECONNREFUSED 10.96.103.36:8081\n"
         "2025-12-15T17:26:30Z  alert        otel-demo/Service/frontend  HighRequestErrorRate (critical) fires, seen 2025-12-15T17:27:00Z..2025-12-15T17:31:00Z\n"
         "2025-12-15T17:30:00Z  change       otel-demo/ConfigMap/otel-collector  changed since the listing at 2025-12-15T17:25:00Z:\n"
         "    data.relay: text changed (18 lines -> 18 lines); changed lines:\n"
@@ -272,8 +272,8 @@ async def test_the_timeline_of_a_deployment_holds_what_happened_to_it_its_pods_a
         "details (at one time, changes come before their effects)",
         "2025-12-15T17:20:00Z  warning      otel-demo/Pod/ad-5d9f7c6b8-x2x9q  BackOff x12 until "
         "2025-12-15T17:20:00Z (going on since before the range): Back-off restarting failed container ad",
-        "2025-12-15T17:25:00Z  errors       ad  error onset and first error; errors go on (errors in 15 of 21 "
-        "minutes, 60 in all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa",
+        "2025-12-15T17:25:00Z  errors       ad  error onset and first error (errors in 15 of 20 minutes, 60 in "
+        "all): GetAds failed: flag adFailure is on, request id 0000012c-aaaa",
         "2025-12-15T17:26:00Z  warning      otel-demo/ReplicaSet/ad-5d9f7c6b8  FailedCreate x3 until 2025-12-15T17:29:00Z: "
         'Error creating: pods "ad-5d9f7c6b8-czzz9" is forbidden: exceeded quota: strict-resource-quota, '
         "requested: memory=400Mi, used: memory=0, limited: memory=100Mi",
@@ -302,4 +302,29 @@ async def test_an_address_resolves_to_its_service_which_says_the_port_is_not_one
     assert by_pod_ip == (
         "10.244.1.30:\n"
         "  otel-demo/Pod/quote-6d5b7c9f4-h2m8x (pod IP; ports 8080/TCP), listed 2025-12-15T17:20:00Z..2025-12-15T17:35:00Z"
+    )
+
+
+async def test_counts_per_minute_show_the_minutes_without_lines(tools: Client) -> None:
+    text = await call(tools, "search_logs", service="checkout", mode="counts", count_by="minute", limit=20)
+
+    assert text.splitlines()[1:] == [
+        f"2025-12-15T17:{minute:02d}Z  total={count} warn=0 error={count}"
+        for minute, count in zip(range(20, 40), [0] * 6 + [1] * 6 + [0] * 8, strict=True)
+    ]
+
+
+async def test_counts_per_service_and_minute_show_error_onsets_and_services_falling_silent(
+    tools: Client,
+) -> None:
+    text = await call(tools, "search_logs", mode="counts", count_by="service_minute")
+
+    assert text == (
+        "matching log lines per service and minute (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z); 3 services; "
+        "one count per minute from 2025-12-15T17:20:00Z to 2025-12-15T17:39:00Z\n"
+        "ad  total=30 errors=30 error onset 2025-12-15T17:25:00Z  per minute: "
+        "0 0 0 0 0 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2\n"
+        "checkout  total=6 errors=6 error onset 2025-12-15T17:26:00Z no lines from 2025-12-15T17:32:00Z  "
+        "per minute: 0 0 0 0 0 0 1 1 1 1 1 1 0 0 0 0 0 0 0 0\n"
+        "frontend  total=40 errors=0  per minute: 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2"
     )

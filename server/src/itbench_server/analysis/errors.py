@@ -4,33 +4,25 @@ A service's errors are its log records of severity ERROR or worse and its spans 
 Error that serve a request (Server or Consumer spans, and root spans), counted per minute.
 
 - The *first error* is the earliest of them in the range.
-- The *error onset* is the first minute from which the service keeps failing: the earliest minute
-  with errors such that errors occur in at least :data:`SUSTAINED_SHARE` of the minutes from it
-  to the end of the range, over at least :data:`SUSTAINED_MINUTES` minutes. Sporadic errors have
-  no onset; errors that run from the range's start have it at the start (``from_start``).
+- The *error onset* is the first minute from which the service fails in earnest: the earliest
+  minute with errors such that errors occur in at least 4 of the 5 minutes from it
+  (:func:`~itbench_server.analysis.minutes.onset_of`). Sporadic errors have no onset; errors that
+  run from the range's start have it at the start (``from_start``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from itbench_server.analysis.logs import SEVERITY_NUMBER_SQL
+from itbench_server.analysis.minutes import minutes_between, onset_of
 from itbench_server.snapshot.snapshot import Snapshot
 
-__all__ = [
-    "SUSTAINED_MINUTES",
-    "SUSTAINED_SHARE",
-    "ServiceErrors",
-    "minute_of",
-    "minutes_between",
-    "service_errors",
-]
+__all__ = ["ServiceErrors", "service_errors"]
 
-SUSTAINED_SHARE: Final = 0.8
-SUSTAINED_MINUTES: Final = 2
 MESSAGE_CUT: Final = 200
 
 
@@ -47,10 +39,6 @@ class ServiceErrors:
     error_minutes: int
     minutes: int
     per_minute: dict[datetime, int]
-
-
-def minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def service_errors(
@@ -80,13 +68,16 @@ def service_errors(
     per_service: dict[str, list[tuple[datetime, int, datetime, str]]] = defaultdict(list)
     for service, minute, count, first, message in rows:
         per_service[service].append((minute, count, first, message))
-    first_minute, last_minute = minute_of(since), minute_of(until)
-    span = int((last_minute - first_minute).total_seconds() // 60) + 1
+    minutes = minutes_between(since, until)
+    first_minute, last_minute = minutes[0], minutes[-1]
+    span = len(minutes)
     found = []
-    for service, minutes in per_service.items():
-        counts = {minute: count for minute, count, _, _ in minutes}
-        _, _, first_error, first_message = min(minutes, key=lambda item: item[2])
-        onset = _onset(counts, last_minute)
+    for service, erred in per_service.items():
+        counts: dict[datetime, int] = {}
+        for minute, count, _, _ in erred:  # a record at the range's very end counts in its last minute
+            counts[min(minute, last_minute)] = counts.get(min(minute, last_minute), 0) + count
+        _, _, first_error, first_message = min(erred, key=lambda item: item[2])
+        onset = onset_of(counts, last_minute)
         found.append(
             ServiceErrors(
                 service=service,
@@ -101,19 +92,3 @@ def service_errors(
             )
         )
     return sorted(found, key=lambda item: (item.first_error, item.service))
-
-
-def _onset(counts: dict[datetime, int], last_minute: datetime) -> datetime | None:
-    for minute in sorted(counts):
-        length = int((last_minute - minute).total_seconds() // 60) + 1
-        erring = sum(1 for other in counts if other >= minute)
-        if length >= SUSTAINED_MINUTES and erring >= SUSTAINED_MINUTES and erring >= SUSTAINED_SHARE * length:
-            return minute
-    return None
-
-
-def minutes_between(since: datetime, until: datetime) -> list[datetime]:
-    """Every minute from the one holding ``since`` to the one holding ``until``."""
-    first, last = minute_of(since), minute_of(until)
-    count = int((last - first).total_seconds() // 60) + 1
-    return [first + timedelta(minutes=index) for index in range(count)]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import dropwhile
 from typing import Final, Literal
 
+from itbench_server.analysis.minutes import minutes_between, onset_of
 from itbench_server.analysis.sqltext import (
     check_regex,
     member_of_sql,
@@ -68,7 +70,7 @@ _SEVERITY_ALIASES: Final = {
     "PANIC": "FATAL",
 }
 
-CountBy = Literal["service", "pod", "minute", "severity"]
+CountBy = Literal["service", "pod", "minute", "severity", "service_minute"]
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,8 @@ def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogC
         "severity": "coalesce(nullif(severity, ''), '(none)')",
         "minute": "strftime(date_trunc('minute', ts), '%Y-%m-%dT%H:%MZ')",
     }[by]
+    if by == "service_minute":
+        raise QueryError("count per service and minute with service_minutes()")
     order = "key" if by == "minute" else "total DESC, key"
     rows = snapshot.query(
         f"""
@@ -265,7 +269,79 @@ def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogC
         """,
         parameters,
     )
-    return [LogCount(*row) for row in rows]
+    counts = [LogCount(*row) for row in rows]
+    if by == "minute":  # every minute of the range, the silent ones too
+        keys = [minute.strftime("%Y-%m-%dT%H:%MZ") for minute in minutes_between(scope.since, scope.until)]
+        found: dict[str, LogCount] = {}
+        for count in counts:  # a line at the range's very end counts in its last minute
+            key = min(count.key, keys[-1])
+            before = found.get(key, LogCount(key, 0, 0, 0))
+            found[key] = LogCount(
+                key,
+                before.total + count.total,
+                before.warnings + count.warnings,
+                before.errors + count.errors,
+            )
+        counts = [found.get(key, LogCount(key, 0, 0, 0)) for key in keys]
+    return counts
+
+
+@dataclass(frozen=True)
+class ServiceMinutes:
+    """One service's matching lines per minute of the range (zeros included)."""
+
+    service: str
+    minutes: list[datetime]
+    totals: list[int]
+    errors: list[int]
+    error_onset: datetime | None
+    silent_from: datetime | None
+    """The start of the minutes without a matching line that end the range (two or more), when
+    the service had lines before them."""
+
+
+def service_minutes(snapshot: Snapshot, scope: LogScope) -> list[ServiceMinutes]:
+    """Matching lines per service and minute, zero-filled, with each service's error onset (ERROR
+    or worse, as :func:`~itbench_server.analysis.minutes.onset_of` finds it) and when it fell silent."""
+    where, parameters = _scope_sql(snapshot, scope)
+    match = _pattern_sql(snapshot, scope)
+    rows = snapshot.query(
+        f"""
+        SELECT coalesce(service, '') AS service, date_trunc('minute', ts) AS minute, count(*),
+               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
+        FROM logs WHERE {where} AND {match}
+        GROUP BY ALL ORDER BY service, minute
+        """,
+        parameters,
+    )
+    minutes = minutes_between(scope.since, scope.until)
+    per_service: dict[str, dict[datetime, tuple[int, int]]] = {}
+    for service, minute, total, errors in rows:
+        key = min(minute, minutes[-1])  # a line at the range's very end counts in its last minute
+        before = per_service.setdefault(service, {}).get(key, (0, 0))
+        per_service[service][key] = (before[0] + total, before[1] + errors)
+    found = []
+    for service, counts in sorted(per_service.items()):
+        totals = [counts.get(minute, (0, 0))[0] for minute in minutes]
+        errors = [counts.get(minute, (0, 0))[1] for minute in minutes]
+        onset = onset_of(dict(zip(minutes, errors, strict=True)), minutes[-1])
+        quiet = len(totals) - len(list(dropwhile(lambda total: total == 0, reversed(totals))))
+        silent_from = minutes[-quiet] if 2 <= quiet < len(totals) else None
+        found.append(ServiceMinutes(service, minutes, totals, errors, onset, silent_from))
+    return found
+
+
+def render_service_minutes(found: list[ServiceMinutes]) -> list[str]:
+    """One line per service: totals, error onset, silence, then one count per minute."""
+    lines = []
+    for item in found:
+        notes = [f"total={sum(item.totals)}", f"errors={sum(item.errors)}"]
+        if item.error_onset is not None:
+            notes.append(f"error onset {format_time(item.error_onset)}")
+        if item.silent_from is not None:
+            notes.append(f"no lines from {format_time(item.silent_from)}")
+        lines.append(f"{item.service}  {' '.join(notes)}  per minute: {' '.join(map(str, item.totals))}")
+    return lines
 
 
 def _severity_name(number: int | None) -> str:

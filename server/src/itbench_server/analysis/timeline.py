@@ -201,11 +201,11 @@ def _error_entries(item: ServiceErrors, namespace: str | None, snapshot: Snapsho
         text = f"erring from the start of the range on ({share}): {message}"
         return [TimelineEntry(item.first_error, "errors", item.service, text)]
     if item.first_error >= item.onset:
-        text = f"error onset and first error; errors go on ({share}): {message}"
+        text = f"error onset and first error ({share}): {message}"
         return [TimelineEntry(item.first_error, "errors", item.service, text)]
     return [
         TimelineEntry(item.first_error, "errors", item.service, f"first error ({share}): {message}"),
-        TimelineEntry(item.onset, "errors", item.service, "error onset: errors from here on"),
+        TimelineEntry(item.onset, "errors", item.service, "error onset: errors in most minutes from here"),
     ]
 
 

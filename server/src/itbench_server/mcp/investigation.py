@@ -141,7 +141,11 @@ def search_logs(
         ),
     ] = "lines",
     count_by: Annotated[
-        Literal["service", "pod", "minute", "severity"], Field(description="grouping of mode=counts")
+        Literal["service", "pod", "minute", "severity", "service_minute"],
+        Field(
+            description="grouping of mode=counts; minute counts every minute of the range (zeros too); "
+            "service_minute gives each service's count per minute, its error onset and when its lines stopped"
+        ),
     ] = "service",
     ignore_case: Annotated[bool, Field(description="match pattern and exclude ignoring case")] = True,
     exclude: Annotated[
@@ -196,6 +200,14 @@ def search_logs(
         return context.page(
             logs.render_templates(templates), offset=offset, limit=limit, header=header, addresses=True
         )
+    if count_by == "service_minute":
+        found = logs.service_minutes(context.snapshot, scope)
+        minutes = logs.minutes_between(start, end)
+        header = (
+            f"matching log lines per service and minute ({window}); {len(found)} services; one count per "
+            f"minute from {format_time(minutes[0])} to {format_time(minutes[-1])}"
+        )
+        return context.page(logs.render_service_minutes(found), offset=offset, limit=limit, header=header)
     counts = logs.log_counts(context.snapshot, scope, by=count_by)
     header = f"matching log lines per {count_by} ({window})"
     return context.page(logs.render_counts(counts), offset=offset, limit=limit, header=header)
