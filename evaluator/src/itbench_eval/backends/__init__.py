@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
+from itbench_eval.errors import EvalError
+
 if TYPE_CHECKING:
     from itbench_eval.agents.loader import AgentFactory
     from itbench_eval.results import RunResult
@@ -63,7 +65,7 @@ def get_backend(settings: EvalSettings) -> Backend:
     return LocalBackend()
 
 
-class ShardError(ValueError):
+class ShardError(EvalError, ValueError):
     """A ``--shard`` that is not ``I/N`` with ``1 <= I <= N``."""
 
 

@@ -29,7 +29,7 @@ from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
 from itbench_server.snapshot.snapshot import Snapshot
 
-__all__ = ["AddressOwner", "address_notes", "lookup_address", "owners"]
+__all__ = ["AddressOwner", "ServicePort", "address_notes", "lookup_address", "owners"]
 
 _IPV4: Final = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
 _ADDRESS: Final = re.compile(rf"(?<![\w.])({_IPV4})(?::(\d{{1,5}}))?(?![\w.])")

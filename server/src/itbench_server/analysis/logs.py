@@ -34,13 +34,16 @@ __all__ = [
     "LogLines",
     "LogScope",
     "LogTemplate",
+    "ServiceMinutes",
     "check_log_filters",
     "log_counts",
     "log_templates",
     "render_counts",
     "render_lines",
+    "render_service_minutes",
     "render_templates",
     "search_lines",
+    "service_minutes",
     "severity_threshold",
 ]
 
