@@ -19,6 +19,8 @@ base existed, so that callers catching ``ValueError`` still catch them::
     ├── GroundTruthError            a ground truth cannot be read (groundtruth)
     ├── JudgeReplyError             the LLM judge's reply cannot be used (judge)
     ├── ScriptError                 a mock model's script is not valid (mockmodel.script)
+    ├── ViewError                   a bad invocation of ``itbench-eval view`` (view.server)
+    ├── ShardError                  a ``--shard`` that is not ``I/N`` (backends)
     └── errors that end one run with an error class, caught by the runner:
         ├── ModelError              the model API failed after retries: ``model_error`` (agents.base)
         ├── HarnessError            the harness failed around the agent: ``harness_error`` (agents.base)
