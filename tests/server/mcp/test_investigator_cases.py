@@ -175,6 +175,8 @@ async def test_a_multi_line_configmap_value_shows_the_lines_that_changed(tools: 
 
     assert text == (
         "1 changed listings, 0 objects appeared/disappeared (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z)\n"
+        "otel-demo/ConfigMap/otel-collector is used by (as of 2025-12-15T17:40:00Z): nothing that is recorded "
+        "(no volume, env, envFrom or args names it)\n"
         "2025-12-15T17:30:00Z  otel-demo/ConfigMap/otel-collector  changed since the listing at 2025-12-15T17:25:00Z:\n"
         "    data.relay: text changed (18 lines -> 18 lines); changed lines:\n"
         "      @@ -7,3 +7,3 @@\n"
@@ -327,4 +329,28 @@ async def test_counts_per_service_and_minute_show_error_onsets_and_services_fall
         "checkout  total=6 errors=6 error onset 2025-12-15T17:26:00Z no lines from 2025-12-15T17:32:00Z  "
         "per minute: 0 0 0 0 0 0 1 1 1 1 1 1 0 0 0 0 0 0 0 0\n"
         "frontend  total=40 errors=0  per minute: 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2"
+    )
+
+
+async def test_one_object_compared_at_two_times_shows_every_field_that_differs_status_included(
+    tools: Client,
+) -> None:
+    text = await call(tools, "get_changes", object="otel-demo/Deployment/ad", mode="compare", until="end")
+
+    assert text == (
+        "otel-demo/Deployment/ad: at 2025-12-15T17:20:00Z (its listing of 2025-12-15T17:20:00Z) -> "
+        "at 2025-12-15T17:40:00Z (its listing of 2025-12-15T17:35:00Z); 1 fields differ\n"
+        "    status.readyReplicas: 1 -> 0"
+    )
+
+
+async def test_the_changes_of_a_configmap_say_who_uses_it(tools: Client) -> None:
+    text = await call(tools, "get_changes", object="cm/flagd-config")
+
+    assert text == (
+        "1 changed listings, 0 objects appeared/disappeared (2025-12-15T17:20:00Z .. 2025-12-15T17:40:00Z)\n"
+        "otel-demo/ConfigMap/flagd-config is used by (as of 2025-12-15T17:40:00Z): "
+        "otel-demo/Pod/ad-5d9f7c6b8-x2x9q (volume flags)\n"
+        "2025-12-15T17:25:00Z  otel-demo/ConfigMap/flagd-config  changed since the listing at 2025-12-15T17:20:00Z:\n"
+        '    data["demo.flagd.json"].flags.adFailure.defaultVariant: "off" -> "on"'
     )

@@ -74,6 +74,21 @@ async def test_every_tool_has_a_title_and_a_description_without_docstring_indent
     assert (untitled, indented) == ([], [])
 
 
+async def test_a_choice_outside_an_enum_is_refused_in_plain_words_without_a_pydantic_link(
+    client: Client,
+) -> None:
+    result = await client.call_tool("search_logs", {"mode": "tail", "limit": 0})
+
+    assert result.is_error
+    assert text_of(result) == (
+        "Error executing tool search_logs: 2 arguments not accepted (see the tool's input schema)\n"
+        "mode\n"
+        "  'tail' is not one of the choices: 'lines', 'patterns' or 'counts'\n"
+        "limit\n"
+        "  Input should be greater than or equal to 1 (got 0)"
+    )
+
+
 async def test_tools_of_this_module_answer_in_text_without_output_schema(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 

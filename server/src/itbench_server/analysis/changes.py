@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from itbench_server.analysis.cluster import objects_at
 from itbench_server.analysis.entities import EntityRef, canonical_kind
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
@@ -34,10 +35,13 @@ __all__ = [
     "FieldChange",
     "ObjectChange",
     "PresenceChange",
+    "StateComparison",
+    "compare_states",
     "diff",
     "normalized",
     "object_changes",
     "render_changes",
+    "render_comparison",
     "render_field",
     "resolve_kinds",
 ]
@@ -118,11 +122,12 @@ class Changes:
     more_changes: bool = False
 
 
-def normalized(body: Any) -> Any:
-    """``body`` without status and metadata bookkeeping (the parts a change is not about)."""
+def normalized(body: Any, *, keep_status: bool = False) -> Any:
+    """``body`` without status (unless ``keep_status``) and metadata bookkeeping (the parts a change
+    is not about)."""
     if not isinstance(body, dict):
         return body
-    result = {key: value for key, value in body.items() if key != "status"}
+    result = {key: value for key, value in body.items() if keep_status or key != "status"}
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
         metadata = {key: value for key, value in metadata.items() if key not in _IGNORED_METADATA}
@@ -380,6 +385,56 @@ def render_changes(changes: Changes) -> list[str]:
             f"[only the first {CHANGE_LIMIT} changed listings were compared; narrow by kind, object or time]"
         )
     return lines
+
+
+@dataclass(frozen=True)
+class StateComparison:
+    """One object as it was at two times: the listings that stood for it, and their differences."""
+
+    entity: EntityRef
+    since: datetime
+    until: datetime
+    before_listed: datetime | None
+    """The listing that was the object at ``since``; None when it was not present then."""
+    after_listed: datetime | None
+    fields: list[FieldChange]
+
+
+def compare_states(
+    snapshot: Snapshot, entity: EntityRef, *, since: datetime, until: datetime
+) -> StateComparison:
+    """``entity`` at ``since`` against ``entity`` at ``until`` (as ``kubectl get`` shows it at each
+    time), every field that differs, status included (metadata bookkeeping excepted)."""
+
+    def state(at: datetime) -> tuple[datetime | None, Any]:
+        for present in objects_at(snapshot, entity.kind, at):
+            if present.namespace == entity.index_namespace and present.name == entity.name:
+                return present.listed_at, normalized(present.body, keep_status=True)
+        return None, _ABSENT
+
+    before_listed, before = state(since)
+    after_listed, after = state(until)
+    fields = [] if before is _ABSENT and after is _ABSENT else diff(before, after)
+    return StateComparison(entity, since, until, before_listed, after_listed, fields)
+
+
+def render_comparison(comparison: StateComparison) -> tuple[str, list[str]]:
+    """A header saying which listings were compared, and the field lines."""
+
+    def side(moment: datetime, listed: datetime | None) -> str:
+        if listed is None:
+            return f"absent at {format_time(moment)}"
+        return f"at {format_time(moment)} (its listing of {format_time(listed)})"
+
+    header = (
+        f"{comparison.entity}: {side(comparison.since, comparison.before_listed)} -> "
+        f"{side(comparison.until, comparison.after_listed)}; {len(comparison.fields)} fields differ"
+    )
+    if comparison.before_listed is None and comparison.after_listed is None:
+        header += "\n(the object is present at neither time; kubectl get at another time, or get_changes, say when it was)"
+    elif comparison.before_listed == comparison.after_listed:
+        header += "\n(the same listing stands for both times: objects are re-listed every few minutes)"
+    return header, [line for item in comparison.fields for line in render_field(item)]
 
 
 def resolve_kinds(snapshot: Snapshot, text: str) -> list[str]:

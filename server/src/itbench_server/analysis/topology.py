@@ -47,6 +47,7 @@ __all__ = [
     "render_edges",
     "render_neighbours",
     "service_calls",
+    "users_of",
 ]
 
 Direction = Literal["up", "down", "both"]
@@ -333,6 +334,16 @@ def object_edges(snapshot: Snapshot, *, at: datetime) -> list[Edge]:
         for pod, detail in _chaos_targets(experiment, content, pods):
             edges.add(Edge(pod, "affected-by", experiment, detail))
     return sorted(edges)
+
+
+def users_of(snapshot: Snapshot, entity: EntityRef, *, at: datetime) -> list[Edge]:
+    """The objects that use ``entity`` (a ConfigMap, Secret or claim) at ``at``: through volumes,
+    env, envFrom, or the args and command of their containers; workloads first, then pods."""
+    edges = [
+        edge for edge in object_edges(snapshot, at=at) if edge.relation == "uses" and edge.target == entity
+    ]
+    order = {kind: index for index, kind in enumerate((*_TEMPLATE_KINDS, "Pod"))}
+    return sorted(edges, key=lambda edge: (order.get(edge.source.kind, len(order)), edge.source))
 
 
 def _selected_pods(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -334,6 +335,73 @@ def tool_call_budget_middleware(
             return _error(_tool_name(ctx), budget_spent_message(max_calls, submit_tool))
         spent += 1
         return await call_next(ctx)
+
+    return middleware
+
+
+_VALIDATION_HEAD: Final = re.compile(
+    r"(Error executing tool [^:]*: )(\d+) validation errors? for \w+Arguments$"
+)
+_ERROR_DETAIL: Final = re.compile(
+    r"^(?P<message>.*?) \[type=(?P<type>\w+), input_value=(?P<value>.*), input_type=\w+\]$"
+)
+_CHOICES: Final = re.compile(r"^Input should be (?P<choices>'.*')$")
+
+
+def plain_validation_text(text: str) -> str:
+    """A schema validation error in plain words: which arguments, what was wrong and what is
+    accepted, without pydantic's error codes and links; other text unchanged.
+
+    ``mode\n  Input should be 'lines' or 'counts' [type=literal_error, input_value='x', ...]``
+    becomes ``mode\n  'x' is not one of the choices: 'lines' or 'counts'``.
+    """
+    lines = text.split("\n")
+    head = _VALIDATION_HEAD.match(lines[0])
+    if head is None:
+        return text
+    count = int(head.group(2))
+    plain = [
+        f"{head.group(1)}{count} argument{'s' if count != 1 else ''} not accepted (see the tool's input schema)"
+    ]
+    for line in lines[1:]:
+        if line.startswith("    For further information visit "):
+            continue
+        detail = _ERROR_DETAIL.match(line.strip()) if line.startswith("  ") else None
+        if detail is None:
+            plain.append(line)
+            continue
+        message, value = detail.group("message"), detail.group("value")
+        choices = _CHOICES.match(message)
+        if detail.group("type") in ("literal_error", "enum") and choices:
+            plain.append(f"  {value} is not one of the choices: {choices.group('choices')}")
+        elif detail.group("type") == "missing":
+            plain.append(f"  {message}")
+        else:
+            plain.append(f"  {message} (got {value})")
+    return "\n".join(plain)
+
+
+def plain_validation_middleware() -> ServerMiddleware[Any]:
+    """A middleware that words the schema validation errors of ``tools/call`` plainly
+    (:func:`plain_validation_text`)."""
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method != "tools/call" or not _is_error(result):
+            return result
+        if isinstance(result, CallToolResult):
+            result = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        if isinstance(result, dict) and isinstance(result.get("content"), list):
+            blocks = [
+                {**block, "text": plain_validation_text(block["text"])}
+                if isinstance(block, dict)
+                and block.get("type") == "text"
+                and isinstance(block.get("text"), str)
+                else block
+                for block in result["content"]
+            ]
+            return {**result, "content": blocks}
+        return result
 
     return middleware
 

@@ -561,6 +561,13 @@ def get_changes(
         str | None,
         Field(max_length=NAME_CHARS, description="only this namespace ('cluster' for cluster-scoped)"),
     ] = None,
+    mode: Annotated[
+        Literal["changes", "compare"],
+        Field(
+            description="changes: every change between consecutive listings in the range; compare: one "
+            "object at since against the same object at until, every field (status included)"
+        ),
+    ] = "changes",
     since: Since = None,
     until: Until = None,
     limit: Limit = 150,
@@ -568,14 +575,25 @@ def get_changes(
 ) -> str:
     """What changed in the cluster's objects during the range: field-level differences between
     consecutive listings (path: before -> after; ConfigMap values holding JSON are compared
-    inside, e.g. a feature flag's defaultVariant), and objects that appeared, disappeared or
-    were deleted. Status and metadata bookkeeping are ignored; Endpoints and EndpointSlices
-    only when asked for by kind.
+    inside, e.g. a feature flag's defaultVariant; multi-line values line by line), and objects
+    that appeared, disappeared or were deleted, in time order. Status and metadata bookkeeping
+    are ignored; Endpoints and EndpointSlices only when asked for by kind. mode=compare compares
+    one object at any two times, every field. For a ConfigMap or Secret, who uses it (volumes,
+    env, envFrom, args) comes first.
 
-    Example: get_changes(), get_changes(kind="cm"), get_changes(object="otel-demo/Deployment/ad").
+    Example: get_changes(), get_changes(kind="cm"), get_changes(object="otel-demo/Deployment/ad"),
+    get_changes(object="deploy/cart", mode="compare", since="start", until="end").
     """
     span = context.time_range(since, until)
     start, end = span.start, span.end
+    if mode == "compare":
+        if not object:
+            raise QueryError("mode='compare' needs object: the one object to compare at since and until")
+        ref = resolve_entity(context.snapshot, object)
+        comparison = changes.compare_states(context.snapshot, ref, since=start, until=end)
+        header, lines = changes.render_comparison(comparison)
+        header += _users_note(context, [ref], end)
+        return context.page(lines, offset=offset, limit=limit, header=header)
     kinds = changes.resolve_kinds(context.snapshot, kind) if kind else None
     refs: list[EntityRef] | None = match_entities(context.snapshot, object) if object else None
     found = changes.object_changes(
@@ -584,12 +602,30 @@ def get_changes(
     header = (
         f"{len(found.changes)} changed listings, {len(found.presence)} objects appeared/disappeared "
         f"({span.text})"
-    )
+    ) + _users_note(context, refs or [], end)
     if not found.changes and not found.presence:
         header += (
             "\n(nothing changed in that scope; objects are listed every few minutes, so widen the range)"
         )
     return context.page(changes.render_changes(found), offset=offset, limit=limit, header=header)
+
+
+def _users_note(context: ToolContext, refs: list[EntityRef], at: datetime) -> str:
+    """For each ConfigMap or Secret among ``refs``, a line naming what uses it at ``at``."""
+    lines = []
+    for ref in refs:
+        if ref.kind not in ("ConfigMap", "Secret"):
+            continue
+        users = topology.users_of(context.snapshot, ref, at=at)
+        described = [f"{edge.source} ({edge.detail})" for edge in users[:20]]
+        more = f" and {len(users) - 20} more" if len(users) > 20 else ""
+        who = (
+            ", ".join(described) + more
+            if users
+            else "nothing that is recorded (no volume, env, envFrom or args names it)"
+        )
+        lines.append(f"\n{ref} is used by (as of {format_time(at)}): {who}")
+    return "".join(lines)
 
 
 def get_timeline(

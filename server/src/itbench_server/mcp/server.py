@@ -5,7 +5,7 @@ The tools are registered in a fixed order (the order an investigation usually ta
 join the running call (``with_cursor_hook(track_cursor)``), so that the per-call time limit can
 stop its queries. The middlewares, outermost first: the audit log (when configured), so it
 records what the client finally received; the reply bound (every reply, errors included, fits
-the output budget); the argument guard (strings no tool can take are refused before
+the output budget); plain words for schema validation errors; the argument guard (strings no tool can take are refused before
 validation); the tool-call budget (when set); the concurrency limit (at most ``max_concurrent_calls`` at once, then "busy"); and
 the per-call time limit.
 """
@@ -23,6 +23,7 @@ from itbench_server.mcp.calls import (
     argument_guard_middleware,
     bounded_reply_middleware,
     concurrency_limit_middleware,
+    plain_validation_middleware,
     time_limit_middleware,
     tool_call_budget_middleware,
     track_cursor,
@@ -63,6 +64,7 @@ def create_server(snapshot: Snapshot, settings: ServerSettings | None = None) ->
         middleware.append(AuditLog(settings.audit_log).middleware)
     middleware += [
         bounded_reply_middleware(settings.output_budget),
+        plain_validation_middleware(),
         argument_guard_middleware(),
         *([tool_call_budget_middleware(settings.max_tool_calls)] if settings.max_tool_calls else []),
         concurrency_limit_middleware(settings.max_concurrent_calls, wait=settings.call_timeout),
