@@ -17,8 +17,9 @@ from pathlib import Path
 
 import coverage
 
-FLOORS = {"itbench_server": 80.0, "itbench_eval": 75.0}
-"""Percent of statements run, per package (measured on 2026-12-01: see the commit that set them)."""
+FLOORS = {"itbench_server": 88.0, "itbench_eval": 87.0}
+"""Percent of statements run, per package. Measured on 2026-12-01 (tests/server and tests/evaluator,
+in-process lines only): itbench_server 91.8%, itbench_eval 91.0%."""
 
 
 def package_of(path: str) -> str | None:
