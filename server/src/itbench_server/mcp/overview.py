@@ -32,6 +32,10 @@ _MAX_SKIPPED_LINES = 5
 _STEPS: tuple[tuple[str, str], ...] = (
     ("get_alerts", "get_alerts: the alert timeline; which services fired first and for how long"),
     (
+        "get_timeline",
+        "get_timeline: what happened in time order: changes, warnings, error onsets, alert activations",
+    ),
+    (
         "kubectl",
         "kubectl: `get pods -A`, `describe` and `logs` for the failing workloads, as of the window's end",
     ),
@@ -41,6 +45,7 @@ _STEPS: tuple[tuple[str, str], ...] = (
         "get_changes: what changed during the window (a rollout, an edited ConfigMap, a chaos object)",
     ),
     ("get_topology", "get_topology: who calls whom; walk upstream from the symptoms to the cause"),
+    ("lookup_address", "lookup_address: the Pod, Service or Node behind an IP or host:port in an error"),
     ("search_logs", "search_logs: error lines and log patterns per service"),
     ("query_traces", "query_traces: error and latency summaries, and single traces"),
     ("query_metrics", "query_metrics: CPU, memory, restarts, request rates and latencies"),
