@@ -243,14 +243,14 @@ def measure(scenario: Path) -> dict[str, tuple[str | None, bool]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="How often each one-signal shortcut names a root cause.")
     parser.add_argument("dirs", nargs="*", type=Path)
     parser.add_argument("--suite", help="a look-alike suite (written into the cache when missing)")
     parser.add_argument("--per-scenario", action="store_true")
     args = parser.parse_args(argv)
     dirs = list(args.dirs)
     if args.suite:
-        from itbench_server.synth import cached_suite
+        from itbench_server.synth.generator import cached_suite
 
         dirs.append(Path(cached_suite(args.suite)))
     scenarios = scenario_dirs(dirs)

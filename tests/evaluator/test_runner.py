@@ -210,6 +210,7 @@ async def test_repeats_get_their_own_run_directory_and_seed(
             "score.json",
             "server.stderr",
             "submission.json",
+            "trajectory.json",
             "transcript.jsonl",
         ]
 

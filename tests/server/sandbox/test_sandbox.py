@@ -19,10 +19,8 @@ needs_bubblewrap = pytest.mark.skipif(
 SHELL = "/usr/bin/sh"
 
 
-def shell(
-    script: str, spec: SandboxSpec | None = None, *, timeout: float = 20, **caps: int
-) -> tuple[int, str]:
-    result = run_confined([SHELL, "-c", script], spec or SandboxSpec(), timeout=timeout, **caps)
+def shell(script: str, spec: SandboxSpec | None = None, *, timeout: float = 20) -> tuple[int, str]:
+    result = run_confined([SHELL, "-c", script], spec or SandboxSpec(), timeout=timeout)
     return result.returncode, (result.stdout + result.stderr).decode()
 
 
