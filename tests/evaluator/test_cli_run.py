@@ -169,3 +169,22 @@ def test_a_relative_results_directory_still_collects_the_submission(
     assert status == 0
     [row] = read_results(tmp_path / "relative-out" / "results.jsonl")
     assert (row.error_class, row.score) == ("ok", 1.0)
+
+
+def test_the_servers_own_settings_reach_every_server_and_settings_json(tmp_path: Path) -> None:
+    scenario = discover_tasks()[0].scenario_dir
+    out = tmp_path / "out"
+    replay = tmp_path / "calls.jsonl"
+    replay.write_text('{"tool": "get_overview", "arguments": {}}\n', encoding="utf-8")
+
+    main(
+        ["--agent", f"replay:{replay}", "--scenarios", str(scenario), "--repeats", "1", "--out", str(out),
+         "--call-timeout", "12", "--output-budget", "1000", "--sql-row-limit", "50"]
+    )  # fmt: skip
+
+    settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
+    assert settings["server_options"] == {"call_timeout": 12.0, "output_budget": 1000, "sql_row_limit": 50}
+    [transcript] = list((out / "runs").glob("*/*/r1/transcript.jsonl"))
+    events = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines()]
+    [overview] = [event for event in events if event["type"] == "tool_result"]
+    assert 0 < len(overview["text"]) <= 1000  # the server's budget, not its default of 20,000

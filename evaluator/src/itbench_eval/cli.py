@@ -94,6 +94,28 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the server's tools: 'full', the investigation tools (default), or 'aa', ITBench-AA's "
         "protocol (run_shell over the files, and submit_diagnosis)",
     )
+    servers = parser.add_argument_group("every run's server (recorded in settings.json)")
+    servers.add_argument(
+        "--call-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds one tool call may run (default: 30)",
+    )
+    servers.add_argument(
+        "--output-budget",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most characters in one tool result (default: 20000)",
+    )
+    servers.add_argument(
+        "--sql-row-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most rows run_sql returns per page (default: 500)",
+    )
     parser.add_argument(
         "--backend",
         choices=["local", "ray"],
@@ -162,7 +184,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from itbench_eval.agents.loader import CliOptions, resolve_agent
     from itbench_eval.agents.model_config import options_from_arguments
     from itbench_eval.report import make_progress, render_table, summarize, write_summary
-    from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, run_evaluation
+    from itbench_eval.runner import TRACEBACK_FILE, EvalSettings, ServerOptions, run_evaluation
     from itbench_eval.tasks import discover_tasks, suite_tasks
 
     if args.out is None:
@@ -181,13 +203,19 @@ def _run_eval(args: argparse.Namespace) -> int:
             resume=args.resume,
             cache_dir=args.cache_dir,
             profile=args.profile,
+            server_options=ServerOptions(
+                call_timeout=args.call_timeout,
+                output_budget=args.output_budget,
+                sql_row_limit=args.sql_row_limit,
+            ),
             backend=args.backend,
             ray_address=args.ray_address,
             shard=_shard(args.shard),
         )
     except ValidationError as error:
         detail = error.errors()[0]
-        field = str(detail["loc"][0])
+        location = [str(part) for part in detail["loc"]]
+        field = location[1] if location[0] == "server_options" and len(location) > 1 else location[0]
         option = {"timeout_s": "--timeout", "out_dir": "--out"}.get(field, "--" + field.replace("_", "-"))
         raise CommandError(f"{option}: {detail['msg']}") from None
     if args.cache_dir is not None:

@@ -88,6 +88,7 @@ __all__ = [
     "EvalSettings",
     "ProgressSink",
     "RunnerError",
+    "ServerOptions",
     "default_server_command",
     "path_component",
     "run_directory",
@@ -123,6 +124,24 @@ class RunnerError(EvalError, ValueError):
     """The evaluation cannot start; the message says why."""
 
 
+class ServerOptions(BaseModel):
+    """Settings of every run's server (``itbench-server serve``); None keeps the server's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call_timeout: float | None = Field(default=None, gt=0, description="seconds one tool call may run")
+    output_budget: int | None = Field(
+        default=None, ge=1_000, description="most characters in one tool result"
+    )
+    sql_row_limit: int | None = Field(default=None, ge=1, description="most rows run_sql returns per page")
+
+    def arguments(self) -> list[str]:
+        """The ``serve`` options these settings give."""
+        given = [("--call-timeout", self.call_timeout), ("--output-budget", self.output_budget)]
+        given.append(("--sql-row-limit", self.sql_row_limit))
+        return [part for option, value in given if value is not None for part in (option, f"{value:g}")]
+
+
 class EvalSettings(BaseModel):
     """What one ``itbench-eval --agent ...`` invocation runs."""
 
@@ -143,6 +162,9 @@ class EvalSettings(BaseModel):
     )
     profile: Literal["full", "aa"] = Field(
         default="full", description="the server's tool profile: investigation tools, or ITBench-AA's shell"
+    )
+    server_options: ServerOptions = Field(
+        default_factory=lambda: ServerOptions(), description="the server's own settings for every run"
     )
     backend: Literal["local", "ray"] = Field(
         default="local", description="where runs are carried out: this process, or a Ray cluster"
@@ -320,6 +342,7 @@ def _server_args(
     """The arguments of ``itbench-server`` for one run (``endpoint_for``: a tool-call budget over HTTP)."""
     args = ["serve", str(scenario.resolve()), "--audit-log", str(run_dir / AUDIT_LOG_FILE)]
     args += ["--submission-out", str(run_dir / SUBMISSION_FILE), "--profile", settings.profile]
+    args += settings.server_options.arguments()
     if settings.cache_dir is not None:
         args += ["--cache-dir", str(settings.cache_dir.resolve())]
     if endpoint_for is not None:
@@ -665,6 +688,7 @@ def _record_settings(tasks: Sequence[Task], settings: EvalSettings, factory: Age
         seed=settings.seed,
         scenarios=[(task.id, task.scenario_dir) for task in tasks],
         profile=settings.profile,
+        server_options=settings.server_options.model_dump(exclude_none=True),
     )
     if settings.resume:
         try:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from itbench_eval import __version__
 from itbench_eval.errors import EvalError
@@ -66,6 +66,10 @@ class RunSettings(BaseModel):
     prompt_sha256: str
     server_version: str
     tool_profile: str
+    server_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the servers' own settings given by the evaluator (call_timeout, ...)",
+    )
     scenarios: dict[str, str]
     price_table_as_of: str | None = None
 
@@ -116,6 +120,7 @@ def build_settings(
     seed: int,
     scenarios: Iterable[tuple[str, Path]],
     profile: str = "full",
+    server_options: dict[str, Any] | None = None,
 ) -> RunSettings:
     """The settings of an evaluation about to run ``scenarios`` (``(task id, directory)`` pairs)."""
     described = dict(agent_settings or {})
@@ -136,6 +141,7 @@ def build_settings(
         prompt_sha256=prompt_hash(profile),
         server_version=server_version,
         tool_profile=tool_profile,
+        server_options=dict(server_options or {}),
         scenarios={task_id: scenario_fingerprint(directory) for task_id, directory in scenarios},
         price_table_as_of=described.get("price_table_as_of"),
     )
@@ -188,6 +194,7 @@ def differences_that_matter(a: RunSettings, b: RunSettings, *, across_profiles: 
         compare("prompt_sha256", a.prompt_sha256[:12], b.prompt_sha256[:12])
         compare("tool_profile", a.tool_profile, b.tool_profile)
     compare("server_version", a.server_version, b.server_version)
+    compare("server_options", a.server_options, b.server_options)
     for task in sorted(a.scenarios.keys() & b.scenarios.keys()):
         compare(f"scenario {task} data", a.scenarios[task], b.scenarios[task])
     return found

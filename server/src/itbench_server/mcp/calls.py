@@ -59,6 +59,8 @@ __all__ = [
     "budget_spent_message",
     "busy_message",
     "concurrency_limit_middleware",
+    "plain_validation_middleware",
+    "plain_validation_text",
     "time_limit_message",
     "time_limit_middleware",
     "tool_call_budget_middleware",
