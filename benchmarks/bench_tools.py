@@ -68,6 +68,9 @@ class ToolCall(NamedTuple):
     label: str
     tool: str
     arguments: dict[str, Any]
+    requires: str = ""
+    """Text the tool's input schema must hold (an argument or choice added later): the earlier code
+    a run is compared with skips the call."""
 
 
 def tool_mix(error_trace_id: str, quota: str) -> list[ToolCall]:
@@ -94,6 +97,12 @@ def tool_mix(error_trace_id: str, quota: str) -> list[ToolCall]:
             "search_logs counts per minute",
             "search_logs",
             {"pattern": ERROR_PATTERN, "mode": "counts", "count_by": "minute"},
+        ),
+        ToolCall(
+            "search_logs counts per service and minute",
+            "search_logs",
+            {"mode": "counts", "count_by": "service_minute", "min_severity": "error"},
+            requires="service_minute",
         ),
         ToolCall("query_metrics list", "query_metrics", {"mode": "list", "entity": "recommendation"}),
         ToolCall(
@@ -128,6 +137,15 @@ def tool_mix(error_trace_id: str, quota: str) -> list[ToolCall]:
         ToolCall("get_topology entity", "get_topology", {"entity": "deploy/recommendation", "depth": 2}),
         ToolCall("get_changes", "get_changes", {}),
         ToolCall("get_changes kind", "get_changes", {"kind": "quota,deploy"}),
+        ToolCall(
+            "get_changes compare",
+            "get_changes",
+            {"object": "deploy/recommendation", "mode": "compare"},
+            requires="compare",
+        ),
+        ToolCall("get_timeline", "get_timeline", {"limit": 60}),
+        ToolCall("get_timeline entity", "get_timeline", {"entity": "deploy/recommendation"}),
+        ToolCall("lookup_address", "lookup_address", {"address": "recommendation:8080"}),
         ToolCall(
             "run_sql logs",
             "run_sql",
@@ -211,10 +229,11 @@ def ensure_scenario() -> Path:
 async def measure_tools(snapshot: Snapshot, calls: list[ToolCall], repeat: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     async with Client(create_server(snapshot, ServerSettings())) as client:
-        served = {tool.name for tool in (await client.list_tools()).tools}
+        schemas = {tool.name: json.dumps(tool.input_schema) for tool in (await client.list_tools()).tools}
         for call in calls:
-            if call.tool not in served:  # a tool added later: the earlier code it is compared with skips it
-                print(f"skipping {call.label}: this server has no {call.tool}", file=sys.stderr)
+            # a tool or argument added later: the earlier code it is compared with skips the call
+            if call.tool not in schemas or call.requires not in schemas[call.tool]:
+                print(f"skipping {call.label}: this server's {call.tool} cannot answer it", file=sys.stderr)
                 continue
             times: list[float] = []
             first = 0.0

@@ -11,7 +11,12 @@ rows shown come back to Python:
 - ``traces``: per-operation summaries, error traces and trace trees;
 - ``events``: Kubernetes events grouped by object, reason and message;
 - ``topology``: the service call graph and the Kubernetes object graph;
-- ``changes``: field-level changes of objects between listings.
+- ``changes``: field-level changes of objects between listings, and one object at two times;
+- ``cluster``: the cluster as of a time T (the listing rounds), shared by kubectl and the overview;
+- ``overview``: namespaces, workloads, alerts and the data a recording holds;
+- ``errors`` and ``minutes``: each service's first error and error onset, counts per minute;
+- ``timeline``: changes, appearances, warnings, alerts and error onsets in one time order;
+- ``addresses``: the Pod, Service or Node behind an IP, a host name or a host:port.
 """
 
 __all__: list[str] = []

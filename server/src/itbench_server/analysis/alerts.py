@@ -118,13 +118,10 @@ def alert_timeline(
         conditions.append("lower(coalesce(severity, '')) = lower(?)")
         parameters.append(severity)
     if service:
-        service_condition = (
+        conditions.append(
             f"(lower(coalesce(service, '')) = lower(?) OR {member_of_sql('pod', service)}"
             f" OR lower(split_part({ENTITY_SQL}, '/', 3)) = lower(?))"
         )
-        if strict:
-            _check_alert_service(snapshot, service, service_condition)
-        conditions.append(service_condition)
         parameters += [service, service]
     if not include_always_firing:
         conditions.append(f"alertname NOT IN ({', '.join(sql_literal(n) for n in ALWAYS_FIRING)})")
@@ -159,15 +156,21 @@ def alert_timeline(
         """,
         parameters,
     )
+    if service and strict and not rows:
+        _check_alert_service(snapshot, service)
     (samples,) = snapshot.query(
         "SELECT count(DISTINCT sampled_at) FROM alerts WHERE sampled_at BETWEEN ? AND ?", [since, until]
     )[0]
     return AlertTimeline(since, until, samples, [AlertEpisode(*row) for row in rows])
 
 
-def _check_alert_service(snapshot: Snapshot, service: str, condition: str) -> None:
+def _check_alert_service(snapshot: Snapshot, service: str) -> None:
     """Raise ``QueryError`` naming the alerted services and entities when no alert of the
     recording (at any time) is about ``service``."""
+    condition = (
+        f"(lower(coalesce(service, '')) = lower(?) OR {member_of_sql('pod', service)}"
+        f" OR lower(split_part({ENTITY_SQL}, '/', 3)) = lower(?))"
+    )
     if snapshot.query(f"SELECT 1 FROM alerts WHERE {condition} LIMIT 1", [service, service]):
         return
     names = [

@@ -236,7 +236,7 @@ def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
             SELECT *, {template_sql(f"left({message_sql('body')}, {TEMPLATE_CUT})")} AS template FROM distinct_bodies
         )
         SELECT service, template, sum(n)::BIGINT AS n, min(first_seen), max(last_seen),
-               max(severity_number), left(arg_min(body, (first_seen, body)), {BODY_CUT})
+               max(severity_number), left(arg_min(body, first_seen), {BODY_CUT})
         FROM templated
         GROUP BY service, template
         ORDER BY n DESC, service, template

@@ -210,14 +210,20 @@ def metric_series(
         raise QueryError("step must be at least 1s")
     group_sql, group_text = _group_sql(by)
     entity_where, parameters = _entity_sql(entity)
+    label_keys = _label_keys_named(by, label_filter)
+    present = "".join(
+        f", bool_or(json_exists(labels, {sql_literal('$.' + json.dumps(key))}))" for key in label_keys
+    )
     info = snapshot.query(
-        f"SELECT any_value(metric_type), count(bucket_le), count(*) FROM samples WHERE metric = ? AND {entity_where}",
+        f"SELECT any_value(metric_type), count(bucket_le), count(*){present} FROM samples "
+        f"WHERE metric = ? AND {entity_where}",
         [metric, *parameters],
     )[0]
     if info[2] == 0:
         _raise_unknown_metric(snapshot, metric, entity)
-    metric_type, bucket_count, _ = info
-    _check_label_keys(snapshot, metric, entity, by, label_filter)
+    metric_type, bucket_count, _ = info[:3]
+    if not all(info[3:]):
+        _raise_missing_label(snapshot, metric, entity, label_keys, info[3:])
     histogram = bucket_count > 0
     counter = is_counter(metric, metric_type) or histogram
     if quantile is not None and not histogram:
@@ -282,36 +288,38 @@ def _group_keys(by: str) -> list[str]:
     return [key.strip() for key in by.split(",") if key.strip()] if by not in ("", "none") else []
 
 
-def _check_label_keys(
-    snapshot: Snapshot, metric: str, entity: str | None, by: str, label_filter: dict[str, str] | None
-) -> None:
-    """Raise ``QueryError`` naming the metric's label keys when ``by`` or ``label_filter`` names a
-    key none of its samples carries (which would group everything into one series, or nothing)."""
+def _label_keys_named(by: str, label_filter: dict[str, str] | None) -> dict[str, str]:
+    """The label keys (not sample columns) that ``by`` and ``label_filter`` name -> the argument."""
     named = {key: "by" for key in _group_keys(by) if key not in _GROUP_COLUMNS}
     named |= {key: "labels" for key in (label_filter or {}) if key not in _GROUP_COLUMNS}
-    if not named:
-        return
+    return named
+
+
+def _raise_missing_label(
+    snapshot: Snapshot, metric: str, entity: str | None, named: dict[str, str], present: tuple[object, ...]
+) -> None:
+    """Raise ``QueryError`` naming the metric's label keys, for a key that ``by`` or ``labels``
+    names and that no sample carries (which would group everything into one series, or nothing)."""
+    missing = next(key for key, found in zip(named, present, strict=True) if not found)
     entity_where, parameters = _entity_sql(entity)
-    keys = {
-        key
-        for (key,) in snapshot.query(
-            f"""
-            SELECT DISTINCT unnest(json_keys(labels)) FROM (
-                SELECT DISTINCT labels FROM samples
-                WHERE metric = ? AND {entity_where} AND json_valid(labels) AND starts_with(labels, '{{')
+    keys = sorted(
+        {
+            key
+            for (key,) in snapshot.query(
+                f"""
+                SELECT DISTINCT unnest(json_keys(labels)) FROM (
+                    SELECT DISTINCT labels FROM samples
+                    WHERE metric = ? AND {entity_where} AND json_valid(labels) AND starts_with(labels, '{{')
+                )
+                """,
+                [metric, *parameters],
             )
-            """,
-            [metric, *parameters],
-        )
-    }
-    missing = [key for key in named if key not in keys]
-    if missing:
-        argument = named[missing[0]]
-        known = ", ".join(sorted(keys)) or "(none)"
-        raise QueryError(
-            f"{argument}: no sample of {metric} has the label {quoted(missing[0])}; its label keys: {known}; "
-            f"or the columns {', '.join(sorted(_GROUP_COLUMNS))}"
-        )
+        }
+    )
+    raise QueryError(
+        f"{named[missing]}: no sample of {metric} has the label {quoted(missing)}; its label keys: "
+        f"{', '.join(keys) or '(none)'}; or the columns {', '.join(sorted(_GROUP_COLUMNS))}"
+    )
 
 
 def _raise_unknown_metric(snapshot: Snapshot, metric: str, entity: str | None) -> None:

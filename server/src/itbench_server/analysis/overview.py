@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from itbench_server.analysis.cluster import objects_at
+from itbench_server.analysis.cluster import present_rows
 from itbench_server.snapshot import EVIDENCE_TABLES, SkippedInput, Snapshot
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Workload",
     "alert_entity",
     "alert_pairs",
+    "cluster_summary",
     "data_inventory",
     "namespace_pods",
     "workloads",
@@ -67,52 +68,49 @@ class TableData:
     size: int
 
 
-def namespace_pods(snapshot: Snapshot, at: datetime) -> list[NamespacePods]:
-    """Every namespace listed (or holding an object) with its pods present at ``at``."""
-    pods = objects_at(snapshot, "Pod", at)
-    names = {present.name for present in objects_at(snapshot, "Namespace", at)}
+def cluster_summary(snapshot: Snapshot, at: datetime) -> tuple[list[NamespacePods], list[Workload]]:
+    """The namespaces with their pods, and the workloads, present at ``at`` (one query)."""
+    rows = present_rows(
+        snapshot,
+        ("Namespace", "Pod", *WORKLOAD_KINDS),
+        at,
+        [
+            "CASE kind WHEN 'Pod' THEN json_extract_string(body, '$.status.phase') END",
+            """CASE kind WHEN 'DaemonSet'
+                THEN coalesce(TRY_CAST(json_extract(body, '$.status.desiredNumberScheduled') AS BIGINT), 0)
+                ELSE coalesce(TRY_CAST(json_extract(body, '$.spec.replicas') AS BIGINT), 1) END""",
+            """CASE kind WHEN 'DaemonSet'
+                THEN coalesce(TRY_CAST(json_extract(body, '$.status.numberReady') AS BIGINT), 0)
+                ELSE coalesce(TRY_CAST(json_extract(body, '$.status.readyReplicas') AS BIGINT), 0) END""",
+        ],
+    )
+    names = {name for kind, _, name, *_ in rows if kind == "Namespace"}
     names |= {
         namespace
         for (namespace,) in snapshot.query("SELECT DISTINCT namespace FROM objects WHERE namespace <> ''")
     }
     counts: dict[str, list[int]] = {name: [0, 0] for name in names}
-    for pod in pods:
-        count = counts.setdefault(pod.namespace, [0, 0])
-        count[0] += 1
-        phase = (pod.body.get("status") or {}).get("phase")
-        if phase not in ("Running", "Succeeded"):
-            count[1] += 1
-    return [NamespacePods(name, *counts[name]) for name in sorted(counts)]
+    found: list[Workload] = []
+    for kind, namespace, name, phase, desired, ready in rows:
+        if kind == "Pod":
+            count = counts.setdefault(namespace, [0, 0])
+            count[0] += 1
+            if phase not in ("Running", "Succeeded"):
+                count[1] += 1
+        elif kind in WORKLOAD_KINDS:
+            found.append(Workload(namespace, kind, name, desired, ready))
+    namespaces = [NamespacePods(name, *counts[name]) for name in sorted(counts)]
+    return namespaces, sorted(found, key=lambda w: (w.namespace, w.kind, w.name))
 
 
-def _integer(value: object, default: int) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str):
-        try:
-            return int(value)
-        except ValueError:
-            return default
-    return default
+def namespace_pods(snapshot: Snapshot, at: datetime) -> list[NamespacePods]:
+    """Every namespace listed (or holding an object) with its pods present at ``at``."""
+    return cluster_summary(snapshot, at)[0]
 
 
 def workloads(snapshot: Snapshot, at: datetime) -> list[Workload]:
     """The Deployments, StatefulSets and DaemonSets present at ``at`` with ready and desired replicas."""
-    found: list[Workload] = []
-    for kind in WORKLOAD_KINDS:
-        for present in objects_at(snapshot, kind, at):
-            spec = present.body.get("spec") or {}
-            status = present.body.get("status") or {}
-            if kind == "DaemonSet":
-                desired = _integer(status.get("desiredNumberScheduled"), 0)
-                ready = _integer(status.get("numberReady"), 0)
-            else:
-                desired = _integer(spec.get("replicas"), 1)
-                ready = _integer(status.get("readyReplicas"), 0)
-            found.append(Workload(present.namespace, kind, present.name, desired, ready))
-    return sorted(found, key=lambda w: (w.namespace, w.kind, w.name))
+    return cluster_summary(snapshot, at)[1]
 
 
 def alert_pairs(snapshot: Snapshot) -> tuple[list[AlertPair], int]:

@@ -26,31 +26,29 @@ __all__ = [
     "template_sql",
 ]
 
-# A character no log holds (Unicode private use), put before the digits of a host:port pair so
-# that the rules after it leave them alone, and taken out at the end: the address a message
-# names (``ECONNREFUSED 10.96.103.36:8080``, ``http://quote:8081/getquote``) is often the
-# decisive fact, so it is kept.
+# A character no log holds (Unicode private use), put before a host:port pair and its port so
+# that the rules after it leave them alone, and taken out at the end: the address a message names
+# (``ECONNREFUSED 10.96.103.36:8080``, ``http://quote:8081/getquote``) is often the decisive fact,
+# so it is kept.
 _KEEP: Final = "\ue000"
 
 # Variable parts of a message, replaced in this order (earlier rules protect their matches from
-# later ones): timestamps, UUIDs, host:port pairs (kept, see _KEEP), hex numbers and long hex
-# ids, IPv4 addresses without a port, quoted text, and numbers that do not sit inside a word
-# (``took 35ms`` -> ``took <NUM>ms``; ``x2x9q`` is kept).
+# later ones): timestamps, UUIDs, host:port pairs (kept: marked with _KEEP, which the IP and number
+# rules do not follow), hex numbers and long hex ids, IPv4 addresses without a port, quoted text,
+# and numbers that do not sit inside a word or a dotted name (``took 35ms`` -> ``took <NUM>ms``;
+# ``x2x9q`` and ``v1.2.3`` are kept).
 TEMPLATE_RULES: Final[tuple[tuple[str, str], ...]] = (
     (r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?([.,]\d+)?(Z|[+-]\d\d:?\d\d)?", "<TIME>"),
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<UUID>"),
     (
-        r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})\b",
-        rf"{_KEEP}\1.{_KEEP}\2.{_KEEP}\3.{_KEEP}\4:{_KEEP}\5",
+        r"\b(\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*):(\d{1,5})\b",
+        rf"{_KEEP}\1:{_KEEP}\2",
     ),
-    (r"\b([A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*):(\d{1,5})\b", rf"\1:{_KEEP}\3"),
-    (r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
-    (r"\b[0-9a-fA-F]{8,}\b", "<HEX>"),
-    (r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", "<IP>"),
+    (r"\b(?:0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})\b", "<HEX>"),
+    (rf"(^|[^\w.{_KEEP}])\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\b", r"\1<IP>"),
     (r'"[^"]*"', '"<*>"'),
     (r"(^|[^A-Za-z0-9])'[^']*'", r"\1'<*>'"),  # not from an apostrophe: can't ... 'x'
-    (rf"(^|[^A-Za-z0-9_<{_KEEP}])-?\d+(\.\d+)?", r"\1<NUM>"),
-    (_KEEP, ""),
+    (rf"(^|[^A-Za-z0-9_<.{_KEEP}])-?\d+(\.\d+)?", r"\1<NUM>"),
 )
 
 
@@ -81,7 +79,7 @@ def template_sql(expression: str) -> str:
     """A SQL expression giving the template of the text ``expression``: variable parts masked."""
     for pattern, replacement in TEMPLATE_RULES:
         expression = f"regexp_replace({expression}, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
-    return expression
+    return f"replace({expression}, {sql_literal(_KEEP)}, '')"
 
 
 # What a workload's generated objects add to its name: a ReplicaSet's hash (ad-5d9f7c6b8), and

