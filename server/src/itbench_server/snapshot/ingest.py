@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024  # a header row longer than this is not a header
+MAX_COLUMN_NAME_CHARS = 128 * 1024  # csv's default field size limit
 MAX_BODY_CHARS = 1_000_000  # a log line longer than this is cut (and the cut reported)
 SKIPPED_LINES_PER_FILE = 50  # beyond this, one summary row per file
 
@@ -396,6 +397,17 @@ class IndexBuilder:
             self._skip(source.relative, 1, "header row holds a bare carriage return (CR); not read")
             return None
         text = line.decode("utf-8", errors="replace")
+        # Checked here rather than left to csv's field size limit, which is one setting for the
+        # whole process (anything may raise it), so that the outcome never depends on it.
+        longest = max((len(part) for part in text.split("\t")), default=0)
+        if longest > MAX_COLUMN_NAME_CHARS:
+            self._skip(
+                source.relative,
+                1,
+                f"header row cannot be parsed: a column name of {longest} characters "
+                f"(at most {MAX_COLUMN_NAME_CHARS} are read)",
+            )
+            return None
         try:
             header = next(csv.reader([text], delimiter="\t"), [])
         except csv.Error as error:
