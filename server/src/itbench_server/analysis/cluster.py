@@ -33,6 +33,7 @@ __all__ = [
     "decode_body",
     "listing_rounds",
     "objects_at",
+    "present_rows",
     "round_start",
 ]
 
