@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from abc import abstractmethod
 from typing import Any
 
 import openai
@@ -28,7 +29,14 @@ from itbench_eval.agents.model_loop import (
 )
 from itbench_eval.agents.prices import TokenUsage
 
-__all__ = ["ERROR_PREFIX", "OpenAIChatConversation", "chat_usage", "openai_client", "openai_error_detail"]
+__all__ = [
+    "ERROR_PREFIX",
+    "OpenAIChatConversation",
+    "OpenAIConversation",
+    "chat_usage",
+    "openai_client",
+    "openai_error_detail",
+]
 
 ERROR_PREFIX = "ERROR: "
 
@@ -68,12 +76,45 @@ def chat_usage(usage: Any) -> TokenUsage | None:
     )
 
 
-class OpenAIChatConversation(ModelConversation):
-    api = "openai-chat"
+class OpenAIConversation(ModelConversation):
+    """What the two OpenAI APIs share: the SDK client, its errors, and how a tool result is sent.
+
+    The APIs differ in the shape of a tool result (a ``role: tool`` message or a
+    ``function_call_output`` item); each subclass says which in :meth:`_tool_result`.
+    """
 
     def __init__(self, config: ModelAgentConfig, system: str, prompt: str, tools: list[ToolSpec]) -> None:
         super().__init__(config, system, prompt, tools)
         self._client = openai_client(config)
+
+    @abstractmethod
+    def _tool_result(self, call_id: str, text: str) -> tuple[dict[str, Any], str]:
+        """The wire item carrying one tool result, and the key that holds its text."""
+
+    def _error_detail(self, error: Exception) -> tuple[bool, str] | None:
+        return openai_error_detail(error)
+
+    def add_tool_results(self, outcomes: list[ToolOutcome], note: str | None = None) -> None:
+        for outcome in outcomes:
+            text = ERROR_PREFIX + outcome.text if outcome.is_error else outcome.text
+            item, text_key = self._tool_result(outcome.call_id, text)
+            self.messages.append(item)
+            self._track_tool_result(item, text_key)
+        if note:
+            self.add_user_text(note)
+
+    def add_user_text(self, text: str) -> None:
+        self.messages.append({"role": "user", "content": text})
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class OpenAIChatConversation(OpenAIConversation):
+    api = "openai-chat"
+
+    def __init__(self, config: ModelAgentConfig, system: str, prompt: str, tools: list[ToolSpec]) -> None:
+        super().__init__(config, system, prompt, tools)
         if system:
             self.messages.append({"role": "system", "content": system})
         self.messages.append({"role": "user", "content": prompt})
@@ -144,20 +185,5 @@ class OpenAIChatConversation(ModelConversation):
             stop_reason=choice.finish_reason,
         )
 
-    def _error_detail(self, error: Exception) -> tuple[bool, str] | None:
-        return openai_error_detail(error)
-
-    def add_tool_results(self, outcomes: list[ToolOutcome], note: str | None = None) -> None:
-        for outcome in outcomes:
-            content = ERROR_PREFIX + outcome.text if outcome.is_error else outcome.text
-            message = {"role": "tool", "tool_call_id": outcome.call_id, "content": content}
-            self.messages.append(message)
-            self._track_tool_result(message, "content")
-        if note:
-            self.add_user_text(note)
-
-    def add_user_text(self, text: str) -> None:
-        self.messages.append({"role": "user", "content": text})
-
-    async def aclose(self) -> None:
-        await self._client.close()
+    def _tool_result(self, call_id: str, text: str) -> tuple[dict[str, Any], str]:
+        return {"role": "tool", "tool_call_id": call_id, "content": text}, "content"

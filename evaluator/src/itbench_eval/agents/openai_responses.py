@@ -18,14 +18,12 @@ from openai.types.responses import Response
 from itbench_eval.agents.base import ModelError
 from itbench_eval.agents.model_config import ModelAgentConfig, split_known_args, translate_model_args
 from itbench_eval.agents.model_loop import (
-    ModelConversation,
     ModelReply,
     ModelToolCall,
-    ToolOutcome,
     ToolSpec,
     read_arguments,
 )
-from itbench_eval.agents.openai_chat import ERROR_PREFIX, openai_client, openai_error_detail
+from itbench_eval.agents.openai_chat import OpenAIConversation
 from itbench_eval.agents.prices import TokenUsage
 
 __all__ = ["OpenAIResponsesConversation", "responses_usage"]
@@ -44,13 +42,12 @@ def responses_usage(usage: Any) -> TokenUsage | None:
     )
 
 
-class OpenAIResponsesConversation(ModelConversation):
+class OpenAIResponsesConversation(OpenAIConversation):
     api = "openai-responses"
     conversation_key = "input"
 
     def __init__(self, config: ModelAgentConfig, system: str, prompt: str, tools: list[ToolSpec]) -> None:
         super().__init__(config, system, prompt, tools)
-        self._client = openai_client(config)
         self.messages.append({"role": "user", "content": prompt})
         self._tools = [
             {
@@ -115,20 +112,5 @@ class OpenAIResponsesConversation(ModelConversation):
             stop_reason=reason,
         )
 
-    def _error_detail(self, error: Exception) -> tuple[bool, str] | None:
-        return openai_error_detail(error)
-
-    def add_tool_results(self, outcomes: list[ToolOutcome], note: str | None = None) -> None:
-        for outcome in outcomes:
-            output = ERROR_PREFIX + outcome.text if outcome.is_error else outcome.text
-            item = {"type": "function_call_output", "call_id": outcome.call_id, "output": output}
-            self.messages.append(item)
-            self._track_tool_result(item, "output")
-        if note:
-            self.add_user_text(note)
-
-    def add_user_text(self, text: str) -> None:
-        self.messages.append({"role": "user", "content": text})
-
-    async def aclose(self) -> None:
-        await self._client.close()
+    def _tool_result(self, call_id: str, text: str) -> tuple[dict[str, Any], str]:
+        return {"type": "function_call_output", "call_id": call_id, "output": text}, "output"
