@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from itbench_eval import __version__
 from itbench_eval.console import results_console
@@ -28,6 +29,9 @@ from itbench_eval.mockmodel.command import add_mock_model_command
 from itbench_eval.score_command import add_score_command
 from itbench_server.cli_support import CACHE_DIR_DEFAULT as CACHE_DEFAULT
 from itbench_server.cli_support import enable_completion, use_defaults_help
+
+if TYPE_CHECKING:
+    from itbench_eval.tasks import Task
 
 __all__ = ["DEFAULT_SUITE", "EXIT_NO_RUN_OK", "CommandError", "build_parser", "default_results_dir", "main"]
 
@@ -285,6 +289,34 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_runs_tasks(parser: argparse.ArgumentParser, *, uses: str, cache_help: str) -> None:
+    """--scenarios / --suite / --cache-dir: where the tasks of existing runs are found."""
+    tasks = parser.add_mutually_exclusive_group()
+    tasks.add_argument(
+        "--scenarios",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help=f"the runs' scenarios, for {uses} (default: bundled fixtures/)",
+    )
+    tasks.add_argument(
+        "--suite", default=None, metavar="NAME", help="the runs' generated suite (aa; default: --scenarios)"
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help=f"{cache_help} ({CACHE_DEFAULT})")
+
+
+def _runs_tasks(args: argparse.Namespace) -> list[Task] | None:
+    """The tasks --suite or --scenarios name; None leaves the choice to the command (the fixtures)."""
+    from itbench_eval.tasks import discover_tasks, suite_tasks
+
+    if args.suite:
+        return suite_tasks(args.suite, cache_dir=args.cache_dir)
+    if args.scenarios:
+        return discover_tasks(args.scenarios)
+    return None
+
+
 def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "report",
@@ -295,23 +327,10 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument(
         "results_dir", type=Path, metavar="RESULTS_DIR", help="a results directory (itbench-eval run --out)"
     )
-    tasks = parser.add_mutually_exclusive_group()
-    tasks.add_argument(
-        "--scenarios",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="PATH",
-        help="the runs' scenarios, for baselines, verdicts and process metrics (default: bundled fixtures/)",
-    )
-    tasks.add_argument(
-        "--suite", default=None, metavar="NAME", help="the runs' generated suite (aa; default: --scenarios)"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help=f"where baselines are cached: the index cache ({CACHE_DEFAULT})",
+    _add_runs_tasks(
+        parser,
+        uses="baselines, verdicts and process metrics",
+        cache_help="where baselines are cached: the index cache",
     )
     parser.add_argument("--no-baselines", action="store_true", help="leave the baselines out")
     parser.add_argument(
@@ -324,13 +343,8 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _run_report(args: argparse.Namespace) -> int:
     from itbench_eval.report import build_report, render_table, write_html_report
-    from itbench_eval.tasks import discover_tasks, suite_tasks
 
-    tasks = None
-    if args.suite:
-        tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
-    elif args.scenarios:
-        tasks = discover_tasks(args.scenarios)
+    tasks = _runs_tasks(args)
     rows, summary = build_report(
         args.results_dir,
         tasks=tasks,
@@ -382,23 +396,10 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
     parser.add_argument("--no-open", action="store_true", help="do not open a browser")
-    tasks = parser.add_mutually_exclusive_group()
-    tasks.add_argument(
-        "--scenarios",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="PATH",
-        help="the runs' scenarios, for answer keys, verdicts and fault types (default: bundled fixtures/)",
-    )
-    tasks.add_argument(
-        "--suite", default=None, metavar="NAME", help="the runs' generated suite (aa; default: --scenarios)"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help=f"where a generated suite is cached: the index cache ({CACHE_DEFAULT})",
+    _add_runs_tasks(
+        parser,
+        uses="answer keys, verdicts and fault types",
+        cache_help="where a generated suite is cached: the index cache",
     )
     parser.set_defaults(handler=_run_view)
 
@@ -406,14 +407,9 @@ def _add_view(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _run_view(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port {args.port}: not a port number (0 to 65535)")
-    from itbench_eval.tasks import discover_tasks, suite_tasks
     from itbench_eval.view import serve
 
-    tasks = None
-    if args.suite:
-        tasks = suite_tasks(args.suite, cache_dir=args.cache_dir)
-    elif args.scenarios:
-        tasks = discover_tasks(args.scenarios)
+    tasks = _runs_tasks(args)
     serve(args.results_dirs, tasks=tasks, host=args.host, port=args.port, open_browser=not args.no_open)
     return 0
 
