@@ -22,11 +22,6 @@ from itbench_eval.runner import EvalSettings, run_evaluation
 from itbench_eval.tasks import discover_tasks
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_pods_and_replicasets_stand_for_their_deployment() -> None:
     assert owning_workload("otel-demo/Pod/ad-5d9f7c6b8-x2x9q") == "otel-demo/Deployment/ad"
     assert (

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_agents import shared_index_cache
 
 from itbench_eval.agents import resolve_agent
 from itbench_eval.agents.model_config import LoopOptions, ModelAgentOptions
@@ -37,19 +36,9 @@ INVESTIGATION: dict[str, Any] = {
 API_SPECS = {"chat": "openai:gpt-x", "responses": "openai-responses:gpt-x", "anthropic": "anthropic:claude-x"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def tasks() -> list[Task]:
     return discover_tasks()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

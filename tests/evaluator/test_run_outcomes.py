@@ -5,31 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eval_agents import shared_index_cache
 
 from itbench_eval import runner
 from itbench_eval.agents import resolve_agent
 from itbench_eval.report import summarize
 from itbench_eval.results import ERROR_CLASSES, RunResult
 from itbench_eval.runner import EvalSettings, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
+from itbench_eval.tasks import Task
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    return discover_tasks()[0]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 async def run(task: Task, out: Path, cache_dir: Path, agent: str) -> RunResult:

@@ -7,32 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from eval_agents import shared_index_cache
 
 from itbench_eval.agents import resolve_agent
 from itbench_eval.agents.oracle import OracleAgent
 from itbench_eval.groundtruth import oracle_names
 from itbench_eval.results import RunResult, read_results
 from itbench_eval.runner import EvalSettings, RunnerError, path_component, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
+from itbench_eval.tasks import Task
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    """The first bundled fixture."""
-    return discover_tasks()[0]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def settings(out: Path, cache_dir: Path, agent: str, **overrides: object) -> EvalSettings:

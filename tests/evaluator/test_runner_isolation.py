@@ -44,11 +44,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def scenario(tmp_path: Path) -> Path:
     """A copy of the smallest bundled fixture, with every kind of answer key beside its evidence."""
     source = min(

@@ -15,12 +15,7 @@ from itbench_eval.agents import AgentOutcome, RunContext
 from itbench_eval.cli import main
 from itbench_eval.results import RunResult, append_result, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    return discover_tasks()[0]
+from itbench_eval.tasks import Task
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from eval_agents import shared_index_cache
 from ray_agents import KILLED_MARKER
 
 from itbench_eval import mockmodel
@@ -18,26 +17,11 @@ from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.results import RunResult, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
+from itbench_eval.tasks import Task
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 EXAMPLE_SCRIPT = Path(mockmodel.__file__).parent / "examples" / "investigate-and-submit.yaml"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    return discover_tasks()[0]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def settings(out: Path, cache_dir: Path, agent: str, **overrides: object) -> EvalSettings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eval_agents import shared_index_cache
 
 from itbench_eval.agents import resolve_agent
 from itbench_eval.backends import ShardError, parse_shard, shard_slice
@@ -13,24 +12,9 @@ from itbench_eval.backends.merge import MergeError, merge_results
 from itbench_eval.cli import main
 from itbench_eval.results import RunResult, read_results
 from itbench_eval.runner import EvalSettings, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
+from itbench_eval.tasks import Task
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    return discover_tasks()[0]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def settings(out: Path, cache_dir: Path, **overrides: object) -> EvalSettings:

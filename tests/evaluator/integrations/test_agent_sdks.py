@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_agents import shared_index_cache
 from openai import AsyncOpenAI
 
 from itbench_eval.groundtruth import load_ground_truth, oracle_names
@@ -30,16 +29,6 @@ SCRIPT: dict[str, Any] = {
     ],
     "final_text": "Diagnosis submitted.",
 }  # fmt: skip
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def check_run(tmp_path: Path, log: RequestLog) -> None:

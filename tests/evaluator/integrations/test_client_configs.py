@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_agents import shared_index_cache
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "integrations.md"
@@ -122,11 +121,6 @@ def mcp_list(binary: str, home: Path) -> str:
         pytest.skip(f"{binary} mcp list needs the network here: {output[-300:]}")
     assert done.returncode == 0, output
     return output
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def test_claude_codes_own_mcp_list_connects_to_the_server_of_the_snippet(

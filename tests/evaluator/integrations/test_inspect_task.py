@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_agents import shared_index_cache
 
 inspect_ai = pytest.importorskip("inspect_ai")
 
@@ -59,11 +58,6 @@ def run(answer: list[str], tmp_path: Path, cache_dir: Path, **task_args: Any) ->
     [log] = inspect_ai.eval(task, model=model, log_dir=str(tmp_path / "logs"), display="none")
     assert log.status == "success", log.error
     return log
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 def test_a_mock_model_that_investigates_and_submits_the_answer_scores_one_with_per_name_verdicts(

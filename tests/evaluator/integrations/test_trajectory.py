@@ -16,7 +16,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from eval_agents import shared_index_cache
 
 from itbench_eval.agents import resolve_agent
 from itbench_eval.agents.loader import CliOptions
@@ -24,7 +23,7 @@ from itbench_eval.agents.model_config import ModelAgentOptions
 from itbench_eval.groundtruth import oracle_names
 from itbench_eval.mockmodel import load_script, serve
 from itbench_eval.runner import EvalSettings, run_evaluation
-from itbench_eval.tasks import Task, discover_tasks
+from itbench_eval.tasks import Task
 from itbench_eval.trajectory import agent_model, build_trajectory, write_trajectory
 
 pytestmark = pytest.mark.anyio
@@ -49,21 +48,6 @@ def assert_valid_atif(document: dict[str, Any]) -> None:
         ids = {call["tool_call_id"] for call in step.get("tool_calls", [])}
         for result in step.get("observation", {}).get("results", []):
             assert result.get("source_call_id") in ids | {None}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def task() -> Task:
-    return discover_tasks()[0]
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index_cache(tmp_path_factory.getbasetemp())
 
 
 async def run_once(
