@@ -164,7 +164,7 @@ SIZES: Final[dict[str, SizePreset]] = {
         background_every=5 * MINUTE,
         replay_events=False,
     ),
-    "small": SizePreset(6, 60 * SECOND, 0.5, 0.5),
+    "small": SizePreset(5, 60 * SECOND, 0.5, 0.5),
     "large": SizePreset(6100, 30 * SECOND, 0.8, 1.0),  # about 1 GB, like a real recording
 }
 
@@ -931,11 +931,10 @@ class _Scenario:
                         ]
                     )
                 for key in histogram_keys:
-                    _service, kind, status = key
+                    _service, kind = key
                     counts, _sum = stats.cumulative_buckets(key, t)
                     if not counts[-1] and not bucket_offsets[key][-1]:
                         continue
-                    status_code = f"STATUS_CODE_{status.upper()}"
                     for bound, value, offset in zip(BUCKETS_MS, counts, bucket_offsets[key], strict=True):
                         le = "+Inf" if bound == float("inf") else f"{bound:g}"
                         tags = {
@@ -943,7 +942,6 @@ class _Scenario:
                             "namespace": NAMESPACE,
                             "service_name": service,
                             "span_kind": f"SPAN_KIND_{kind.upper()}",
-                            "status_code": status_code,
                         }
                         rows.append(
                             [
@@ -955,7 +953,7 @@ class _Scenario:
                                 le,
                                 style.attrs(tags),
                                 "histogram",
-                                status_code,
+                                "",
                             ]
                         )
             if not rows:

@@ -64,9 +64,9 @@ DATABASE_SPAN = ("accounting", "postgresql", "Client")
 
 # (service, span name, span kind, status): the spanmetrics connector's dimensions.
 SeriesKey = tuple[str, str, str, str]
-# (service, span kind, status): a latency histogram, summed over span names as the recorder
+# (service, span kind): a latency histogram, summed over span names and statuses as the recorder
 # keeps it (17 buckets per span name would make the metrics most of a small incident's bytes).
-HistogramKey = tuple[str, str, str]
+HistogramKey = tuple[str, str]
 
 
 def _histogrammed(span: Span) -> bool:
@@ -79,7 +79,7 @@ def _histogrammed(span: Span) -> bool:
 class SpanStats:
     """Span counts per 10-second slot, by the spanmetrics connector's dimensions (service, span
     name, span kind, status): calls of every span; a latency histogram of the serving spans by
-    service, kind and status."""
+    service and kind."""
 
     start: int
     end: int
@@ -115,7 +115,7 @@ class SpanStats:
         if (span.service, span.name, span.kind) == DATABASE_SPAN:
             self.database[slot] += 1
         if _histogrammed(span):
-            series_key = (span.service, span.kind, status)
+            series_key = (span.service, span.kind)
             histogram = self.buckets.get(series_key)
             if histogram is None:
                 histogram = self.buckets[series_key] = [[0] * len(BUCKETS_MS) for _ in range(self.slots)]

@@ -574,8 +574,13 @@ def exception_event(span: Span) -> dict[str, str] | None:
             f"goroutine {40 + len(frame)} [running]:\nmain.(*{module}).{frame}(...)\n"
             f"\t/usr/src/app/main.go:{200 + len(frame) * 3} +0x{len(message) * 16:x}"
         )
+    elif language == "rust":
+        stack = (
+            f"{kind}: {message}\n   0: {module}::{module}_service::{frame.lower()}\n"
+            f"             at ./src/{module}_service.rs:{30 + len(frame)}:9"
+        )
     else:
-        stack = f"{kind}: {message}"
+        stack = f"{kind}: {message}\n    at {module}.{frame} ({module}:{10 + len(frame)})"
     return {"exception.message": message, "exception.stacktrace": stack, "exception.type": kind}
 
 
