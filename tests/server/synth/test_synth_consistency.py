@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from itbench_server.synth import FAULTS, generate_scenario
 from itbench_server.synth.topology import WORKLOAD_BY_NAME
@@ -28,6 +29,10 @@ RULES = Path(__file__).resolve().parents[3] / ".." / "shared" / "itbench" / "ale
 # The `for:` of each rule as the generator evaluates it, in seconds (kube-prometheus' durations
 # are shortened to fit the 20-minute window, see docs/generator.md).
 FOR = {
+    "FailedPodsDetected": 120,
+    "KafkaConsumerGroupInactive": 120,
+    "HighKafkaConnectionClosureRate": 60,
+    "HighKafkaConsumerLag": 300,
     "HighRequestErrorRate": 180,
     "HighRequestLatency": 180,
     "NoRequestsReceived": 300,
@@ -280,6 +285,14 @@ def _rule_texts() -> dict[tuple[str, bool], str]:
     return texts
 
 
+_LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+
+
+def _render(template: str, labels: dict[str, object]) -> str:
+    """The template with its labels filled in (Go prints a label the series lack as "")."""
+    return _LABEL.sub(lambda match: str(labels.get(match.group(1), "")), template)
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_an_alerts_description_is_its_rules_text_with_its_value(
     tiny_scenarios: dict[str, Path], fault: str
@@ -295,12 +308,10 @@ def test_an_alerts_description_is_its_rules_text_with_its_value(
             name = str(labels["alertname"])
             service = str(labels.get("service_name", ""))
             template = texts.get((name, service.startswith("frontend")))
-            if template is None or name == "FailedPodsDetected":
+            if template is None:
                 continue
             description = str(annotations["description"])
-            expected = template.replace("{{ $labels.service_name }}", service).replace(
-                "{{ $labels.namespace }}", str(labels["namespace"])
-            )
+            expected = _render(template, labels)
             prefix, _, suffix = expected.partition("{{ $value }}")
             assert description.startswith(prefix) and description.endswith(suffix), (description, expected)
             if "{{ $value }}" in expected:
@@ -341,3 +352,60 @@ def test_span_metric_alerts_fire_while_the_written_metrics_show_their_condition(
                         "STATUS_CODE_UNSET", t - 4 * minute
                     )
                     assert rise == 0, (service, t, active)
+
+
+def _kafka_gauges(scenario: Path) -> dict[tuple[str, str, int], float]:
+    """(metric, consumer group, sample time) -> value, from the kafkametrics series."""
+    gauges: dict[tuple[str, str, int], float] = {}
+    for row in _rows(scenario / "metrics" / "service_kafka_raw.tsv"):
+        tags = ast.literal_eval(row["tags"])
+        gauges[(row["metric_name"], tags["group"], _ns(row["timestamp"]))] = float(row["value"])
+    return gauges
+
+
+@pytest.mark.parametrize("fault", ["network-partition", "network-loss", "pod-failure", "feature-flag"])
+def test_kafka_alerts_fire_while_the_consumer_group_metrics_show_their_condition(
+    small_scenarios: dict[str, Path], fault: str
+) -> None:
+    """KafkaConsumerGroupInactive: the group's members gauge is 0 at every minute sample from
+    activeAt (plus one scrape) to the alert file; HighKafkaConsumerLag: its lag above 100."""
+    scenario = small_scenarios[fault]
+    gauges = _kafka_gauges(scenario)
+    times = sorted({at for _metric, _group, at in gauges})
+    for moment, alerts in _alert_files(scenario):
+        sampled = int(moment * 1e9)
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            name = str(labels["alertname"])
+            if name not in ("KafkaConsumerGroupInactive", "HighKafkaConsumerLag"):
+                continue
+            active = int(_rfc3339(str(alert["activeAt"])) * 1e9)
+            for t in times:
+                if not active + 30_000_000_000 <= t <= sampled - 30_000_000_000:
+                    continue
+                if name == "KafkaConsumerGroupInactive":
+                    assert gauges[("kafka_consumer_group_members", str(labels["group"]), t)] == 0
+                else:
+                    assert gauges[("kafka_consumer_group_lag_sum_ratio", str(labels["group"]), t)] > 100
+
+
+def test_a_consumer_cut_from_kafka_leaves_its_group_and_its_client_closes_connections(tmp_path: Path) -> None:
+    params = {"target": "fraud-detection", "peer": "kafka"}
+    scenario = generate_scenario("network-partition", 2, tmp_path / "cut", size="small", params=params)
+    fired: set[str] = set()
+    for _moment, alerts in _alert_files(scenario):
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            fired.add(str(labels["alertname"]))
+    assert {"KafkaConsumerGroupInactive", "HighKafkaConnectionClosureRate"} <= fired
+    members: dict[str, list[float]] = defaultdict(list)
+    for (metric, group, _at), value in sorted(_kafka_gauges(scenario).items()):
+        if metric == "kafka_consumer_group_members":
+            members[group].append(value)
+    assert min(members["fraud-detection"]) == 0 and min(members["accounting"]) == 1
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text(encoding="utf-8"))["spec"]
+    assert {"group_id": "fraud-detection-service-1", "id": "KafkaConsumerGroupInactive"} in [
+        {"group_id": alert["group_id"], "id": alert["id"]} for alert in key["alerts"]
+    ]

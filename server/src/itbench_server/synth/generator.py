@@ -26,8 +26,12 @@ from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
     BUCKETS_MS,
+    KAFKA_CLIENT_METRICS,
+    KAFKA_GROUPS,
+    KAFKA_TOPIC,
     SLOT,
     AlertEvaluator,
+    KafkaGroups,
     SpanStats,
     alert_json,
     pod_samples,
@@ -440,8 +444,9 @@ class _Scenario:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
         self.stats = self._simulate(random.Random(f"{key}:simulation"))
+        self.kafka = KafkaGroups(self.stats, self._consumer_state, self.metric_scale, f"{key}:kafka")
         self.alerts = AlertEvaluator(
-            self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale
+            self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale, kafka=self.kafka
         )
         self.out_rng = random.Random(f"{key}:output")
 
@@ -455,6 +460,15 @@ class _Scenario:
         if rng.random() < 0.5 and blocked is None:
             at = self.fault_at + rng.randrange(150, 420) * SECOND
         self.cluster.restart(target, at)
+
+    def _consumer_state(self, t: int, group: str) -> str:
+        """Where consumer ``group`` is at ``t``: ``member`` of its group (a running pod of it and
+        of Kafka, nothing between them), ``cut`` (running, Kafka out of reach) or ``down``."""
+        if not self.cluster.ready_pods(group, t):
+            return "down"
+        if self.cluster.ready_pods("kafka", t) and self.disruption.consumes(t, group):
+            return "member"
+        return "cut"
 
     def _simulate(self, rng: random.Random) -> SpanStats:
         sim_start = self.start - 6 * MINUTE
@@ -606,7 +620,7 @@ class _Scenario:
                         attributes = quote(style.attrs(span.attributes))
                     language = WORKLOAD_BY_NAME[span.service].language
                     scope_name, scope_version = scope_text.get(language, ("", ""))
-                    exception = exception_event(span)
+                    exception = exception_event(span) if span.status == "Error" else None
                     if exception is not None:
                         events = (
                             style.ts_list([span.start + span.duration - 100_000]),
@@ -956,6 +970,23 @@ class _Scenario:
                                 "",
                             ]
                         )
+            if service in KAFKA_CLIENT_METRICS:
+                job = f"opentelemetry-demo/{service}"
+                for t in times:
+                    tags = {"client_id": f"{service}-consumer", "job": job, "namespace": NAMESPACE}
+                    rows.append(
+                        [
+                            "kafka_consumer_connection_close_rate",
+                            style.ts(t),
+                            style.number(self.kafka.close_rate_at(service, t)),
+                            service,
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "gauge",
+                            "",
+                        ]
+                    )
             if not rows:
                 continue
             with self._open(self.layout.service_metrics(service)) as stream:
@@ -963,6 +994,33 @@ class _Scenario:
                 for row in rows:
                     writer.write_row(row[: len(columns)])
                 writer.flush()
+        # The collector's kafkametrics receiver: the consumer groups of the orders topic.
+        rows = []
+        for t in times:
+            for group in KAFKA_GROUPS:
+                tags = {"group": group, "namespace": NAMESPACE, "topic": KAFKA_TOPIC}
+                for metric, value in (
+                    ("kafka_consumer_group_members", float(self.kafka.members_at(group, t))),
+                    ("kafka_consumer_group_lag_sum_ratio", self.kafka.lag_at(group, t)),
+                ):
+                    rows.append(
+                        [
+                            metric,
+                            style.ts(t),
+                            style.number(value),
+                            "kafka",
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "gauge",
+                            "",
+                        ]
+                    )
+        with self._open(self.layout.service_metrics("kafka")) as stream:
+            writer = TsvWriter(stream, columns)
+            for row in rows:
+                writer.write_row(row[: len(columns)])
+            writer.flush()
 
     # -- alerts
     def _write_alerts(self) -> None:

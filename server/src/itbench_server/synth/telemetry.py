@@ -9,8 +9,9 @@ pod states every 30 seconds, as Prometheus would, and sampled once a minute.
 from __future__ import annotations
 
 import math
+import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,10 +25,14 @@ __all__ = [
     "BUCKETS_MS",
     "DATABASE_SPAN",
     "EXCLUDED",
+    "KAFKA_CLIENT_METRICS",
+    "KAFKA_GROUPS",
+    "KAFKA_TOPIC",
     "SLOT",
     "Alert",
     "AlertEvaluator",
     "HistogramKey",
+    "KafkaGroups",
     "PodSample",
     "SeriesKey",
     "SpanStats",
@@ -198,6 +203,85 @@ class SpanStats:
         return cumulative, sum(self.sums[key][:upto])
 
 
+KAFKA_TOPIC = "orders"
+KAFKA_GROUPS = ("accounting", "fraud-detection")  # the consumer groups (one per consuming service)
+# The consumers whose Kafka client exports connection metrics (the Java client: fraud-detection).
+KAFKA_CLIENT_METRICS = ("fraud-detection",)
+_PUBLISH = ("checkout", "orders publish", "Producer", "Unset")
+_CONSUME = "orders process"
+
+
+class KafkaGroups:
+    """The consumer groups of the ``orders`` topic per 10-second slot, from the simulation: how
+    many members each has (a consumer with a running pod that reaches Kafka), its lag (messages
+    published and not yet consumed; a group that reconnects catches up at once, as the demo's
+    consumers drain a backlog within seconds) and, for the Java client, its connection-close rate
+    (a windowed rate the client reports: about one close a second while its pod runs but cannot
+    reach the broker and keeps reconnecting, nothing otherwise; no pod, no client, no rate). Lags
+    are in written messages: the simulated count times the same scale as the span metrics.
+    ``state(t, group)`` says where a consumer is: ``member``, ``cut`` (running, Kafka out of
+    reach) or ``down`` (no running pod)."""
+
+    def __init__(self, stats: SpanStats, state: Callable[[int, str], str], scale: float, seed: str) -> None:
+        self.start = stats.start
+        self.slots = stats.slots
+        self.scale = scale
+        published = stats.calls.get(_PUBLISH, [0] * stats.slots)
+        self.members: dict[str, list[int]] = {}
+        self.cut: dict[str, list[bool]] = {}
+        self.lag: dict[str, list[float]] = {}
+        self._seed = seed
+        for group in KAFKA_GROUPS:
+            consumed = [0] * stats.slots
+            for status in ("Unset", "Error"):
+                for slot, value in enumerate(stats.calls.get((group, _CONSUME, "Consumer", status), ())):
+                    consumed[slot] += value
+            states = [state(self.start + slot * SLOT + SLOT // 2, group) for slot in range(stats.slots)]
+            members = [int(value == "member") for value in states]
+            self.cut[group] = [value == "cut" for value in states]
+            lags: list[float] = []
+            backlog = 0
+            for slot in range(stats.slots):
+                backlog += published[slot] - consumed[slot]
+                if members[slot] and (slot == 0 or not members[slot - 1]):
+                    backlog = 0  # reconnected: the backlog is drained
+                backlog = max(0, backlog)
+                lags.append(backlog * scale)
+            self.members[group] = members
+            self.lag[group] = lags
+
+    def _slot(self, t: int) -> int:
+        """The last slot that ended by ``t`` (the gauges' value at ``t``)."""
+        return min(self.slots - 1, max(0, (t - self.start) // SLOT - 1))
+
+    def members_at(self, group: str, t: int) -> int:
+        return self.members[group][self._slot(t)]
+
+    def lag_at(self, group: str, t: int) -> float:
+        return round(self.lag[group][self._slot(t)], 6)
+
+    def close_rate_at(self, group: str, t: int) -> float:
+        """The client's connection-close rate gauge at ``t`` (per second)."""
+        if not self.cut[group][self._slot(t)]:
+            return 0.0
+        wobble = random.Random(f"{self._seed}:{group}:{self._slot(t)}").random()
+        return round(0.8 + 0.4 * wobble, 4)
+
+    def close_rate_increase(self, group: str, t: int, width: int) -> float:
+        """``rate(...[width])`` of the gauge: its rises (a fall counts as a reset to the new value)
+        between the 30-second scrapes of the window, per second."""
+        total = 0.0
+        previous: float | None = None
+        at = t - width + 30 * SECOND
+        while at <= t:
+            value = self.close_rate_at(group, at)
+            if previous is not None:
+                total += value - previous if value >= previous else value
+            previous = value
+            at += 30 * SECOND
+        return total / (width / SECOND)
+
+
 @dataclass
 class Alert:
     name: str
@@ -206,6 +290,8 @@ class Alert:
     active_at: int
     value: float
     severity: str
+    # Pods an aggregated rule counts (``FailedPodsDetected``), for the answer key; not written.
+    subjects: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -240,9 +326,11 @@ class AlertEvaluator:
         extra: Sequence[tuple[int, int, Alert]] = (),
         *,
         rate_scale: float = 1.0,
+        kafka: KafkaGroups | None = None,
     ) -> None:
         self.stats = stats
         self.rate_scale = rate_scale  # written requests per simulated request (the span metrics')
+        self.kafka = kafka
         self.cluster = cluster
         self.extra = list(extra)  # (from, until, alert): alerts of things the rules do not model
         self.start = stats.start
@@ -367,13 +455,93 @@ class AlertEvaluator:
                 "warning",
             ),
         )
+        self._kafka(out, t)
         self._kube(out, t)
         out.extend(alert for since, until, alert in self.extra if since <= t < until)
         return out
 
+    def _kafka(self, out: list[Alert], t: int) -> None:
+        kafka = self.kafka
+        if kafka is None:
+            return
+        for group in KAFKA_GROUPS:
+            labels = {"group": group, "namespace": NAMESPACE, "topic": KAFKA_TOPIC}
+            members = kafka.members_at(group, t)
+            # The rule's text reads a `consumergroup` label these series (the collector's
+            # kafkametrics receiver: `group`) do not carry, so it prints an empty name.
+            self._track(
+                out,
+                t,
+                members == 0,
+                2 * MINUTE,
+                Alert(
+                    "KafkaConsumerGroupInactive",
+                    {"alertname": "KafkaConsumerGroupInactive", **labels, "severity": "critical"},
+                    f"Kafka consumer group  in namespace {NAMESPACE} has no active members (current: {template_value(float(members))})",
+                    0,
+                    float(members),
+                    "critical",
+                ),
+            )
+            lag = kafka.lag_at(group, t)
+            self._track(
+                out,
+                t,
+                lag > 100,
+                5 * MINUTE,
+                Alert(
+                    "HighKafkaConsumerLag",
+                    {"alertname": "HighKafkaConsumerLag", **labels, "severity": "warning"},
+                    f"Kafka consumer group  has high lag on topic {KAFKA_TOPIC} (current: {template_value(lag)} messages)",
+                    0,
+                    lag,
+                    "warning",
+                ),
+            )
+        for group in KAFKA_CLIENT_METRICS:
+            job = f"opentelemetry-demo/{group}"
+            rate = kafka.close_rate_increase(group, t, 2 * MINUTE)
+            self._track(
+                out,
+                t,
+                rate > 0,
+                MINUTE,
+                Alert(
+                    "HighKafkaConnectionClosureRate",
+                    {"alertname": "HighKafkaConnectionClosureRate", "job": job, "severity": "warning"},
+                    f"Job {job} has a closure rate above 0 (current: {template_value(rate)})",
+                    0,
+                    rate,
+                    "warning",
+                ),
+            )
+
     def _kube(self, out: list[Alert], t: int) -> None:
         cluster = self.cluster
         base = {"job": "kube-state-metrics", "namespace": NAMESPACE, "severity": "warning"}
+        failed_pods = tuple(
+            sorted(
+                pod.name
+                for pod in cluster.pods
+                if pod.exists(t) and pod.created <= t and pod.state(t).phase == "Failed"
+            )
+        )
+        failed = len(failed_pods)
+        self._track(
+            out,
+            t,
+            failed > 0,
+            2 * MINUTE,
+            Alert(
+                "FailedPodsDetected",
+                {"alertname": "FailedPodsDetected", "namespace": NAMESPACE, "severity": "critical"},
+                f"Pods in failed state in namespace {NAMESPACE} is above 0 (current: {template_value(float(failed))})",
+                0,
+                float(failed),
+                "critical",
+                failed_pods,
+            ),
+        )
         for pod in sorted(cluster.pods, key=lambda p: p.name):
             if not pod.exists(t) or pod.created > t:
                 continue
