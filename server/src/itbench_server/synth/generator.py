@@ -168,7 +168,7 @@ SIZES: Final[dict[str, SizePreset]] = {
         background_every=5 * MINUTE,
         replay_events=False,
     ),
-    "small": SizePreset(5, 60 * SECOND, 0.5, 0.5),
+    "small": SizePreset(4, 60 * SECOND, 0.5, 0.5),
     "large": SizePreset(6100, 30 * SECOND, 0.8, 1.0),  # about 1 GB, like a real recording
 }
 
