@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import itertools
 import json
 import math
 import re
@@ -190,6 +191,48 @@ def test_error_shares_in_metrics_traces_and_logs_agree_per_service(
         # Binomial spread of the traced share, plus 1% for the minutes before the first sample.
         spread = 4 * math.sqrt(max(metric_share * (1 - metric_share), 1e-4) / traced) + 0.01
         assert abs(metric_share - trace_share) <= spread, (service, metric_share, trace_share)
+
+
+@pytest.mark.parametrize("fault", LARGE_FAULTS)
+def test_error_shares_in_metrics_and_traces_agree_per_service_and_minute(
+    larger_scenarios: dict[str, Path], fault: str
+) -> None:
+    """Between two minute samples the counters count the spans of the 10-second slots that ended
+    in between; the slots start on the window's grid (the first listing is 20 s after the window
+    starts), so the same spans can be picked from the traces and the two error shares compared."""
+    scenario = larger_scenarios[fault]
+    with (scenario / "k8s_objects_raw.tsv").open(encoding="utf-8", newline="") as handle:
+        window_start = _ns(next(csv.DictReader(handle, delimiter="\t"))["Timestamp"]) - 20 * 10**9
+    slot = 10 * 10**9
+
+    def slot_edge(t: int) -> int:
+        return t - (t - window_start) % slot
+
+    spans: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    for row in _rows(scenario / "otel_traces_raw.tsv"):
+        spans[row["ServiceName"]].append((_ns(row["Timestamp"]), row["StatusCode"] == "Error"))
+    compared = 0
+    for service in ("frontend-proxy", "frontend", "checkout", "cart", "product-catalog", "ad"):
+        counters = _Counters(scenario, service)
+        times = sorted(counters.times)
+        for before, after in itertools.pairwise(times):
+            errors = counters.at("STATUS_CODE_ERROR", after) - counters.at("STATUS_CODE_ERROR", before)
+            total = (
+                errors + counters.at("STATUS_CODE_UNSET", after) - counters.at("STATUS_CODE_UNSET", before)
+            )
+            low, high = slot_edge(before), slot_edge(after)
+            minute = [failed for at, failed in spans[service] if low <= at < high]
+            if len(minute) < 30 or total <= 0:
+                continue
+            trace_share = sum(minute) / len(minute)
+            metric_share = errors / total
+            # Two independent draws of the same model: the binomial spread of both shares (the
+            # counters' draw is at least as large as the traces'), four standard deviations.
+            share = max((metric_share + trace_share) / 2, 0.01)
+            spread = 4 * math.sqrt(2 * share * (1 - share) / len(minute)) + 0.01
+            assert abs(metric_share - trace_share) <= spread, (service, before, metric_share, trace_share)
+            compared += 1
+    assert compared >= 40
 
 
 # Services that log every request they fail (and some they serve); currency only its conversions.
