@@ -26,15 +26,19 @@ from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
     BUCKETS_MS,
+    KAFKA_CLIENT_METRICS,
+    KAFKA_GROUPS,
+    KAFKA_TOPIC,
     SLOT,
     AlertEvaluator,
+    KafkaGroups,
     SpanStats,
     alert_json,
     pod_samples,
     safe_file_part,
 )
 from itbench_server.synth.topology import FLOWS, NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS, Flow
-from itbench_server.synth.traffic import Traffic
+from itbench_server.synth.traffic import Traffic, exception_event
 
 __all__ = [
     "FAULTS",
@@ -164,7 +168,7 @@ SIZES: Final[dict[str, SizePreset]] = {
         background_every=5 * MINUTE,
         replay_events=False,
     ),
-    "small": SizePreset(6, 60 * SECOND, 0.5, 0.5),
+    "small": SizePreset(4, 60 * SECOND, 0.5, 0.5),
     "large": SizePreset(6100, 30 * SECOND, 0.8, 1.0),  # about 1 GB, like a real recording
 }
 
@@ -409,11 +413,11 @@ class _Scenario:
         key = f"{label}:{seed}"
         self.start = _window_start(seed, random.Random(f"{key}:window"))
         self.end = self.start + WINDOW
-        # The span metrics count what the traces hold: where more traces are written than the
-        # fixed-rate simulation runs, every counter is scaled up by the ratio (rates, shares and
-        # latencies, and so the alerts that fire, do not change).
+        # The span metrics count what the traces hold: every counter of the fixed-rate simulation
+        # is scaled by the ratio of the written rate to the simulated one, up or down (rates,
+        # shares and latencies, and so the alerts that fire, do not change with the size).
         simulated_per_second = SIMULATED_REQUESTS_PER_SLOT / (SLOT / SECOND)
-        self.metric_scale = max(1.0, preset.traces_per_minute / 60 / simulated_per_second)
+        self.metric_scale = preset.traces_per_minute / 60 / simulated_per_second
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
         self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end)
         self.cluster.build_static()
@@ -440,8 +444,9 @@ class _Scenario:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
         self.stats = self._simulate(random.Random(f"{key}:simulation"))
+        self.kafka = KafkaGroups(self.stats, self._consumer_state, self.metric_scale, f"{key}:kafka")
         self.alerts = AlertEvaluator(
-            self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale
+            self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale, kafka=self.kafka
         )
         self.out_rng = random.Random(f"{key}:output")
 
@@ -455,6 +460,15 @@ class _Scenario:
         if rng.random() < 0.5 and blocked is None:
             at = self.fault_at + rng.randrange(150, 420) * SECOND
         self.cluster.restart(target, at)
+
+    def _consumer_state(self, t: int, group: str) -> str:
+        """Where consumer ``group`` is at ``t``: ``member`` of its group (a running pod of it and
+        of Kafka, nothing between them), ``cut`` (running, Kafka out of reach) or ``down``."""
+        if not self.cluster.ready_pods(group, t):
+            return "down"
+        if self.cluster.ready_pods("kafka", t) and self.disruption.consumes(t, group):
+            return "member"
+        return "cut"
 
     def _simulate(self, rng: random.Random) -> SpanStats:
         sim_start = self.start - 6 * MINUTE
@@ -606,15 +620,12 @@ class _Scenario:
                         attributes = quote(style.attrs(span.attributes))
                     language = WORKLOAD_BY_NAME[span.service].language
                     scope_name, scope_version = scope_text.get(language, ("", ""))
-                    if span.exception:
+                    exception = exception_event(span) if span.status == "Error" else None
+                    if exception is not None:
                         events = (
                             style.ts_list([span.start + span.duration - 100_000]),
                             style.str_list(["exception"]),
-                            quote(
-                                style.map_list(
-                                    [{"exception.type": span.exception, "exception.message": span.message}]
-                                )
-                            ),
+                            quote(style.map_list([exception])),
                         )
                     else:
                         events = (empty_list, empty_list, empty_list)
@@ -669,8 +680,9 @@ class _Scenario:
                                         }
                                     )
                                 )
+                                # Envoy stamps an access log with the request's start (%START_TIME%)
                                 log_row(
-                                    span.start + span.duration,
+                                    span.start,
                                     "frontend-proxy",
                                     span.pod,
                                     "INFO",
@@ -683,8 +695,9 @@ class _Scenario:
                         if span.status == "Error" or rng.random() < self.preset.log_share:
                             line = request_log(span, rng)
                             if line is not None:
+                                # at the span's end, the time the styles that print one print
                                 log_row(
-                                    span.start + span.duration // 2,
+                                    span.start + span.duration,
                                     span.service,
                                     span.pod,
                                     line[0],
@@ -717,10 +730,11 @@ class _Scenario:
         while t < self.end:
             for service in ("flagd", "kafka", "load-generator", "otel-collector", "postgresql"):
                 for pod in self.cluster.ready_pods(service, t)[:1]:
-                    for severity, body in background_lines(
-                        service, pod, t + rng.randrange(0, 50) * SECOND, rng
-                    ):
-                        lines.append(LogLine(t, service, pod.name, severity, body))
+                    at = t + rng.randrange(0, 50) * SECOND  # the record's time is the one its body prints
+                    if at >= self.end:
+                        continue
+                    for severity, body in background_lines(service, pod, at, rng):
+                        lines.append(LogLine(at, service, pod.name, severity, body))
             t += self.preset.background_every
         return lines
 
@@ -875,32 +889,53 @@ class _Scenario:
                 writer.flush()
         uptime = (self.start - self.cluster.installed) / SECOND
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
+        stats = self.stats
         scale = self.metric_scale
+        first_slot_ends = stats.start + SLOT
+
+        def counter(value: float) -> str:
+            # Scaled up, whole spans; scaled down (fewer traces than the simulation), the fraction
+            # is kept so that a counter rises in every window the simulation saw a span in.
+            scaled = value * scale
+            return style.number(float(int(scaled)) if scale >= 1 else round(scaled, 6))
+
         for service in TRACED:
             rows = []
-            baseline = {key: series[0] for key, series in self.stats.calls.items() if key[0] == service}
+            call_keys = sorted(key for key in stats.calls if key[0] == service)
+            histogram_keys = sorted(key for key in stats.buckets if key[0] == service)
+            # Counters started long before the window: add the first slot's rate times the uptime.
+            call_offsets = {
+                key: stats.calls[key][0] / (SLOT / SECOND) * uptime if key[3] == "Unset" else 0.0
+                for key in call_keys
+            }
+            bucket_offsets = {
+                key: [
+                    base / (SLOT / SECOND) * uptime
+                    for base in stats.cumulative_buckets(key, first_slot_ends)[0]
+                ]
+                for key in histogram_keys
+            }
             for t in times:
-                for (name, kind, status), value in self.stats.cumulative_calls(t):
-                    if name != service:
+                stamp = style.ts(t)
+                upto = stats.upto(t)
+                for key in call_keys:
+                    _service, span_name, kind, status = key
+                    value = sum(stats.calls[key][:upto]) + call_offsets[key]
+                    if not value:
                         continue
-                    offset = (
-                        baseline.get((name, kind, status), 0) / (SLOT / SECOND) * uptime
-                        if status == "Unset"
-                        else 0
-                    )
                     status_code = f"STATUS_CODE_{status.upper()}"
-                    span_kind = f"SPAN_KIND_{kind.upper()}"
                     tags = {
                         "namespace": NAMESPACE,
                         "service_name": service,
-                        "span_kind": span_kind,
+                        "span_kind": f"SPAN_KIND_{kind.upper()}",
+                        "span_name": span_name,
                         "status_code": status_code,
                     }
                     rows.append(
                         [
                             "traces_span_metrics_calls_total",
-                            style.ts(t),
-                            style.number(float(int((value + offset) * scale))),
+                            stamp,
+                            counter(value),
                             service,
                             NAMESPACE,
                             "",
@@ -909,50 +944,24 @@ class _Scenario:
                             status_code,
                         ]
                     )
-                if service == "accounting":
-                    total = sum(self.stats.database[: max(0, (t - self.stats.start) // SLOT + 1)])
-                    tags = {
-                        "namespace": NAMESPACE,
-                        "service_name": service,
-                        "span_kind": "SPAN_KIND_CLIENT",
-                        "span_name": "postgresql",
-                        "status_code": "STATUS_CODE_UNSET",
-                    }
-                    rows.append(
-                        [
-                            "traces_span_metrics_calls_total",
-                            style.ts(t),
-                            style.number(float(int(total * scale))),
-                            service,
-                            NAMESPACE,
-                            "",
-                            style.attrs(tags),
-                            "counter",
-                            "STATUS_CODE_UNSET",
-                        ]
-                    )
-                histogram = self.stats.cumulative_buckets(service, t)
-                first_slot = self.stats.cumulative_buckets(service, self.stats.start)
-                if histogram is not None and first_slot is not None:
-                    counts, _total = histogram
-                    # counters started long before the window: add the first slot's rate times the uptime
-                    counts = [
-                        int((value + base / (SLOT / SECOND) * uptime) * scale)
-                        for value, base in zip(counts, first_slot[0], strict=True)
-                    ]
-                    for bound, value in zip(BUCKETS_MS, counts, strict=True):
+                for key in histogram_keys:
+                    _service, kind = key
+                    counts, _sum = stats.cumulative_buckets(key, t)
+                    if not counts[-1] and not bucket_offsets[key][-1]:
+                        continue
+                    for bound, value, offset in zip(BUCKETS_MS, counts, bucket_offsets[key], strict=True):
                         le = "+Inf" if bound == float("inf") else f"{bound:g}"
                         tags = {
                             "le": le,
                             "namespace": NAMESPACE,
                             "service_name": service,
-                            "span_kind": "SPAN_KIND_SERVER",
+                            "span_kind": f"SPAN_KIND_{kind.upper()}",
                         }
                         rows.append(
                             [
                                 "traces_span_metrics_duration_milliseconds_bucket",
-                                style.ts(t),
-                                style.number(float(value)),
+                                stamp,
+                                counter(value + offset),
                                 service,
                                 NAMESPACE,
                                 le,
@@ -961,6 +970,23 @@ class _Scenario:
                                 "",
                             ]
                         )
+            if service in KAFKA_CLIENT_METRICS:
+                job = f"opentelemetry-demo/{service}"
+                for t in times:
+                    tags = {"client_id": f"{service}-consumer", "job": job, "namespace": NAMESPACE}
+                    rows.append(
+                        [
+                            "kafka_consumer_connection_close_rate",
+                            style.ts(t),
+                            style.number(self.kafka.close_rate_at(service, t)),
+                            service,
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "gauge",
+                            "",
+                        ]
+                    )
             if not rows:
                 continue
             with self._open(self.layout.service_metrics(service)) as stream:
@@ -968,6 +994,33 @@ class _Scenario:
                 for row in rows:
                     writer.write_row(row[: len(columns)])
                 writer.flush()
+        # The collector's kafkametrics receiver: the consumer groups of the orders topic.
+        rows = []
+        for t in times:
+            for group in KAFKA_GROUPS:
+                tags = {"group": group, "namespace": NAMESPACE, "topic": KAFKA_TOPIC}
+                for metric, value in (
+                    ("kafka_consumer_group_members", float(self.kafka.members_at(group, t))),
+                    ("kafka_consumer_group_lag_sum_ratio", self.kafka.lag_at(group, t)),
+                ):
+                    rows.append(
+                        [
+                            metric,
+                            style.ts(t),
+                            style.number(value),
+                            "kafka",
+                            NAMESPACE,
+                            "",
+                            style.attrs(tags),
+                            "gauge",
+                            "",
+                        ]
+                    )
+        with self._open(self.layout.service_metrics("kafka")) as stream:
+            writer = TsvWriter(stream, columns)
+            for row in rows:
+                writer.write_row(row[: len(columns)])
+            writer.flush()
 
     # -- alerts
     def _write_alerts(self) -> None:

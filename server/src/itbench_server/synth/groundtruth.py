@@ -71,6 +71,12 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
             group_id = ensure(
                 Group(f"{name}-horizontal-pod-autoscaler-1", "HorizontalPodAutoscaler", [rf"^{name}$"])
             )
+        elif "group" in labels or labels.get("job", "").startswith("opentelemetry-demo/"):
+            # A Kafka consumer group's alerts (and its client's) go to the consumer's service.
+            group_id = service_group(labels.get("group") or labels["job"].rsplit("/", 1)[-1])
+        elif alert.subjects:
+            workload = pod_workloads[alert.subjects[0]]
+            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"]))
         else:
             continue
         if (group_id, alert.name) in seen:

@@ -99,8 +99,12 @@ def request_log(span: Span, rng: random.Random) -> tuple[str, str] | None:
             return "ERROR", span.message
         return "INFO", f"Product Found - ID: {rng.choice(PRODUCT_IDS)}"
     if service == "currency" and name.endswith("Convert"):
+        if error:
+            return "ERROR", f"Convert conversion failed: {span.message or 'internal error'}"
         return "INFO", "Convert conversion successful"
     if service == "email":
+        if error:
+            return "ERROR", f"Failed to send order confirmation email: {span.message or 'internal error'}"
         return (
             "INFO",
             f"Order confirmation email sent to: {rng.choice(('someone', 'astro', 'buyer'))}@example.com",
@@ -112,19 +116,27 @@ def request_log(span: Span, rng: random.Random) -> tuple[str, str] | None:
             return "INFO", f"Received quote: {rng.randrange(5, 40)}.{rng.randrange(0, 99):02d}"
         return "INFO", f"Tracking ID Created: {_uuid(rng)}"
     if service == "quote":
+        if error:
+            return "ERROR", f"Failed to calculate quote: {span.message or 'internal error'}"
         return "INFO", f"Calculated quote: {rng.randrange(5, 40)}.{rng.randrange(0, 99):02d}"
     if service == "recommendation":
         if error:
             return "ERROR", f"Exception calling ListProducts: {span.message}"
         return "INFO", f"Receive ListRecommendations for product ids:{list(rng.sample(PRODUCT_IDS, 3))}"
     if service == "fraud-detection":
+        if error:
+            return "ERROR", f"Failed to process record: {span.message or 'internal error'}"
         return (
             "INFO",
             f"Consumed record with orderId: {_uuid(rng)}, and updated total count to: {rng.randrange(100, 9000)}",
         )
     if service == "accounting":
+        if error:
+            return "ERROR", f"Order parsing failed: {span.message or 'internal error'}"
         return "INFO", f'Order details: {{"orderId": "{_uuid(rng)}", "shippingTrackingId": "{_uuid(rng)}"}}'
     if service == "product-reviews":
+        if error:
+            return "ERROR", f"GetProductReviews failed: {span.message or 'internal error'}"
         return "INFO", f"Receive GetProductReviews for product id:{rng.choice(PRODUCT_IDS)}"
     if service == "frontend" and error:
         return (

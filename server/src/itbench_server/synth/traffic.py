@@ -522,4 +522,76 @@ def _exception_type(service: str) -> str:
     }.get(WORKLOAD_BY_NAME[service].language, "Error")
 
 
-__all__ = ["MS", "SECOND", "Disruption", "Disruptions", "Failure", "Outcome", "Span", "Traffic"]
+# Languages whose OpenTelemetry instrumentation records an error as an ``exception`` span event
+# (Envoy and nginx set the status only).
+_RECORDS_EXCEPTIONS = frozenset(
+    {"java", "kotlin", "nodejs", "dotnet", "go", "python", "rust", "php", "ruby", "cpp"}
+)
+
+
+def _frame_name(span: Span) -> str:
+    """The handler's name in the service's code, from the span's operation."""
+    operation = span.name.rsplit("/", 1)[-1].split(" ")[-1].strip("/") or "handler"
+    return "".join(part[:1].upper() + part[1:] for part in operation.replace("-", "/").split("/") if part)
+
+
+def exception_event(span: Span) -> dict[str, str] | None:
+    """The attributes of the ``exception`` event an error span carries (type, message and a
+    stack trace in the language's own form), or None when its instrumentation records none."""
+    if span.status != "Error":
+        return None
+    language = WORKLOAD_BY_NAME[span.service].language
+    if language not in _RECORDS_EXCEPTIONS:
+        return None
+    kind = span.exception or _exception_type(span.service)
+    message = span.message or "request failed"
+    frame = _frame_name(span) or "Handle"
+    module = span.service.replace("-", "")
+    if language in ("java", "kotlin"):
+        stack = (
+            f"{kind}: {message}\n\tat io.grpc.Status.asRuntimeException(Status.java:532)\n"
+            f"\tat oteldemo.{module}.{frame[:1].lower() + frame[1:]}({frame}.java:{100 + len(frame) * 7})\n"
+            "\tat io.grpc.stub.ServerCalls$UnaryServerCallHandler$UnaryServerCallListener.onHalfClose(ServerCalls.java:182)"
+        )
+    elif language == "nodejs":
+        stack = (
+            f"{kind}: {message}\n    at {frame} (/usr/src/app/{module}.js:{20 + len(frame)}:11)\n"
+            "    at process.processTicksAndRejections (node:internal/process/task_queues:105:5)"
+        )
+    elif language == "dotnet":
+        stack = (
+            f"{kind}: {message}\n   at {module}.services.{frame}Async() in /usr/src/app/src/services/{frame}.cs:line {40 + len(frame)}\n"
+            "   at Grpc.AspNetCore.Server.Internal.CallHandlers.UnaryServerCallHandler`3.HandleCallAsyncCore(HttpContext httpContext)"
+        )
+    elif language == "python":
+        stack = (
+            "Traceback (most recent call last):\n"
+            f'  File "/app/{module}_server.py", line {60 + len(frame)}, in {frame}\n    response = stub.{frame}(request)\n'
+            f"{kind}: {message}"
+        )
+    elif language == "go":
+        stack = (
+            f"goroutine {40 + len(frame)} [running]:\nmain.(*{module}).{frame}(...)\n"
+            f"\t/usr/src/app/main.go:{200 + len(frame) * 3} +0x{len(message) * 16:x}"
+        )
+    elif language == "rust":
+        stack = (
+            f"{kind}: {message}\n   0: {module}::{module}_service::{frame.lower()}\n"
+            f"             at ./src/{module}_service.rs:{30 + len(frame)}:9"
+        )
+    else:
+        stack = f"{kind}: {message}\n    at {module}.{frame} ({module}:{10 + len(frame)})"
+    return {"exception.message": message, "exception.stacktrace": stack, "exception.type": kind}
+
+
+__all__ = [
+    "MS",
+    "SECOND",
+    "Disruption",
+    "Disruptions",
+    "Failure",
+    "Outcome",
+    "Span",
+    "Traffic",
+    "exception_event",
+]

@@ -1,0 +1,486 @@
+"""The telemetry of a generated incident agrees with itself, as a real recording's does: span
+metrics count what the traces hold, alerts fire after the effect their rule reads and say what
+their value is, error spans carry exception events, and a log record's time is the one its body
+prints. Checked on every fault (tiny scenarios; small ones where the check needs minute metrics)
+and on larger sizes where the counts are big enough to compare shares."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import itertools
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from itbench_server.synth import FAULTS, generate_scenario
+from itbench_server.synth.topology import WORKLOAD_BY_NAME
+
+csv.field_size_limit(1 << 30)
+
+RULES = Path(__file__).resolve().parents[3] / ".." / "shared" / "itbench" / "alert_rules"
+
+# The `for:` of each rule as the generator evaluates it, in seconds (kube-prometheus' durations
+# are shortened to fit the 20-minute window, see docs/generator.md).
+FOR = {
+    "FailedPodsDetected": 120,
+    "KafkaConsumerGroupInactive": 120,
+    "HighKafkaConnectionClosureRate": 60,
+    "HighKafkaConsumerLag": 300,
+    "HighRequestErrorRate": 180,
+    "HighRequestLatency": 180,
+    "NoRequestsReceived": 300,
+    "NoDatabaseOperations": 300,
+    "KubePodNotReady": 300,
+    "KubeContainerWaiting": 300,
+    "KubePodCrashLooping": 180,
+    "KubeDeploymentReplicasMismatch": 300,
+    "KubeHpaMaxedOut": 300,
+}
+# Faults checked at the larger size (each takes a few seconds to write).
+LARGE_FAULTS = ("feature-flag", "network-partition", "bad-image")
+# Languages whose instrumentation records errors as exception events (not Envoy, not nginx).
+SILENT_LANGUAGES = ("envoy", "nginx")
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle, delimiter="\t")
+
+
+def _ns(stamp: str) -> int:
+    """A default-variant timestamp (``2025-12-15 17:25:19.123456789``) in ns."""
+    seconds, _, fraction = stamp.partition(".")
+    whole = int(datetime.strptime(seconds, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp())
+    return whole * 1_000_000_000 + int(fraction.ljust(9, "0")[:9] or 0)
+
+
+def _rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _alert_files(scenario: Path) -> Iterator[tuple[float, list[dict[str, object]]]]:
+    for path in sorted((scenario / "alerts").glob("alerts_at_*.json")):
+        moment = datetime.strptime(path.stem[len("alerts_at_") :], "%Y-%m-%dT%H-%M-%S.%f")
+        alerts = json.loads(path.read_text(encoding="utf-8"))["data"]["alerts"]
+        yield moment.replace(tzinfo=UTC).timestamp(), alerts
+
+
+class _Counters:
+    """The span-metric counters of one service, summed per (status, sample time)."""
+
+    def __init__(self, scenario: Path, service: str) -> None:
+        self.values: dict[tuple[str, int], float] = defaultdict(float)
+        self.times: set[int] = set()
+        path = scenario / "metrics" / f"service_{service}_raw.tsv"
+        if not path.is_file():
+            return
+        for row in _rows(path):
+            if row["metric_name"] != "traces_span_metrics_calls_total":
+                continue
+            at = _ns(row["timestamp"])
+            self.times.add(at)
+            self.values[(row["status_code"], at)] += float(row["value"])
+
+    def at(self, status: str, t: int) -> float:
+        return self.values.get((status, t), 0.0)
+
+
+# ------------------------------------------------------------------------------- span metrics
+def _calls_by_span_name(scenario: Path, service: str) -> tuple[dict[tuple[str, str], float], int, int]:
+    """(span name, kind) -> how much the counters rose between the first and last sample, and
+    those two sample times."""
+    series: dict[tuple[str, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    times: set[int] = set()
+    for row in _rows(scenario / "metrics" / f"service_{service}_raw.tsv"):
+        if row["metric_name"] != "traces_span_metrics_calls_total":
+            continue
+        tags = ast.literal_eval(row["tags"])
+        at = _ns(row["timestamp"])
+        times.add(at)
+        series[(tags["span_name"], tags["span_kind"])][at] += float(row["value"])
+    first, last = min(times), max(times)
+    return (
+        {key: values.get(last, 0.0) - values.get(first, 0.0) for key, values in series.items()},
+        first,
+        last,
+    )
+
+
+def _spans_by_span_name(scenario: Path, service: str, first: int, last: int) -> Counter[tuple[str, str]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in _rows(scenario / "otel_traces_raw.tsv"):
+        if row["ServiceName"] == service and first <= _ns(row["Timestamp"]) < last:
+            counts[(row["SpanName"], f"SPAN_KIND_{row['SpanKind'].upper()}")] += 1
+    return counts
+
+
+def _agree(metric: float, spans: int) -> bool:
+    # The counters are the fixed-rate simulation scaled to the written rate; the traces are an
+    # independent draw of the same model at that rate, so a count is Poisson around the
+    # counter's rise: four standard deviations, and two spans for the slot edges.
+    return abs(metric - spans) <= 4 * math.sqrt(max(metric, spans, 1.0)) + 2
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_span_metrics_count_what_the_traces_hold_per_span_name_at_the_tiny_size(
+    tiny_scenarios: dict[str, Path], fault: str
+) -> None:
+    scenario = tiny_scenarios[fault]
+    for service in ("frontend-proxy", "frontend", "checkout"):
+        metrics, first, last = _calls_by_span_name(scenario, service)
+        spans = _spans_by_span_name(scenario, service, first, last)
+        for key in sorted(set(metrics) | set(spans)):
+            assert _agree(metrics.get(key, 0.0), spans.get(key, 0)), (
+                service,
+                key,
+                metrics.get(key),
+                spans[key],
+            )
+
+
+@pytest.fixture(scope="module")
+def larger_scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("synth-80mb")
+    return {fault: generate_scenario(fault, 3, root / fault, size="40") for fault in LARGE_FAULTS}
+
+
+@pytest.mark.parametrize("fault", LARGE_FAULTS)
+def test_span_metrics_count_what_the_traces_hold_per_span_name_at_a_larger_size(
+    larger_scenarios: dict[str, Path], fault: str
+) -> None:
+    scenario = larger_scenarios[fault]
+    compared = 0
+    for service in ("frontend-proxy", "frontend", "checkout", "cart", "product-catalog"):
+        metrics, first, last = _calls_by_span_name(scenario, service)
+        spans = _spans_by_span_name(scenario, service, first, last)
+        for key in sorted(set(metrics) | set(spans)):
+            assert _agree(metrics.get(key, 0.0), spans.get(key, 0)), (
+                service,
+                key,
+                metrics.get(key),
+                spans[key],
+            )
+            compared += spans.get(key, 0)
+    assert compared > 1000
+
+
+@pytest.mark.parametrize("fault", LARGE_FAULTS)
+def test_error_shares_in_metrics_traces_and_logs_agree_per_service(
+    larger_scenarios: dict[str, Path], fault: str
+) -> None:
+    scenario = larger_scenarios[fault]
+    spans: Counter[tuple[str, str]] = Counter()
+    for row in _rows(scenario / "otel_traces_raw.tsv"):
+        spans[(row["ServiceName"], row["StatusCode"])] += 1
+    for service in ("frontend", "checkout", "cart", "product-catalog", "ad", "recommendation"):
+        counters = _Counters(scenario, service)
+        first, last = min(counters.times), max(counters.times)
+        errors = counters.at("STATUS_CODE_ERROR", last) - counters.at("STATUS_CODE_ERROR", first)
+        total = errors + counters.at("STATUS_CODE_UNSET", last) - counters.at("STATUS_CODE_UNSET", first)
+        traced = spans[(service, "Error")] + spans[(service, "Unset")]
+        metric_share = errors / total
+        trace_share = spans[(service, "Error")] / traced
+        # Binomial spread of the traced share, plus 1% for the minutes before the first sample.
+        spread = 4 * math.sqrt(max(metric_share * (1 - metric_share), 1e-4) / traced) + 0.01
+        assert abs(metric_share - trace_share) <= spread, (service, metric_share, trace_share)
+
+
+@pytest.mark.parametrize("fault", LARGE_FAULTS)
+def test_error_shares_in_metrics_and_traces_agree_per_service_and_minute(
+    larger_scenarios: dict[str, Path], fault: str
+) -> None:
+    """Between two minute samples the counters count the spans of the 10-second slots that ended
+    in between; the slots start on the window's grid (the first listing is 20 s after the window
+    starts), so the same spans can be picked from the traces and the two error shares compared."""
+    scenario = larger_scenarios[fault]
+    with (scenario / "k8s_objects_raw.tsv").open(encoding="utf-8", newline="") as handle:
+        window_start = _ns(next(csv.DictReader(handle, delimiter="\t"))["Timestamp"]) - 20 * 10**9
+    slot = 10 * 10**9
+
+    def slot_edge(t: int) -> int:
+        return t - (t - window_start) % slot
+
+    spans: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    for row in _rows(scenario / "otel_traces_raw.tsv"):
+        spans[row["ServiceName"]].append((_ns(row["Timestamp"]), row["StatusCode"] == "Error"))
+    compared = 0
+    for service in ("frontend-proxy", "frontend", "checkout", "cart", "product-catalog", "ad"):
+        counters = _Counters(scenario, service)
+        times = sorted(counters.times)
+        for before, after in itertools.pairwise(times):
+            errors = counters.at("STATUS_CODE_ERROR", after) - counters.at("STATUS_CODE_ERROR", before)
+            total = (
+                errors + counters.at("STATUS_CODE_UNSET", after) - counters.at("STATUS_CODE_UNSET", before)
+            )
+            low, high = slot_edge(before), slot_edge(after)
+            minute = [failed for at, failed in spans[service] if low <= at < high]
+            if len(minute) < 30 or total <= 0:
+                continue
+            trace_share = sum(minute) / len(minute)
+            metric_share = errors / total
+            # Two independent draws of the same model: the binomial spread of both shares (the
+            # counters' draw is at least as large as the traces'), four standard deviations.
+            share = max((metric_share + trace_share) / 2, 0.01)
+            spread = 4 * math.sqrt(2 * share * (1 - share) / len(minute)) + 0.01
+            assert abs(metric_share - trace_share) <= spread, (service, before, metric_share, trace_share)
+            compared += 1
+    assert compared >= 40
+
+
+# Services that log every request they fail (and some they serve); currency only its conversions.
+REQUEST_LOGGING = (
+    "accounting",
+    "ad",
+    "cart",
+    "checkout",
+    "email",
+    "fraud-detection",
+    "frontend",
+    "payment",
+    "product-catalog",
+    "product-reviews",
+    "quote",
+    "recommendation",
+    "shipping",
+)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_request_logs_and_spans_agree_on_errors(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    """An ERROR request log is about an error span, an INFO one about a span that did not fail
+    (Envoy's access logs aside: they are INFO whatever the status), and every failed request of
+    a service that logs its failures has its ERROR line."""
+    scenario = tiny_scenarios[fault]
+    spans = {row["SpanId"]: row for row in _rows(scenario / "otel_traces_raw.tsv")}
+    logged_errors: set[str] = set()
+    for row in _rows(scenario / "otel_logs_raw.tsv"):
+        span = spans.get(row["SpanId"])
+        if span is None or row["ServiceName"] == "frontend-proxy":
+            continue
+        if row["SeverityText"] == "ERROR":
+            logged_errors.add(row["SpanId"])
+            assert span["StatusCode"] == "Error", row["Body"][:120]
+        elif span["SpanKind"] in ("Server", "Consumer"):
+            assert span["StatusCode"] != "Error", (row["ServiceName"], row["Body"][:120])
+    for span_id, span in spans.items():
+        logs_it = span["ServiceName"] in REQUEST_LOGGING or (
+            span["ServiceName"] == "currency" and span["SpanName"].endswith("Convert")
+        )
+        if span["StatusCode"] == "Error" and span["SpanKind"] in ("Server", "Consumer") and logs_it:
+            assert span_id in logged_errors, (span["ServiceName"], span["SpanName"])
+
+
+# ----------------------------------------------------------------------------------- exceptions
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_error_spans_carry_an_exception_event(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    for row in _rows(tiny_scenarios[fault] / "otel_traces_raw.tsv"):
+        names = ast.literal_eval(row["Events.Name"])
+        if row["StatusCode"] != "Error" or WORKLOAD_BY_NAME[row["ServiceName"]].language in SILENT_LANGUAGES:
+            assert "exception" not in names or row["StatusCode"] == "Error", row["SpanName"]
+            continue
+        assert names == ["exception"], (row["ServiceName"], row["SpanName"])
+        (attributes,) = ast.literal_eval(row["Events.Attributes"])
+        assert set(attributes) == {"exception.type", "exception.message", "exception.stacktrace"}
+        assert attributes["exception.message"] == (row["StatusMessage"] or "request failed")
+        assert attributes["exception.stacktrace"].count("\n") >= 1
+        (event_at,) = ast.literal_eval(row["Events.Timestamp"])
+        start = _ns(row["Timestamp"])
+        assert start <= _ns(event_at) <= start + int(row["Duration"])
+
+
+# ---------------------------------------------------------------------------------- log times
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})\.(\d{3})Z")
+_SPACED = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})[.,](\d{3})")
+_PINO = re.compile(r'"time":(\d{13})')
+
+
+def _printed_ms(body: str) -> int | None:
+    """The time (in ms) a log body prints, if it prints one."""
+    pino = _PINO.search(body)
+    if pino:
+        return int(pino.group(1))
+    match = _ISO.search(body) or _SPACED.search(body)
+    if match is None:
+        return None
+    day, clock, millis = match.groups()
+    moment = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1000 + int(millis)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_log_records_time_is_the_time_its_body_prints(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    printed = 0
+    for row in _rows(tiny_scenarios[fault] / "otel_logs_raw.tsv"):
+        at = _printed_ms(row["Body"])
+        if at is None:
+            continue
+        printed += 1
+        assert at == _ns(row["Timestamp"]) // 1_000_000, (
+            row["ServiceName"],
+            row["Timestamp"],
+            row["Body"][:160],
+        )
+    assert printed
+
+
+# --------------------------------------------------------------------------------------- alerts
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_alerts_honour_their_rules_for_duration(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    for moment, alerts in _alert_files(tiny_scenarios[fault]):
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            hold = FOR.get(str(labels["alertname"]))
+            if hold is not None:
+                assert moment - _rfc3339(str(alert["activeAt"])) >= hold, labels
+
+
+def _rule_texts() -> dict[tuple[str, bool], str]:
+    """(alert, frontend group) -> the description template of the ITBench rule file."""
+    path = RULES / "otel_demo-prometheusrules.yaml.j2"
+    texts: dict[tuple[str, bool], str] = {}
+    group = ""
+    alert = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- name:"):
+            group = stripped
+        elif stripped.startswith("- alert:"):
+            alert = stripped.split(":", 1)[1].strip()
+        elif stripped.startswith("description:") and not stripped.startswith("#"):
+            texts[(alert, "frontend" in group)] = json.loads(stripped.split(":", 1)[1].strip())
+    return texts
+
+
+_LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+
+
+def _render(template: str, labels: dict[str, object]) -> str:
+    """The template with its labels filled in (Go prints a label the series lack as "")."""
+    return _LABEL.sub(lambda match: str(labels.get(match.group(1), "")), template)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_an_alerts_description_is_its_rules_text_with_its_value(
+    tiny_scenarios: dict[str, Path], fault: str
+) -> None:
+    if not RULES.is_dir():
+        pytest.skip("../shared (ITBench's alert rules) is absent")
+    texts = _rule_texts()
+    for _moment, alerts in _alert_files(tiny_scenarios[fault]):
+        for alert in alerts:
+            labels = alert["labels"]
+            annotations = alert["annotations"]
+            assert isinstance(labels, dict) and isinstance(annotations, dict)
+            name = str(labels["alertname"])
+            service = str(labels.get("service_name", ""))
+            template = texts.get((name, service.startswith("frontend")))
+            if template is None:
+                continue
+            description = str(annotations["description"])
+            expected = _render(template, labels)
+            prefix, _, suffix = expected.partition("{{ $value }}")
+            assert description.startswith(prefix) and description.endswith(suffix), (description, expected)
+            if "{{ $value }}" in expected:
+                printed = float(description[len(prefix) : len(description) - len(suffix)])
+                assert printed == pytest.approx(float(str(alert["value"])), rel=1e-9), description
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_span_metric_alerts_fire_while_the_written_metrics_show_their_condition(
+    small_scenarios: dict[str, Path], fault: str
+) -> None:
+    """HighRequestErrorRate needs errors in every 2-minute window from its activeAt on, and
+    NoRequestsReceived no successful call in every 5-minute one: at each minute sample ``t`` from
+    30 s after activeAt to the alert file, the evaluation just before ``t`` saw such a window, so
+    the written counters rose (or did not) over a window around it."""
+    scenario = small_scenarios[fault]
+    minute = 60_000_000_000
+    counters: dict[str, _Counters] = {}
+    for moment, alerts in _alert_files(scenario):
+        sampled = int(moment * 1e9)
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            name = str(labels["alertname"])
+            if name not in ("HighRequestErrorRate", "NoRequestsReceived"):
+                continue
+            service = str(labels["service_name"])
+            series = counters.setdefault(service, _Counters(scenario, service))
+            active = int(_rfc3339(str(alert["activeAt"])) * 1e9)
+            for t in sorted(series.times):
+                if not active + 30_000_000_000 <= t <= sampled or t - 4 * minute not in series.times:
+                    continue
+                if name == "HighRequestErrorRate":
+                    rise = series.at("STATUS_CODE_ERROR", t) - series.at("STATUS_CODE_ERROR", t - 3 * minute)
+                    assert rise > 0, (service, t, active)
+                else:
+                    rise = series.at("STATUS_CODE_UNSET", t - minute) - series.at(
+                        "STATUS_CODE_UNSET", t - 4 * minute
+                    )
+                    assert rise == 0, (service, t, active)
+
+
+def _kafka_gauges(scenario: Path) -> dict[tuple[str, str, int], float]:
+    """(metric, consumer group, sample time) -> value, from the kafkametrics series."""
+    gauges: dict[tuple[str, str, int], float] = {}
+    for row in _rows(scenario / "metrics" / "service_kafka_raw.tsv"):
+        tags = ast.literal_eval(row["tags"])
+        gauges[(row["metric_name"], tags["group"], _ns(row["timestamp"]))] = float(row["value"])
+    return gauges
+
+
+@pytest.mark.parametrize("fault", ["network-partition", "network-loss", "pod-failure", "feature-flag"])
+def test_kafka_alerts_fire_while_the_consumer_group_metrics_show_their_condition(
+    small_scenarios: dict[str, Path], fault: str
+) -> None:
+    """KafkaConsumerGroupInactive: the group's members gauge is 0 at every minute sample from
+    activeAt (plus one scrape) to the alert file; HighKafkaConsumerLag: its lag above 100."""
+    scenario = small_scenarios[fault]
+    gauges = _kafka_gauges(scenario)
+    times = sorted({at for _metric, _group, at in gauges})
+    for moment, alerts in _alert_files(scenario):
+        sampled = int(moment * 1e9)
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            name = str(labels["alertname"])
+            if name not in ("KafkaConsumerGroupInactive", "HighKafkaConsumerLag"):
+                continue
+            active = int(_rfc3339(str(alert["activeAt"])) * 1e9)
+            for t in times:
+                if not active + 30_000_000_000 <= t <= sampled - 30_000_000_000:
+                    continue
+                if name == "KafkaConsumerGroupInactive":
+                    assert gauges[("kafka_consumer_group_members", str(labels["group"]), t)] == 0
+                else:
+                    assert gauges[("kafka_consumer_group_lag_sum_ratio", str(labels["group"]), t)] > 100
+
+
+def test_a_consumer_cut_from_kafka_leaves_its_group_and_its_client_closes_connections(tmp_path: Path) -> None:
+    params = {"target": "fraud-detection", "peer": "kafka"}
+    scenario = generate_scenario("network-partition", 2, tmp_path / "cut", size="small", params=params)
+    fired: set[str] = set()
+    for _moment, alerts in _alert_files(scenario):
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            fired.add(str(labels["alertname"]))
+    assert {"KafkaConsumerGroupInactive", "HighKafkaConnectionClosureRate"} <= fired
+    members: dict[str, list[float]] = defaultdict(list)
+    for (metric, group, _at), value in sorted(_kafka_gauges(scenario).items()):
+        if metric == "kafka_consumer_group_members":
+            members[group].append(value)
+    assert min(members["fraud-detection"]) == 0 and min(members["accounting"]) == 1
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text(encoding="utf-8"))["spec"]
+    assert {"group_id": "fraud-detection-service-1", "id": "KafkaConsumerGroupInactive"} in [
+        {"group_id": alert["group_id"], "id": alert["id"]} for alert in key["alerts"]
+    ]
