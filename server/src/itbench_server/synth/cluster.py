@@ -72,7 +72,7 @@ class Ids:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._pod_ip = 10
+        self._pod_ips: dict[str, int] = {}
         self._cluster_ip = 20
 
     def uid(self) -> str:
@@ -82,9 +82,11 @@ class Ids:
         return "".join(self.rng.choice(_HASH_ALPHABET) for _ in range(length))
 
     def pod_ip(self, node: str) -> str:
-        self._pod_ip += 1
-        subnet = (NODES.index(node) + 1) if node in NODES else 0
-        return f"10.244.{subnet}.{self._pod_ip % 250 + 2}"
+        """The next free address of ``node``'s pod CIDR (``10.244.<n>.0/24``), as the CNI's
+        host-local allocator hands them out: in turn, never .0, .1 (the bridge) or .255."""
+        used = self._pod_ips.get(node, 0) + 1
+        self._pod_ips[node] = used
+        return f"10.244.{_node_subnet(node)}.{(used - 1) % 253 + 2}"
 
     def cluster_ip(self) -> str:
         self._cluster_ip += 1
@@ -430,6 +432,68 @@ class Cluster:
             if observed >= repeat_until:
                 break
             count += 1
+
+    def event_stream(self) -> list[EventRecord]:
+        """Every event occurrence, aggregated the way the kubelet's and the controllers' event
+        recorders do it, in the order observed.
+
+        Occurrences with the same involved object (and container), reason, message, type and
+        source are one Event object: the first is ``ADDED``, each later one a ``MODIFIED`` of the
+        same object with ``count`` one higher and ``lastTimestamp`` advanced, however many calls
+        of :meth:`event` planted them. An Event lives an hour (the API server's default event TTL):
+        an occurrence more than an hour after the previous one starts a new object. The
+        scheduler binds a pod once, so only a pod's first ``Scheduled`` is kept.
+        """
+        ordered = sorted(enumerate(self.events), key=lambda item: (item[1].observed, item[0]))
+        series: dict[tuple[str, ...], tuple[JsonObject, int, int]] = {}  # key -> (first, count, last seen)
+        scheduled: set[str] = set()
+        out: list[EventRecord] = []
+        own_versions: list[int] = []
+        for _index, record in ordered:
+            event = record.event
+            involved = event["involvedObject"]
+            if event["reason"] == "Scheduled":
+                if involved.get("uid", "") in scheduled:
+                    continue
+                scheduled.add(involved.get("uid", ""))
+            source = event.get("source") or {}
+            key = (
+                event["metadata"].get("namespace", ""),
+                str(involved.get("kind", "")),
+                str(involved.get("name", "")),
+                str(involved.get("uid", "")),
+                str(involved.get("fieldPath", "")),
+                str(event["reason"]),
+                str(event["message"]),
+                str(event["type"]),
+                str(source.get("component", "")),
+                str(source.get("host", "")),
+            )
+            current = series.get(key)
+            if current is None or record.observed - current[2] > 60 * MINUTE:
+                first, count = event, 1
+            else:
+                first, count = current[0], current[1] + 1
+            series[key] = (first, count, record.observed)
+            body = {
+                **event,
+                "metadata": dict(first["metadata"]),
+                "involvedObject": first["involvedObject"],
+                "firstTimestamp": first["firstTimestamp"],
+                "lastTimestamp": iso(record.observed),
+                "count": count,
+            }
+            out.append(EventRecord(record.observed, "ADDED" if count == 1 else "MODIFIED", body))
+            own_versions.append(int(event["metadata"]["resourceVersion"]))
+        # An object's resourceVersion rises with each of its updates.
+        per_object: dict[str, list[tuple[EventRecord, int]]] = {}
+        for record, version in zip(out, own_versions, strict=True):
+            per_object.setdefault(record.event["metadata"]["uid"], []).append((record, version))
+        for pairs in per_object.values():
+            numbers = sorted(version for _record, version in pairs)
+            for (record, _version), number in zip(pairs, numbers, strict=True):
+                record.event["metadata"]["resourceVersion"] = str(number)
+        return out
 
     def pod_ref(self, pod: Pod, *, container: bool = True) -> JsonObject:
         """The involvedObject of an event about ``pod`` (or about its main container)."""
@@ -933,6 +997,7 @@ class Cluster:
                         ],
                         "hostIP": _node_ip(CONTROL_PLANE),
                         "podIP": _node_ip(CONTROL_PLANE),
+                        "podIPs": [{"ip": _node_ip(CONTROL_PLANE)}],
                         "qosClass": "Burstable",
                         "startTime": iso(at),
                     },
@@ -1039,6 +1104,7 @@ class Cluster:
             running = index < ready
             host = node or self.rng.choice(NODES)
             spec = copy.deepcopy(template["spec"])
+            _default_requests(spec)
             status: JsonObject
             if running:
                 spec["nodeName"] = host
@@ -1068,7 +1134,8 @@ class Cluster:
                         }
                     ],
                     "hostIP": _node_ip(host),
-                    "podIP": self.ids.pod_ip(host),
+                    "hostIPs": [{"ip": _node_ip(host)}],
+                    **_pod_ips(self.ids.pod_ip(host)),
                     "qosClass": "Burstable",
                     "startTime": iso(created),
                 }
@@ -1325,6 +1392,7 @@ class Cluster:
             meta["deletionTimestamp"] = iso(pod.deleted)
             meta["deletionGracePeriodSeconds"] = 30
         spec = copy.deepcopy(pod.template["spec"])
+        _default_requests(spec)
         if state.scheduled:
             spec["nodeName"] = pod.node
         since = iso(state.at)
@@ -1399,7 +1467,8 @@ class Cluster:
             "phase": phase,
             "conditions": conditions,
             "hostIP": _node_ip(pod.node),
-            "podIP": pod.ip,
+            "hostIPs": [{"ip": _node_ip(pod.node)}],
+            **_pod_ips(pod.ip),
             "startTime": created,
         }
         if init_containers:
@@ -1523,7 +1592,8 @@ class Cluster:
                     },
                 ),
                 "spec": {
-                    "podCIDR": f"10.244.{(NODES.index(node) + 1) if node in NODES else 0}.0/24",
+                    "podCIDR": f"10.244.{_node_subnet(node)}.0/24",
+                    "podCIDRs": [f"10.244.{_node_subnet(node)}.0/24"],
                     "providerID": f"kind://docker/itbench/{node}",
                     **({"taints": taints} if taints else {}),
                 },
@@ -1910,7 +1980,8 @@ class Cluster:
                         }
                     ],
                     "hostIP": _node_ip(node),
-                    "podIP": self.ids.pod_ip(node),
+                    "hostIPs": [{"ip": _node_ip(node)}],
+                    **_pod_ips(self.ids.pod_ip(node)),
                     "qosClass": "BestEffort",
                     "startTime": iso(at),
                 },
@@ -2011,6 +2082,27 @@ def _init_status(container: JsonObject, state: PodState, created: int) -> JsonOb
             }
         }
     return entry
+
+
+def _default_requests(pod_spec: JsonObject) -> None:
+    """What the API server does to a new Pod: a resource with a limit and no request is requested
+    at its limit (templates keep only what was written; the Pod shows both)."""
+    for container in (*pod_spec.get("initContainers", ()), *pod_spec.get("containers", ())):
+        resources = container.get("resources")
+        if not resources or not resources.get("limits"):
+            continue
+        requests = resources.setdefault("requests", {})
+        for resource, limit in resources["limits"].items():
+            requests.setdefault(resource, limit)
+
+
+def _pod_ips(ip: str) -> JsonObject:
+    return {"podIP": ip, "podIPs": [{"ip": ip}]}
+
+
+def _node_subnet(node: str) -> int:
+    """The third octet of ``node``'s pod CIDR (the control plane's is 0)."""
+    return (NODES.index(node) + 1) if node in NODES else 0
 
 
 def _node_ip(node: str) -> str:

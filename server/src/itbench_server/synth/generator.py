@@ -764,7 +764,7 @@ class _Scenario:
     def _write_events(self) -> None:
         style = self.style
         horizon = self.start - 60 * MINUTE if self.preset.replay_events else self.start
-        records = [r for r in self.cluster.events if horizon <= r.observed < self.end]
+        records = [r for r in self.cluster.event_stream() if horizon <= r.observed < self.end]
         records.sort(key=lambda r: r.observed)
         scope = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sobjectsreceiver"
         with self._open(self.layout.tsv("k8s_events_raw.tsv")) as stream:
