@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import random
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,7 @@ __all__ = [
     "Deployment",
     "EventRecord",
     "Ids",
+    "PlatformPod",
     "Pod",
     "PodState",
     "ReplicaSet",
@@ -45,6 +47,8 @@ __all__ = [
     "hpa_manifest",
     "iso",
     "iso_micro",
+    "node_ip",
+    "platform_pod_samples",
 ]
 
 SECOND = 1_000_000_000
@@ -210,6 +214,46 @@ class StaticObject:
         return body
 
 
+@dataclass(frozen=True)
+class PlatformPod:
+    """A long-running pod outside the demo (control plane, Chaos Mesh, the platform's tools):
+    listed as a static object, sampled for the usage metrics at a steady rate."""
+
+    name: str
+    namespace: str
+    node: str
+    container: str
+    created: int
+    cpu_cores: float
+    memory_bytes: float
+
+
+def platform_pod_samples(pod: PlatformPod, t: int) -> list[tuple[str, float, dict[str, str]]]:
+    """``(metric, value, labels)`` of a platform pod at ``t``: kube-state-metrics' phase, ready
+    and restarts, cAdvisor's CPU counter (since the pod started) and working set."""
+    phase = {"namespace": pod.namespace, "phase": "Running", "pod": pod.name}
+    container = {"container": pod.container, "namespace": pod.namespace, "pod": pod.name}
+    # A slow wobble per pod, so usage is not flat, from a digest of the name (no shared RNG).
+    shift = int(hashlib.sha256(pod.name.encode()).hexdigest()[:6], 16) / 0xFFFFFF * 6.28
+    wobble = 1.0 + 0.06 * math.sin((t / SECOND) / 113.0 + shift)
+    alive = max(0, t - pod.created) / SECOND
+    return [
+        ("kube_pod_status_phase", 1.0, phase),
+        ("kube_pod_container_status_restarts_total", 0.0, container),
+        ("kube_pod_container_status_ready", 1.0, container),
+        (
+            "container_cpu_usage_seconds_total",
+            round(alive * pod.cpu_cores, 6),
+            {**container, "node": pod.node},
+        ),
+        (
+            "container_memory_working_set_bytes",
+            float(int(pod.memory_bytes * wobble)),
+            {**container, "node": pod.node},
+        ),
+    ]
+
+
 @dataclass
 class EventRecord:
     observed: int
@@ -258,6 +302,7 @@ class Cluster:
         self.pods: list[Pod] = []
         self.static: dict[tuple[str, str, str], StaticObject] = {}
         self.events: list[EventRecord] = []
+        self.platform_pods: list[PlatformPod] = []
         self.cluster_ips: dict[str, str] = {}
         self.resource_version = 100_000 + rng.randrange(0, 900_000)
         self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
@@ -939,13 +984,31 @@ class Cluster:
         if ("pods", "kube-system", f"kube-apiserver-{CONTROL_PLANE}") in self.static:
             return
         at = self.installed - 3 * 60 * MINUTE
-        for component, image in (
-            ("etcd", "registry.k8s.io/etcd:3.5.21-0"),
-            ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1"),
-            ("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.33.1"),
-            ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1"),
+        # kubeadm's CPU requests (etcd also asks for memory); typical use of a small cluster.
+        for component, image, requests, cpu_use_m, memory_use_mi in (
+            ("etcd", "registry.k8s.io/etcd:3.5.21-0", {"cpu": "100m", "memory": "100Mi"}, 28, 72),
+            ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1", {"cpu": "250m"}, 65, 430),
+            (
+                "kube-controller-manager",
+                "registry.k8s.io/kube-controller-manager:v1.33.1",
+                {"cpu": "200m"},
+                16,
+                66,
+            ),
+            ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1", {"cpu": "100m"}, 4, 29),
         ):
             name = f"{component}-{CONTROL_PLANE}"
+            self.platform_pods.append(
+                PlatformPod(
+                    name,
+                    "kube-system",
+                    CONTROL_PLANE,
+                    component,
+                    at,
+                    cpu_use_m / 1000,
+                    memory_use_mi * 1048576.0,
+                )
+            )
             meta = self.metadata(
                 name, "kube-system", at, labels={"component": component, "tier": "control-plane"}
             )
@@ -967,7 +1030,9 @@ class Cluster:
                     "kind": "Pod",
                     "metadata": meta,
                     "spec": {
-                        "containers": [{"name": component, "image": image}],
+                        "containers": [
+                            {"name": component, "image": image, "resources": {"requests": requests}}
+                        ],
                         "hostNetwork": True,
                         "nodeName": CONTROL_PLANE,
                         "priorityClassName": "system-node-critical",
@@ -995,9 +1060,9 @@ class Cluster:
                                 "lastState": {},
                             }
                         ],
-                        "hostIP": _node_ip(CONTROL_PLANE),
-                        "podIP": _node_ip(CONTROL_PLANE),
-                        "podIPs": [{"ip": _node_ip(CONTROL_PLANE)}],
+                        "hostIP": node_ip(CONTROL_PLANE),
+                        "podIP": node_ip(CONTROL_PLANE),
+                        "podIPs": [{"ip": node_ip(CONTROL_PLANE)}],
                         "qosClass": "Burstable",
                         "startTime": iso(at),
                     },
@@ -1133,8 +1198,8 @@ class Cluster:
                             "lastState": {},
                         }
                     ],
-                    "hostIP": _node_ip(host),
-                    "hostIPs": [{"ip": _node_ip(host)}],
+                    "hostIP": node_ip(host),
+                    "hostIPs": [{"ip": node_ip(host)}],
                     **_pod_ips(self.ids.pod_ip(host)),
                     "qosClass": "Burstable",
                     "startTime": iso(created),
@@ -1466,8 +1531,8 @@ class Cluster:
         status = {
             "phase": phase,
             "conditions": conditions,
-            "hostIP": _node_ip(pod.node),
-            "hostIPs": [{"ip": _node_ip(pod.node)}],
+            "hostIP": node_ip(pod.node),
+            "hostIPs": [{"ip": node_ip(pod.node)}],
             **_pod_ips(pod.ip),
             "startTime": created,
         }
@@ -1599,7 +1664,7 @@ class Cluster:
                 },
                 "status": {
                     "addresses": [
-                        {"address": _node_ip(node), "type": "InternalIP"},
+                        {"address": node_ip(node), "type": "InternalIP"},
                         {"address": node, "type": "Hostname"},
                     ],
                     "allocatable": capacity,
@@ -1928,9 +1993,10 @@ class Cluster:
         container: str = "",
         namespace: str = "chaos-mesh",
     ) -> None:
-        """A long-running, healthy infrastructure pod (listed, but not simulated)."""
+        """A long-running, healthy infrastructure pod (listed, not simulated; its usage sampled)."""
         container = container or prefix
         name = f"{prefix}-{self.ids.suffix(5)}"
+        self.platform_pods.append(PlatformPod(name, namespace, node, container, at, 0.002, 30 * 1048576.0))
         meta = self.metadata(name, namespace, at, labels=labels)
         meta["generateName"] = f"{prefix}-"
         meta["ownerReferences"] = [
@@ -1979,8 +2045,8 @@ class Cluster:
                             "lastState": {},
                         }
                     ],
-                    "hostIP": _node_ip(node),
-                    "hostIPs": [{"ip": _node_ip(node)}],
+                    "hostIP": node_ip(node),
+                    "hostIPs": [{"ip": node_ip(node)}],
                     **_pod_ips(self.ids.pod_ip(node)),
                     "qosClass": "BestEffort",
                     "startTime": iso(at),
@@ -2105,7 +2171,7 @@ def _node_subnet(node: str) -> int:
     return (NODES.index(node) + 1) if node in NODES else 0
 
 
-def _node_ip(node: str) -> str:
+def node_ip(node: str) -> str:
     return f"172.18.0.{(NODES.index(node) + 3) if node in NODES else 2}"
 
 

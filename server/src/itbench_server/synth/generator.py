@@ -17,10 +17,20 @@ from typing import IO, Any, Final
 import yaml
 
 from itbench_server.errors import GeneratorError
-from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
+from itbench_server.synth.cluster import (
+    MINUTE,
+    SECOND,
+    Cluster,
+    EventRecord,
+    JsonObject,
+    Pod,
+    iso_micro,
+    platform_pod_samples,
+)
 from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
 from itbench_server.synth.groundtruth import build_ground_truth
+from itbench_server.synth.infrastructure import install_platform
 from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
 from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
@@ -436,6 +446,7 @@ class _Scenario:
         self._routine_change(random.Random(f"{key}:routine"))
         add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
         self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
+        install_platform(self.cluster)  # last, so the demo's and the fault's names do not depend on it
         if not simulate:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
@@ -872,6 +883,23 @@ class _Scenario:
                 writer = TsvWriter(stream, POD_METRIC_COLUMNS)
                 for row in rows:
                     writer.write_row(row)
+                writer.flush()
+        for platform_pod in sorted(self.cluster.platform_pods, key=lambda p: (p.namespace, p.name)):
+            with self._open(self.layout.pod_metrics(platform_pod.name)) as stream:
+                writer = TsvWriter(stream, POD_METRIC_COLUMNS)
+                for t in times:
+                    stamp = style.ts(t)
+                    for metric, value, tags in platform_pod_samples(platform_pod, t):
+                        writer.write_row(
+                            [
+                                metric,
+                                stamp,
+                                style.number(value),
+                                platform_pod.name,
+                                platform_pod.namespace,
+                                style.attrs(tags),
+                            ]
+                        )
                 writer.flush()
         uptime = (self.start - self.cluster.installed) / SECOND
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
