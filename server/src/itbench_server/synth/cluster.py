@@ -343,22 +343,23 @@ class Cluster:
         name: str,
         *,
         max_replicas: int,
-        draw_utilization: Callable[[], int],
         limited_condition: bool,
         helm_managed_fields: bool,
     ) -> None:
         """An HPA of Deployment ``name`` installed with the demo (CPU target 80%), and the CPU
         request it needs on every version of the Deployment and its ReplicaSets.
 
-        ``draw_utilization`` is called once, after the object's metadata is made, for the CPU
-        utilization its status reports.
+        Its status reports what the metrics server measures: the workload's usual CPU use (the
+        rate its pods' ``container_cpu_usage_seconds_total`` grows at) as a share of that request.
         """
-        requests = {"cpu": "100m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
+        request_millis = 100
+        requests = {"cpu": f"{request_millis}m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
         for _at, spec, _generation in self.deployments[name].versions:
             spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         for replicaset in self.replicasets.values():
             if replicaset.deployment == name:
                 replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
+        usage_millis = WORKLOAD_BY_NAME[name].cpu_millis
         meta = self.metadata(
             name,
             NAMESPACE,
@@ -392,7 +393,8 @@ class Cluster:
             meta,
             name,
             max_replicas=max_replicas,
-            utilization=draw_utilization(),
+            utilization=round(usage_millis * 100 / request_millis),
+            usage_millis=usage_millis,
             since=self.installed,
             limited_condition=limited_condition,
         )
@@ -2056,9 +2058,17 @@ class Cluster:
 
 
 def hpa_manifest(
-    meta: JsonObject, target: str, *, max_replicas: int, utilization: int, since: int, limited_condition: bool
+    meta: JsonObject,
+    target: str,
+    *,
+    max_replicas: int,
+    utilization: int,
+    usage_millis: int,
+    since: int,
+    limited_condition: bool,
 ) -> JsonObject:
-    """A settled CPU HorizontalPodAutoscaler of Deployment ``target`` at one replica.
+    """A settled CPU HorizontalPodAutoscaler of Deployment ``target`` at one replica, its pods
+    using ``usage_millis`` of CPU on average (``utilization`` percent of their request).
 
     ``limited_condition`` adds the ``ScalingLimited`` condition that a controller reports once it
     has compared the recommendation with the bounds.
@@ -2112,7 +2122,7 @@ def hpa_manifest(
                     "type": "Resource",
                     "resource": {
                         "name": "cpu",
-                        "current": {"averageUtilization": utilization, "averageValue": f"{utilization}m"},
+                        "current": {"averageUtilization": utilization, "averageValue": f"{usage_millis}m"},
                     },
                 }
             ],

@@ -95,9 +95,9 @@ _CRASHLOOPING: Final = (
     ),
     (
         "kube-system",
-        "metrics-server",
-        "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
-        'panic: unable to load configmap based request-header-client-ca-file: configmaps "extension-apiserver-authentication" is forbidden',
+        "descheduler",
+        "registry.k8s.io/descheduler/descheduler:v0.32.2",
+        'Error: failed to read policy config file "/policy-dir/policy.yaml": open /policy-dir/policy.yaml: no such file or directory',
     ),
     (
         "default",
@@ -816,7 +816,6 @@ class _Planter:
         self.cluster.install_autoscaler(
             name,
             max_replicas=5,
-            draw_utilization=lambda: 30 + self.rng.randrange(0, 30),
             limited_condition=False,
             helm_managed_fields=False,
         )
