@@ -31,6 +31,7 @@ from itbench_server.synth.cluster import (
     Pod,
     PodState,
     iso,
+    node_ip,
 )
 from itbench_server.synth.faults import Fault, Incident
 from itbench_server.synth.faults.flags import flagd_reload_lines
@@ -554,6 +555,7 @@ class _Planter:
         ]
         container_id = cluster.ids.container_id()
         pod_uid = pod_meta["uid"]
+        pod_ip, host_ip = cluster.ids.pod_ip(node), node_ip(node)  # a pod keeps its address while it lives
         # Back-off is capped at 5 minutes: one restart every ~5.5 minutes once it has grown.
         every = 330 * SECOND
         t = incident.start - 60 * MINUTE
@@ -590,8 +592,10 @@ class _Planter:
                                                              "finishedAt": iso(t - 38 * SECOND)}},
                             }
                         ],
-                        "hostIP": f"172.18.0.{NODES.index(node) + 3}",
-                        "podIP": cluster.ids.pod_ip(node),
+                        "hostIP": host_ip,
+                        "hostIPs": [{"ip": host_ip}],
+                        "podIP": pod_ip,
+                        "podIPs": [{"ip": pod_ip}],
                         "qosClass": "BestEffort",
                         "startTime": iso(since),
                     },

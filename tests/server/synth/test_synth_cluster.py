@@ -1,0 +1,271 @@
+"""The cluster's own facts agree with each other in every generated incident: events aggregated
+as the kubelet and controllers do, pods with requests and IPs from their node's CIDR, Endpoints
+naming those IPs, autoscalers reporting what the pods use, and the platform around the demo
+listed with its pods' metrics."""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itbench_server.synth import FAULTS, generate_scenario
+
+csv.field_size_limit(1 << 30)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _events(scenario: Path) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for row in _rows(scenario / "k8s_events_raw.tsv"):
+        envelope = json.loads(row["Body"])
+        out.append((envelope["type"], envelope["object"]))
+    return out
+
+
+def _seconds(stamp: str) -> float:
+    """A default-variant timestamp (``2025-12-15 17:25:19.123456789``) in seconds."""
+    return datetime.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
+def _last_listing(scenario: Path) -> list[dict[str, Any]]:
+    """The objects of the last listing round (its rows are written within a second)."""
+    rows = _rows(scenario / "k8s_objects_raw.tsv")
+    last = _seconds(rows[-1]["Timestamp"])
+    return [json.loads(row["Body"]) for row in rows if last - _seconds(row["Timestamp"]) < 60]
+
+
+def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [body for body in objects if body["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def small_quota(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario("resource-quota", 2, tmp_path_factory.mktemp("cluster") / "quota", size="small")
+
+
+@pytest.fixture(scope="module")
+def small_crash(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario("invalid-command", 3, tmp_path_factory.mktemp("cluster") / "crash", size="small")
+
+
+@pytest.fixture(scope="module")
+def small_hpa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario("no-fault", 1, tmp_path_factory.mktemp("cluster") / "hpa", size="small")
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_an_event_objects_count_equals_its_occurrences(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    per_object: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for watch_type, event in _events(tiny_scenarios[fault]):
+        per_object[event["metadata"]["uid"]].append((watch_type, event["count"]))
+        assert event["lastTimestamp"] >= event["firstTimestamp"]
+    for records in per_object.values():
+        # a tiny scenario starts its stream at the window: a series may have begun before it
+        first_type, first_count = records[0]
+        assert first_type == "MODIFIED" or first_count == 1
+        assert [count for _type, count in records] == list(range(first_count, first_count + len(records)))
+        assert all(watch_type == "MODIFIED" for watch_type, _count in records[1:])
+
+
+def test_a_repeated_event_is_one_object_counting_up(small_crash: Path) -> None:
+    per_object: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for watch_type, event in _events(small_crash):
+        per_object[event["metadata"]["uid"]].append((watch_type, event))
+    repeated = 0
+    for records in per_object.values():
+        counts = [event["count"] for _type, event in records]
+        assert counts == list(range(counts[0], counts[0] + len(counts))), counts
+        assert [watch_type for watch_type, _event in records][1:] == ["MODIFIED"] * (len(records) - 1)
+        lasts = [event["lastTimestamp"] for _type, event in records]
+        assert lasts == sorted(lasts)
+        versions = [int(event["metadata"]["resourceVersion"]) for _type, event in records]
+        assert versions == sorted(versions)
+        assert len({event["firstTimestamp"] for _type, event in records}) == 1
+        repeated += len(records) > 1
+    assert repeated >= 3  # the crash loop's BackOff, Pulled, Created, Started at least
+
+
+@pytest.mark.parametrize("fault", ["invalid-command", "bad-image", "resource-quota", "feature-flag"])
+def test_one_event_object_per_object_reason_and_message(small_scenarios: Any, fault: str) -> None:
+    objects: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    scheduled: dict[str, set[str]] = defaultdict(set)
+    for _type, event in _events(small_scenarios[fault]):
+        involved = event["involvedObject"]
+        key = (involved["uid"], involved.get("fieldPath", ""), event["reason"], event["message"])
+        objects[key].add(event["metadata"]["uid"])
+        if event["reason"] == "Scheduled":
+            scheduled[involved["uid"]].add(event["metadata"]["uid"])
+    assert all(len(uids) == 1 for uids in objects.values()), [k for k, v in objects.items() if len(v) > 1]
+    assert all(len(uids) == 1 for uids in scheduled.values())
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_pod_has_an_ip_in_its_nodes_cidr(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    listing = _last_listing(tiny_scenarios[fault])
+    cidrs = {node["metadata"]["name"]: node["spec"]["podCIDR"] for node in _by_kind(listing, "Node")}
+    node_ips = {
+        node["metadata"]["name"]: node["status"]["addresses"][0]["address"]
+        for node in _by_kind(listing, "Node")
+    }
+    taken: dict[str, str] = {}
+    for pod in _by_kind(listing, "Pod"):
+        node = pod["spec"].get("nodeName")
+        if not node:
+            assert "podIP" not in pod["status"]
+            continue
+        ip = pod["status"]["podIP"]
+        assert pod["status"]["podIPs"] == [{"ip": ip}]
+        assert pod["status"]["hostIP"] == node_ips[node]
+        if pod["spec"].get("hostNetwork"):
+            assert ip == node_ips[node]
+            continue
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(cidrs[node]), (pod["metadata"]["name"], ip)
+        assert taken.setdefault(ip, pod["metadata"]["name"]) == pod["metadata"]["name"], f"{ip} given twice"
+
+
+@pytest.mark.parametrize("fault", ["bad-image", "service-target-port", "pod-failure"])
+def test_endpoints_name_the_ips_of_the_pods_they_select(tiny_scenarios: dict[str, Path], fault: str) -> None:
+    listing = _last_listing(tiny_scenarios[fault])
+    pods = {(pod["metadata"]["namespace"], pod["metadata"]["name"]): pod for pod in _by_kind(listing, "Pod")}
+    checked = 0
+    for endpoints in _by_kind(listing, "Endpoints"):
+        for subset in endpoints.get("subsets", []):
+            for address in subset.get("addresses", []) + subset.get("notReadyAddresses", []):
+                ref = address["targetRef"]
+                pod = pods[(ref["namespace"], ref["name"])]
+                assert address["ip"] == pod["status"]["podIP"]
+                assert address["nodeName"] == pod["spec"]["nodeName"]
+                checked += 1
+    assert checked > 30
+
+
+def _quantity_mi(text: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text) / 1048576
+
+
+def test_node_allocated_requests_stay_within_what_it_can_allocate(small_quota: Path) -> None:
+    listing = _last_listing(small_quota)
+    requested: dict[str, float] = defaultdict(float)
+    for pod in _by_kind(listing, "Pod"):
+        node = pod["spec"].get("nodeName")
+        for container in pod["spec"]["containers"]:
+            resources = container.get("resources") or {}
+            limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+            # the API server requests a limited resource at its limit unless told otherwise
+            for resource in limits:
+                assert resource in requests, (pod["metadata"]["name"], container["name"])
+            if node and "memory" in requests:
+                requested[node] += _quantity_mi(requests["memory"])
+    for node in _by_kind(listing, "Node"):
+        name = node["metadata"]["name"]
+        assert 0 < requested[name] < _quantity_mi(node["status"]["allocatable"]["memory"]), name
+
+
+def test_the_quotas_used_memory_is_what_the_namespaces_pods_request(small_quota: Path) -> None:
+    listing = _last_listing(small_quota)
+    quota = _by_kind(listing, "ResourceQuota")[0]
+    requested = sum(
+        _quantity_mi(container["resources"]["requests"]["memory"])
+        for pod in _by_kind(listing, "Pod")
+        if pod["metadata"]["namespace"] == "otel-demo" and pod["spec"].get("nodeName")
+        for container in pod["spec"]["containers"]
+    )
+    assert _quantity_mi(quota["status"]["used"]["memory"]) == pytest.approx(requested, rel=0.25)
+
+
+def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> None:
+    listing = _last_listing(small_hpa)
+    autoscalers = _by_kind(listing, "HorizontalPodAutoscaler")
+    assert autoscalers
+    for hpa in autoscalers:
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        current = hpa["status"]["currentMetrics"][0]["resource"]["current"]
+        rates = []
+        names = sorted(
+            pod["metadata"]["name"]
+            for pod in _by_kind(listing, "Pod")
+            if pod["metadata"]["labels"].get("opentelemetry.io/name") == target
+        )
+        for path in [small_hpa / "metrics" / f"pod_{name}_raw.tsv" for name in names]:
+            samples = [
+                (row["timestamp"], float(row["value"]))
+                for row in _rows(path)
+                if row["metric_name"] == "container_cpu_usage_seconds_total"
+            ]
+            if len(samples) < 2:
+                continue
+            (first_at, first), (last_at, last) = samples[0], samples[-1]
+            rates.append((last - first) / (_seconds(last_at) - _seconds(first_at)) * 1000)
+        assert rates, target
+        measured = sum(rates) / len(rates)
+        deployment = next(d for d in _by_kind(listing, "Deployment") if d["metadata"]["name"] == target)
+        request = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+        assert int(current["averageValue"].removesuffix("m")) == pytest.approx(measured, rel=0.1), target
+        assert current["averageUtilization"] == pytest.approx(
+            measured * 100 / int(request.removesuffix("m")), rel=0.1
+        )
+
+
+def test_the_platform_around_the_demo_is_listed(small_quota: Path) -> None:
+    listing = _last_listing(small_quota)
+    namespaces = {body["metadata"]["name"] for body in _by_kind(listing, "Namespace")}
+    assert {
+        "kube-system",
+        "prometheus",
+        "clickhouse",
+        "opentelemetry-collectors",
+        "kube-metrics-server",
+    } <= namespaces
+    kinds = {body["kind"] for body in listing}
+    for kind in (
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "StatefulSet",
+        "DaemonSet",
+    ):
+        assert kind in kinds, kind
+    assert not any(str(body["apiVersion"]).startswith("chaos-mesh.org/") for body in listing)
+    pods = {(pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in _by_kind(listing, "Pod")}
+    for namespace, prefix in (
+        ("kube-system", "coredns-"),
+        ("kube-system", "kube-proxy-"),
+        ("kube-system", "etcd-"),
+        ("prometheus", "prometheus-prometheus-node-exporter-"),
+        ("kube-metrics-server", "kube-metrics-server-"),
+    ):
+        assert any(ns == namespace and name.startswith(prefix) for ns, name in pods), prefix
+    claims = {claim["spec"]["volumeName"] for claim in _by_kind(listing, "PersistentVolumeClaim")}
+    assert claims == {volume["metadata"]["name"] for volume in _by_kind(listing, "PersistentVolume")}
+
+
+def test_every_running_pod_has_a_metrics_file(small_quota: Path) -> None:
+    listing = _last_listing(small_quota)
+    files = {path.name for path in (small_quota / "metrics").glob("pod_*_raw.tsv")}
+    for pod in _by_kind(listing, "Pod"):
+        if pod["status"].get("phase") == "Running":
+            assert f"pod_{pod['metadata']['name']}_raw.tsv" in files, pod["metadata"]["name"]
+
+
+def test_a_small_scenario_has_between_80_and_200_files(small_quota: Path) -> None:
+    files = [path for path in small_quota.rglob("*") if path.is_file()]
+    assert 80 <= len(files) <= 200, len(files)
