@@ -31,7 +31,8 @@ from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, 
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
 from itbench_server.synth.groundtruth import build_ground_truth
 from itbench_server.synth.infrastructure import install_platform
-from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
+from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_records
+from itbench_server.synth.logs import access_log, client_error_log, request_log
 from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
@@ -148,7 +149,7 @@ _SCOPES: Final = {
     "nginx": ("", ""),
 }
 _BYTES_PER_TRACE: Final = 8_300  # spans and logs of one request, default variant (measured)
-_FIXED_BYTES: Final = 4_000_000  # objects, events, metrics and alerts of a window (measured)
+_FIXED_BYTES: Final = 5_000_000  # objects, events, metrics and alerts of a window (measured)
 
 
 @dataclass(frozen=True)
@@ -725,14 +726,16 @@ class _Scenario:
         lines = list(self.incident.logs)
         rng = random.Random(f"{self.fault_name}:{self.seed}:background")
         t = self.start + 7 * SECOND
+        every = self.preset.background_every
+        # Background volume follows the traffic written: 1x at the small size's six traces a minute.
+        volume = min(20.0, self.preset.traces_per_minute / 6)
         while t < self.end:
-            for service in ("flagd", "kafka", "load-generator", "otel-collector", "postgresql"):
+            for service in BACKGROUND_SERVICES:
                 for pod in self.cluster.ready_pods(service, t)[:1]:
-                    for severity, body in background_lines(
-                        service, pod, t + rng.randrange(0, 50) * SECOND, rng
-                    ):
-                        lines.append(LogLine(t, service, pod.name, severity, body))
-            t += self.preset.background_every
+                    for at, severity, body in background_records(service, pod, t, every, rng, volume=volume):
+                        if at < self.end and pod.exists(at):
+                            lines.append(LogLine(at, service, pod.name, severity, body))
+            t += every
         return lines
 
     # -- events

@@ -1,0 +1,412 @@
+"""The background log lines of every service: the variety of lines each real service writes
+besides its per-request logs, in its own format, at a volume that follows the load.
+
+A template is a weight, a severity and a format string; the fields it names are drawn per line
+(``{product}``, ``{uuid}``, ``{ms}``, ...) or are the line's own time in the service's clock format
+(``{kafka_ts}``, ``{pg_ts}``, ``{valkey_ts}``, ...), so a body that carries a time carries the
+record's. Lines the OpenTelemetry SDK exports (the demo's services) hold the message only; lines
+scraped from stdout (Kafka, PostgreSQL, valkey, Envoy, nginx, Locust, the collector) hold their
+own time stamp and level. Warnings and errors are a small share, as in a healthy cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from itbench_server.synth.cluster import MINUTE, Pod
+from itbench_server.synth.topology import PRODUCT_IDS, WORKLOAD_BY_NAME
+
+__all__ = [
+    "BACKGROUND_SERVICES",
+    "BACKGROUND_TEMPLATES",
+    "background_records",
+    "load_users",
+]
+
+Template = tuple[int, str, str]  # (weight, severity, format)
+
+_MS = 1_000_000
+_WORDS = ("telescopes", "binoculars", "accessories", "travel", "assembly", "flashlights", "books")
+_TOPICS = ("orders",)
+_EMAILS = ("someone", "astro", "buyer", "stargazer", "orion")
+
+
+def load_users() -> int:
+    """How many users the load generator simulates (its ``LOCUST_USERS``)."""
+    return int(dict(WORKLOAD_BY_NAME["load-generator"].env).get("LOCUST_USERS", "10"))
+
+
+BACKGROUND_TEMPLATES: dict[str, tuple[float, tuple[Template, ...]]] = {
+    # service: (lines a minute with 10 users, templates)
+    "ad": (6.0, (
+        (30, "INFO", "Targeted ad request received for [{word}]"),
+        (25, "INFO", "Non-targeted ad request received, preparing random response."),
+        (8, "INFO", "Received ad request (context_words=[{word}, {word2}])"),
+        (6, "INFO", "Resolved feature flag 'adFailure' to variant 'off' (reason STATIC)"),
+        (4, "INFO", "Resolved feature flag 'adManualGc' to variant 'off' (reason STATIC)"),
+        (4, "INFO", "Resolved feature flag 'adHighCpu' to variant 'off' (reason CACHED)"),
+        (3, "INFO", "FlagdProvider: event stream connected to flagd:8013"),
+        (2, "INFO", "Ad service started, listening on 8080"),
+        (2, "DEBUG", "Returning {n} ads for category {word}"),
+        (2, "INFO", "Populated ad cache with {n2} ads in {ms} ms"),
+        (1, "WARN", "Slow flag evaluation: adFailure took {ms} ms"),
+        (1, "WARN", "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler: Stream Error\n"
+                    "io.grpc.netty.shaded.io.netty.handler.codec.http2.Http2Exception$StreamException: "
+                    "Received DATA frame for an unknown stream {n2}"),
+        (1, "ERROR", "[otel.javaagent] Failed to export metrics. The request could not be executed. "
+                     "Full error message: timeout"),
+    )),
+    "cart": (6.0, (
+        (20, "INFO", "GetCartAsync called with userId={uuid}"),
+        (14, "INFO", "AddItemAsync called with userId={uuid}, productId={product}, quantity={n}"),
+        (8, "INFO", "EmptyCartAsync called with userId={uuid}"),
+        (10, "INFO", "Request starting HTTP/2 POST http://cart:8080/oteldemo.CartService/GetCart - application/grpc -"),
+        (10, "INFO", "Request finished HTTP/2 POST http://cart:8080/oteldemo.CartService/GetCart - 200 - application/grpc {ms}.{n3}ms"),
+        (6, "INFO", "Executing endpoint 'gRPC - /oteldemo.CartService/AddItem'"),
+        (6, "INFO", "Executed endpoint 'gRPC - /oteldemo.CartService/AddItem'"),
+        (4, "INFO", "Feature flag cartFailure evaluated to False"),
+        (2, "INFO", "Successfully connected to Valkey at valkey-cart:6379"),
+        (2, "DEBUG", "Valkey key {uuid} has {n} items, expires in 60 minutes"),
+        (1, "INFO", "Health check 'valkey' completed in {ms} ms with status Healthy"),
+        (1, "WARN", "StackExchange.Redis: slow command HGET took {ms2} ms on valkey-cart:6379"),
+        (1, "WARN", "Grpc.AspNetCore.Server.ServerCallHandler: Request with content-type 'application/grpc' "
+                    "was cancelled by the client."),
+    )),
+    "accounting": (3.0, (
+        (25, "INFO", 'Order details: {{"orderId": "{uuid}", "shippingTrackingId": "{uuid2}"}}'),
+        (10, "INFO", "Consumed message from orders [{partition}] @ {offset}"),
+        (8, "INFO", "Executed DbCommand ({ms}ms) [Parameters=[@p0='?' (DbType = Guid), @p1='?'], "
+                    "CommandType='Text', CommandTimeout='30']\n"
+                    'INSERT INTO "order" (order_id, shipping_tracking_id) VALUES (@p0, @p1);'),
+        (6, "INFO", "Executed DbCommand ({ms}ms) [Parameters=[@p0='?', @p1='?' (DbType = Int32)], "
+                    "CommandType='Text', CommandTimeout='30']\n"
+                    'INSERT INTO orderitem (order_id, product_id, quantity) VALUES (@p0, @p1, @p2);'),
+        (3, "INFO", "Saved {n} order items for order {uuid}"),
+        (1, "INFO", "Committed offsets for orders [{partition}] @ {offset}"),
+        (1, "WARN", "Consumer accounting: max.poll.interval.ms nearly reached ({ms2} ms since last poll)"),
+    )),
+    "checkout": (4.0, (
+        (20, "INFO", '[PlaceOrder] user_id="{uuid}" user_currency="{currency}"'),
+        (12, "INFO", "payment went through (transaction_id: {uuid})"),
+        (10, "INFO", 'order confirmation email sent to "{email}@example.com"'),
+        (8, "INFO", "sending to postProcessor"),
+        (6, "INFO", "Message sent to Kafka: topic=orders partition={partition} offset={offset}"),
+        (6, "INFO", "Successful to write message. offset: {offset}, duration: {ms}ms"),
+        (4, "INFO", "prepared order items: {n} items, shipping quote {price} USD"),
+        (2, "INFO", "flagd: evaluated kafkaQueueProblems=0 (reason STATIC)"),
+        (1, "WARN", "retrying GetCart after transient error: rpc error: code = Unavailable desc = connection reset"),
+        (1, "ERROR", "failed to export metrics: context deadline exceeded"),
+    )),
+    "product-catalog": (5.0, (
+        (25, "INFO", "Product Found - ID: {product}"),
+        (12, "INFO", "[ListProducts] returning 10 products"),
+        (6, "INFO", "Searching products with query: {word}"),
+        (4, "INFO", "Search found {n} products for query {word}"),
+        (3, "INFO", "Loaded 10 products from ./products/products.json"),
+        (3, "INFO", "flag productCatalogFailure evaluated to false"),
+        (1, "WARN", "slow GetProduct for {product}: {ms2}ms"),
+    )),
+    "payment": (3.0, (
+        (20, "INFO", "Charge request received."),
+        (15, "INFO", "Transaction complete."),
+        (8, "INFO", "Card validated: visa ending {card4}"),
+        (4, "INFO", "Feature flag paymentFailure resolved to 0"),
+        (2, "INFO", "Charged {price} {currency} to visa ending {card4}"),
+        (1, "WARN", "Slow flagd evaluation for paymentUnreachable: {ms2}ms"),
+    )),
+    "recommendation": (5.0, (
+        (25, "INFO", "Receive ListRecommendations for product ids:['{product}', '{product2}']"),
+        (12, "INFO", "[Recv ListRecommendations] product_ids=['{product}']"),
+        (6, "INFO", "get_product_list: returning {n} recommendations"),
+        (4, "INFO", "Cache hit for product list ({n2} entries)"),
+        (3, "INFO", "Cache miss, fetching product list from product-catalog"),
+        (2, "INFO", "recommendationCacheFailure flag is off"),
+        (1, "WARN", "ListProducts took {ms2} ms, above 500 ms"),
+    )),
+    "email": (2.0, (
+        (25, "INFO", "Order confirmation email sent to: {email}@example.com"),
+        (15, "INFO", '{client_ip} - - [{nginx_ts}] "POST /send_order_confirmation HTTP/1.1" 200 - 0.{n3}'),
+        (5, "INFO", "Rendering confirmation.erb for order {uuid}"),
+        (2, "INFO", "Puma starting in single mode... * Listening on http://0.0.0.0:8080"),
+        (1, "WARN", "Deprecation: Sinatra::Base#settings.bind will change in Sinatra 5"),
+    )),
+    "shipping": (4.0, (
+        (20, "INFO", "Received quote: {price}"),
+        (15, "INFO", "Tracking ID Created: {uuid}"),
+        (10, "INFO", "Get Quote request received"),
+        (8, "INFO", "Sending Quote: {price}"),
+        (6, "INFO", "ShipOrder request received for {n} items"),
+        (2, "DEBUG", "quote service responded in {ms}ms"),
+        (1, "WARN", "quote request took {ms2}ms, retrying once"),
+    )),
+    "quote": (3.0, (
+        (25, "INFO", "Calculated quote: {price}"),
+        (12, "INFO", "Received request for quote: {n} items"),
+        (4, "INFO", "Slim Application: POST /getquote 200"),
+        (1, "WARN", "PHP Warning:  Undefined array key \"numberOfItems\" in /var/www/src/app.php on line {n2}"),
+    )),
+    "fraud-detection": (3.0, (
+        (25, "INFO", "Consumed record with orderId: {uuid}, and updated total count to: {count}"),
+        (6, "INFO", "[Consumer clientId=consumer-fraud-detection-1, groupId=fraud-detection] "
+                    "Seeking to offset {offset} for partition orders-{partition}"),
+        (3, "INFO", "FeatureFlag kafkaQueueProblems is 0"),
+        (2, "INFO", "[Consumer clientId=consumer-fraud-detection-1, groupId=fraud-detection] "
+                    "Request joining group due to: rebalance"),
+        (1, "WARN", "[Consumer clientId=consumer-fraud-detection-1, groupId=fraud-detection] "
+                    "Offset commit failed on partition orders-0 at offset {offset}: The request timed out."),
+    )),
+    "frontend": (4.0, (
+        (12, "INFO", "GET /api/products/{product} 200 in {ms}ms"),
+        (10, "INFO", "GET /api/recommendations?productIds={product} 200 in {ms}ms"),
+        (6, "INFO", "GET /api/cart?sessionId={uuid}&currencyCode={currency} 200 in {ms}ms"),
+        (5, "INFO", "POST /api/checkout?currencyCode={currency} 200 in {ms2}ms"),
+        (4, "INFO", "GET /api/data?contextKeys={word} 200 in {ms}ms"),
+        (2, "INFO", "GET /api/shipping?itemList=... 200 in {ms}ms"),
+        (1, "WARN", "Slow request: GET /api/products took {ms2}ms"),
+    )),
+    "currency": (3.0, (
+        (30, "INFO", "Convert conversion successful"),
+        (10, "INFO", "GetSupportedCurrencies successful"),
+        (4, "INFO", "Received conversion request from {currency} to {currency2}"),
+    )),
+    "product-reviews": (2.0, (
+        (20, "INFO", "Receive GetProductReviews for product id:{product}"),
+        (8, "INFO", "Receive GetAverageProductReviewScore for product id:{product}"),
+        (4, "INFO", "Fetched {n} reviews for {product} from postgresql in {ms}ms"),
+        (1, "WARN", "Summary generation for {product} took {ms2}ms"),
+    )),
+    "kafka": (4.0, (
+        (14, "INFO", "[{kafka_ts}] INFO [ProducerStateManager partition=orders-{partition}] Wrote producer snapshot "
+                     "at offset {offset} with 0 producer ids in {n} ms. "
+                     "(org.apache.kafka.storage.internals.log.ProducerStateManager)"),
+        (10, "INFO", "[{kafka_ts}] INFO [LocalLog partition=orders-{partition}, dir=/tmp/kafka-logs] Rolled new log "
+                     "segment at offset {offset} in {n} ms. (kafka.log.LocalLog)"),
+        (8, "INFO", "[{kafka_ts}] INFO [GroupCoordinator 1]: Member consumer-accounting-1-{uuid} in group accounting "
+                    "has heartbeat (kafka.coordinator.group.GroupCoordinator)"),
+        (6, "INFO", "[{kafka_ts}] INFO [UnifiedLog partition=__consumer_offsets-{n2}, dir=/tmp/kafka-logs] Incremented "
+                    "log start offset to {offset} due to segment deletion (kafka.log.UnifiedLog)"),
+        (5, "INFO", "[{kafka_ts}] INFO [GroupMetadataManager brokerId=1] Removed 0 expired offsets in {n} "
+                    "milliseconds. (kafka.coordinator.group.GroupMetadataManager)"),
+        (4, "INFO", "[{kafka_ts}] INFO [SnapshotGenerator id=1] Creating new KRaft snapshot file snapshot "
+                    "{offset}-0000000001 because we have waited at least 60 minute(s). "
+                    "(org.apache.kafka.image.publisher.SnapshotGenerator)"),
+        (3, "INFO", "[{kafka_ts}] INFO [BrokerLifecycleManager id=1] Broker heartbeat acknowledged "
+                    "(kafka.server.BrokerLifecycleManager)"),
+        (2, "INFO", "[{kafka_ts}] INFO [LogLoader partition=orders-{partition}, dir=/tmp/kafka-logs] Producer state "
+                    "recovery took {n}ms (kafka.log.LogLoader$)"),
+        (1, "WARN", "[{kafka_ts}] WARN [SocketServer listenerType=BROKER, nodeId=1] Unexpected error from "
+                    "/{client_ip} (channelId=10.244.1.{n2}:9092-{client_ip}:{port}-{n}); closing connection "
+                    "(org.apache.kafka.common.network.Selector)"),
+    )),
+    "postgresql": (2.0, (
+        (12, "INFO", "{pg_ts} [1] LOG:  checkpoint starting: time"),
+        (12, "INFO", "{pg_ts} [1] LOG:  checkpoint complete: wrote {n2} buffers (0.{n}%); 0 WAL file(s) added, "
+                     "0 removed, 0 recycled; write={sec} s, sync=0.00{n} s, total={sec} s; sync files={n}, "
+                     "longest=0.001 s, average=0.001 s; distance={n2} kB, estimate={n3} kB"),
+        (6, "INFO", "{pg_ts} [{pid}] LOG:  automatic vacuum of table \"otel.public.order\": index scans: 0\n"
+                    "\tpages: 0 removed, {n2} remain, {n} scanned (100.00% of total)\n"
+                    "\ttuples: 0 removed, {n3} remain, 0 are dead but not yet removable"),
+        (4, "INFO", "{pg_ts} [{pid}] LOG:  automatic analyze of table \"otel.public.orderitem\"\n"
+                    "\tavg read rate: 0.000 MB/s, avg write rate: 0.000 MB/s"),
+        (3, "INFO", "{pg_ts} [{pid}] LOG:  connection received: host={client_ip} port={port}"),
+        (3, "INFO", "{pg_ts} [{pid}] LOG:  connection authorized: user=otelu database=otel"),
+        (1, "WARN", "{pg_ts} [{pid}] WARNING:  there is no transaction in progress"),
+        (1, "ERROR", "{pg_ts} [{pid}] ERROR:  duplicate key value violates unique constraint \"order_pkey\"\n"
+                     "{pg_ts} [{pid}] DETAIL:  Key (order_id)=({uuid}) already exists."),
+    )),
+    "valkey-cart": (1.0, (
+        (10, "INFO", "1:M {valkey_ts} * {n2} changes in 60 seconds. Saving..."),
+        (10, "INFO", "1:M {valkey_ts} * Background saving started by pid {pid}"),
+        (8, "INFO", "{pid}:C {valkey_ts} * DB saved on disk"),
+        (6, "INFO", "{pid}:C {valkey_ts} * Fork CoW for RDB: current 0 MB, peak 0 MB, average 0 MB"),
+        (8, "INFO", "1:M {valkey_ts} * Background saving terminated with success"),
+        (1, "WARN", "1:M {valkey_ts} # Client id={n2} addr={client_ip}:{port} closed for reaching the timeout"),
+    )),
+    "flagd": (2.0, (
+        (20, "INFO", "metadata resolved"),
+        (8, "INFO", "flag evaluation"),
+        (4, "INFO", "starting sync stream"),
+        (3, "INFO", "watching filepath: /etc/flagd/demo.flagd.json"),
+        (2, "DEBUG", "resolved flag {flag}"),
+        (1, "WARN", "sync stream closed by client, reconnecting"),
+    )),
+    "otel-collector": (4.0, (
+        (14, "INFO", "{iso_ms}Z\tinfo\tMetrics\t{{\"otelcol.component.id\": \"debug\", \"otelcol.component.kind\": "
+                     "\"exporter\", \"otelcol.signal\": \"metrics\", \"resource metrics\": {n2}, \"metrics\": {n3}, "
+                     "\"data points\": {count}}}"),
+        (12, "INFO", "{iso_ms}Z\tinfo\tTraces\t{{\"otelcol.component.id\": \"debug\", \"otelcol.component.kind\": "
+                     "\"exporter\", \"otelcol.signal\": \"traces\", \"resource spans\": {n2}, \"spans\": {n3}}}"),
+        (10, "INFO", "{iso_ms}Z\tinfo\tLogs\t{{\"otelcol.component.id\": \"debug\", \"otelcol.component.kind\": "
+                     "\"exporter\", \"otelcol.signal\": \"logs\", \"resource logs\": {n2}, \"log records\": {n3}}}"),
+        (3, "INFO", "{iso_ms}Z\tinfo\tmemorylimiter/memorylimiter.go:{n2}\tMemory usage is below soft limit\t"
+                    "{{\"otelcol.component.id\": \"memory_limiter\", \"cur_mem_mib\": {n2}}}"),
+        (1, "WARN", "{iso_ms}Z\twarn\tbatchprocessor@v0.129.0/batch_processor.go:{n3}\tSender failed\t"
+                    "{{\"otelcol.component.id\": \"batch\", \"error\": \"sending queue is full\"}}"),
+        (1, "ERROR", "{iso_ms}Z\terror\tinternal/queue_sender.go:{n3}\tExporting failed. Dropping data.\t"
+                     "{{\"otelcol.component.id\": \"opensearch\", \"error\": \"no more retries left: Post "
+                     "\\\"http://opensearch:9200/_bulk\\\": context deadline exceeded\", \"dropped_items\": {n2}}}"),
+    )),
+    "frontend-proxy": (3.0, (
+        (10, "INFO", "[{envoy_ts}][{n2}][info][upstream] [source/common/upstream/cds_api_helper.cc:32] cds: add 0 "
+                     "cluster(s), remove 0 cluster(s)"),
+        (8, "INFO", "[{envoy_ts}][{n2}][info][upstream] [source/common/upstream/cds_api_helper.cc:71] cds: added/"
+                    "updated 0 cluster(s), skipped 12 unmodified cluster(s)"),
+        (6, "INFO", "[{envoy_ts}][{n2}][debug][pool] [source/common/conn_pool/conn_pool_base.cc:{n3}] "
+                    "[Tags: \"ConnectionId\":\"{n2}\"] destroying stream: 0 remaining"),
+        (4, "INFO", "[{envoy_ts}][{n2}][info][main] [source/server/drain_manager_impl.cc:{n3}] shutting down "
+                    "parent after drain"),
+        (1, "WARN", "[{envoy_ts}][{n2}][warning][config] [source/extensions/config_subscription/grpc/"
+                    "grpc_stream.h:{n3}] StreamAggregatedResources gRPC config stream closed: 14, upstream reset"),
+    )),
+    "image-provider": (3.0, (
+        (30, "INFO", '{client_ip} - - [{nginx_ts}] "GET /images/products/{image}.jpg HTTP/1.1" 200 {bytes} '
+                     '"-" "python-requests/2.32.3" "-"'),
+        (4, "INFO", '{client_ip} - - [{nginx_ts}] "GET /status HTTP/1.1" 200 {n3} "-" "kube-probe/1.33" "-"'),
+        (1, "WARN", '{nginx_date} [warn] 1#1: *{n3} an upstream response is buffered to a temporary file '
+                    '/var/cache/nginx/proxy_temp/{n}/{n2}/{n3}, client: {client_ip}'),
+    )),
+    "load-generator": (4.0, (
+        (10, "INFO", "[{locust_ts}] {pod}/INFO/locust.main: Starting web interface at http://0.0.0.0:8089"),
+        (20, "INFO", " GET /api/products/{product}{pad}{n3}     0(0.00%) |     {ms}       4     301     "
+                     "{ms} |    {rps}        0.00"),
+        (12, "INFO", " GET /api/recommendations{pad}{n3}     0(0.00%) |     {ms}       6     410     "
+                     "{ms} |    {rps}        0.00"),
+        (8, "INFO", " POST /api/checkout{pad}{n2}     0(0.00%) |    {ms2}     110    2010    "
+                    "{ms2} |    {rps}        0.00"),
+        (6, "INFO", " GET /api/data{pad}{n3}     0(0.00%) |     {ms}       3     180     {ms} |    {rps}        0.00"),
+        (4, "INFO", "[{locust_ts}] {pod}/INFO/locust.runners: All users spawned: {{\"WebsiteUser\": {users}}} "
+                    "({users} total users)"),
+        (1, "WARN", "[{locust_ts}] {pod}/WARNING/locust.runners: CPU usage above 90%! This may constrain your "
+                    "throughput and may even give inconsistent response time measurements!"),
+    )),
+}  # fmt: skip
+BACKGROUND_SERVICES: tuple[str, ...] = tuple(sorted(BACKGROUND_TEMPLATES))
+
+_FLAGS = ("adFailure", "cartFailure", "paymentFailure", "productCatalogFailure", "imageSlowLoad")
+_CURRENCIES = ("USD", "EUR", "CAD", "JPY", "GBP")
+_IMAGES = ("EclipsmartTravelRefractorTelescope", "LensCleaningKit", "NationalParkFoundationExplorascope",
+           "OpticalTubeAssembly", "RedFlashlight", "RoofBinoculars", "SolarFilter", "StarsenseExplorer")  # fmt: skip
+
+
+class _Fields(dict[str, str]):
+    """The values a template names, each drawn (or formatted from the line's time) on first use."""
+
+    def __init__(self, rng: random.Random, at: int, pod: Pod, users: int) -> None:
+        super().__init__()
+        self.rng = rng
+        self.at = at
+        self.pod = pod
+        self.users = users
+
+    def __missing__(self, key: str) -> str:
+        value = self._make(key)
+        self[key] = value
+        return value
+
+    def _make(self, key: str) -> str:
+        rng = self.rng
+        moment = datetime.fromtimestamp(self.at // 1000 / 1_000_000, UTC)
+        millis = f"{moment.microsecond // 1000:03d}"
+        makers: dict[str, Callable[[], str]] = {
+            "kafka_ts": lambda: moment.strftime("%Y-%m-%d %H:%M:%S") + f",{millis}",
+            "locust_ts": lambda: moment.strftime("%Y-%m-%d %H:%M:%S") + f",{millis}",
+            "pg_ts": lambda: moment.strftime("%Y-%m-%d %H:%M:%S") + f".{millis} UTC",
+            "valkey_ts": lambda: moment.strftime("%d %b %Y %H:%M:%S") + f".{millis}",
+            "envoy_ts": lambda: moment.strftime("%Y-%m-%d %H:%M:%S") + f".{millis}",
+            "iso_ms": lambda: moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis}",
+            "nginx_ts": lambda: moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "nginx_date": lambda: moment.strftime("%Y/%m/%d %H:%M:%S"),
+            "uuid": lambda: _uuid(rng),
+            "uuid2": lambda: _uuid(rng),
+            "product": lambda: rng.choice(PRODUCT_IDS),
+            "product2": lambda: rng.choice(PRODUCT_IDS),
+            "word": lambda: rng.choice(_WORDS),
+            "word2": lambda: rng.choice(_WORDS),
+            "email": lambda: rng.choice(_EMAILS),
+            "currency": lambda: rng.choice(_CURRENCIES),
+            "currency2": lambda: rng.choice(_CURRENCIES),
+            "flag": lambda: rng.choice(_FLAGS),
+            "image": lambda: rng.choice(_IMAGES),
+            "n": lambda: str(rng.randrange(1, 10)),
+            "n2": lambda: str(rng.randrange(10, 100)),
+            "n3": lambda: str(rng.randrange(100, 1000)),
+            "count": lambda: str(rng.randrange(1000, 20000)),
+            "ms": lambda: str(rng.randrange(2, 60)),
+            "ms2": lambda: str(rng.randrange(300, 2500)),
+            "sec": lambda: f"{rng.randrange(0, 3)}.{rng.randrange(0, 999):03d}",
+            "offset": lambda: str(rng.randrange(10_000, 990_000)),
+            "partition": lambda: "0",
+            "pid": lambda: str(rng.randrange(30, 4000)),
+            "port": lambda: str(rng.randrange(32768, 60999)),
+            "price": lambda: f"{rng.randrange(5, 400)}.{rng.randrange(0, 99):02d}",
+            "card4": lambda: f"{rng.randrange(0, 9999):04d}",
+            "bytes": lambda: str(rng.randrange(20_000, 900_000)),
+            "client_ip": lambda: f"10.244.{rng.randrange(1, 4)}.{rng.randrange(2, 60)}",
+            "rps": lambda: f"{rng.randrange(0, 4)}.{rng.randrange(0, 9)}",
+            "pad": lambda: " " * rng.randrange(4, 12),
+            "pod": lambda: self.pod.name,
+            "users": lambda: str(self.users),
+        }
+        maker = makers.get(key)
+        if maker is None:
+            raise KeyError(key)
+        return maker()
+
+
+def _uuid(rng: random.Random) -> str:
+    value = f"{rng.getrandbits(128):032x}"
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+def _frame(service: str, at: int, severity: str, message: str, pod: Pod) -> str:
+    """The record body of a service whose logs are JSON lines (pino, zap)."""
+    if service == "payment":
+        level = {"DEBUG": 20, "INFO": 30, "WARN": 40, "ERROR": 50}[severity]
+        record = {"level": level, "time": at // _MS, "pid": 1, "hostname": pod.name,
+                  "service.name": "payment", "msg": message}  # fmt: skip
+        return json.dumps(record, separators=(",", ":"))
+    if service == "flagd":
+        moment = datetime.fromtimestamp(at // 1000 / 1_000_000, UTC)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
+        record = {
+            "level": severity.lower(),
+            "ts": stamp,
+            "logger": "flagd",
+            "component": "service",
+            "msg": message,
+        }
+        if message == "metadata resolved" or message.startswith("watching"):
+            record["source"] = "/etc/flagd/demo.flagd.json"
+        return json.dumps(record)
+    return message
+
+
+def background_records(
+    service: str, pod: Pod, start: int, length: int, rng: random.Random, *, volume: float = 1.0
+) -> list[tuple[int, str, str]]:
+    """``(time, severity, body)`` of ``service``'s background lines between ``start`` and
+    ``start + length`` on ``pod``, in time order.
+
+    How many: the service's rate for the load generator's users, times ``volume`` (how much of
+    the real traffic the incident writes), with at least one line a round for a busy service.
+    """
+    spec = BACKGROUND_TEMPLATES.get(service)
+    if spec is None:
+        return []
+    per_minute, templates = spec
+    users = load_users()
+    expected = per_minute * users / 10 * volume * length / MINUTE
+    count = math.floor(expected) + (1 if rng.random() < expected - math.floor(expected) else 0)
+    weights = [weight for weight, _severity, _text in templates]
+    out: list[tuple[int, str, str]] = []
+    for _ in range(count):
+        at = start + rng.randrange(0, max(1, length // _MS)) * _MS + rng.randrange(0, _MS)
+        _weight, severity, text = rng.choices(templates, weights)[0]
+        message = text.format_map(_Fields(rng, at, pod, users))
+        out.append((at, severity, _frame(service, at, severity, message, pod)))
+    out.sort(key=lambda line: line[0])
+    return out
