@@ -1,13 +1,15 @@
 """The cluster's own facts agree with each other in every generated incident: events aggregated
 as the kubelet and controllers do, pods with requests and IPs from their node's CIDR, Endpoints
 naming those IPs, autoscalers reporting what the pods use, and the platform around the demo
-listed with its pods' metrics."""
+listed with its pods' metrics; every service writes the variety of lines it really writes."""
 
 from __future__ import annotations
 
 import csv
 import ipaddress
 import json
+import random
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,9 @@ from typing import Any
 import pytest
 
 from itbench_server.synth import FAULTS, generate_scenario
+from itbench_server.synth.cluster import MINUTE, Pod
+from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_records, load_users
+from itbench_server.synth.topology import WORKLOADS
 
 csv.field_size_limit(1 << 30)
 
@@ -269,3 +274,69 @@ def test_every_running_pod_has_a_metrics_file(small_quota: Path) -> None:
 def test_a_small_scenario_has_between_80_and_200_files(small_quota: Path) -> None:
     files = [path for path in small_quota.rglob("*") if path.is_file()]
     assert 80 <= len(files) <= 200, len(files)
+
+
+_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]+|[A-Z0-9]{10}")
+# Where a line scraped from stdout writes its time, and how to read it back.
+_BODY_CLOCKS = {
+    "kafka": (re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]"), "%Y-%m-%d %H:%M:%S"),
+    "postgresql": (re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3}) UTC"), "%Y-%m-%d %H:%M:%S"),
+    "valkey-cart": (re.compile(r"^\d+:[MC] (\d\d \w{3} \d{4} \d\d:\d\d:\d\d)\.(\d{3})"), "%d %b %Y %H:%M:%S"),
+    "frontend-proxy": (
+        re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\]\[\d+\]"),
+        "%Y-%m-%d %H:%M:%S",
+    ),
+    "otel-collector": (re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z\t"), "%Y-%m-%dT%H:%M:%S"),
+}
+
+
+@pytest.fixture(scope="module")
+def small_quiet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario("no-fault", 4, tmp_path_factory.mktemp("cluster") / "quiet", size="small")
+
+
+def test_busy_services_write_a_variety_of_lines(small_quiet: Path) -> None:
+    shapes: dict[str, set[str]] = defaultdict(set)
+    for row in _rows(small_quiet / "otel_logs_raw.tsv"):
+        shapes[row["ServiceName"]].add(_SHAPE.sub("#", row["Body"]))
+    for service in ("ad", "cart", "checkout", "product-catalog", "recommendation", "kafka", "frontend-proxy"):
+        assert len(shapes[service]) >= 10, (service, len(shapes[service]))
+    assert len(shapes) >= 20
+
+
+def test_errors_are_a_small_share_of_a_quiet_incidents_logs(small_quiet: Path) -> None:
+    severities = [row["SeverityText"] for row in _rows(small_quiet / "otel_logs_raw.tsv")]
+    errors = sum(1 for severity in severities if severity in ("ERROR", "FATAL"))
+    assert len(severities) > 1000
+    assert errors / len(severities) < 0.05
+
+
+def test_a_log_records_time_is_the_time_its_body_writes(small_quiet: Path) -> None:
+    checked = 0
+    for row in _rows(small_quiet / "otel_logs_raw.tsv"):
+        clock = _BODY_CLOCKS.get(row["ServiceName"])
+        match = clock[0].match(row["Body"]) if clock else None
+        if clock is None or match is None:
+            continue
+        written = datetime.strptime(match.group(1), clock[1]).replace(tzinfo=UTC).timestamp()
+        written += int(match.group(2)) / 1000
+        recorded = _seconds(row["Timestamp"]) + int(row["Timestamp"][20:23]) / 1000
+        assert abs(written - recorded) < 0.002, row["Body"][:80]
+        checked += 1
+    assert checked > 100
+
+
+def test_background_volume_follows_the_traffic_written() -> None:
+    pod = _any_pod()
+    quiet = background_records("kafka", pod, 0, 10 * MINUTE, random.Random(1), volume=1.0)
+    busy = background_records("kafka", pod, 0, 10 * MINUTE, random.Random(1), volume=4.0)
+    assert 2.5 < len(busy) / len(quiet) < 6
+    assert [at for at, _severity, _body in busy] == sorted(at for at, _severity, _body in busy)
+    assert all(0 <= at < 10 * MINUTE for at, _severity, _body in busy)
+    assert load_users() == 10  # LOCUST_USERS of the demo's load generator
+    assert set(BACKGROUND_SERVICES) <= {w.name for w in WORKLOADS}
+
+
+def _any_pod() -> Pod:
+    return Pod("kafka-5d9f7c6b8-x2x9q", "kafka", "kafka-5d9f7c6b8", "uid", "5d9f7c6b8", "uid", "worker-1",
+               "10.244.1.2", 0, {}, [])  # fmt: skip
