@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_recording import Kubectl
 
+from itbench_server.kube.facade import KubeFacade
+from itbench_server.snapshot import open_snapshot
 from itbench_server.synth import FAULTS, generate_scenario
 from itbench_server.synth.cluster import MINUTE, Pod
 from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_records, load_users
@@ -340,3 +343,29 @@ def test_background_volume_follows_the_traffic_written() -> None:
 def _any_pod() -> Pod:
     return Pod("kafka-5d9f7c6b8-x2x9q", "kafka", "kafka-5d9f7c6b8", "uid", "5d9f7c6b8", "uid", "worker-1",
                "10.244.1.2", 0, {}, [])  # fmt: skip
+
+
+def _mi(quantity: str) -> float:
+    return _quantity_mi(quantity) if quantity[-2:] in ("Ki", "Mi", "Gi") else float(quantity) / 1048576
+
+
+@pytest.mark.slow
+def test_node_allocated_requests_equal_the_sum_of_its_pods_requests(
+    small_quota: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    listing = _last_listing(small_quota)
+    requested = sum(
+        _mi(container.get("resources", {}).get("requests", {}).get("memory", "0"))
+        for pod in _by_kind(listing, "Pod")
+        if pod["spec"].get("nodeName") == "worker-2" and pod["status"].get("phase") in ("Running", "Pending")
+        for container in pod["spec"]["containers"]
+    )
+    cache = tmp_path_factory.mktemp("index-cache")
+    with open_snapshot(small_quota, cache_dir=cache) as snapshot, KubeFacade(snapshot) as facade:
+        kubectl = Kubectl(facade, tmp_path_factory.mktemp("kubectl"))
+        described = kubectl("describe", "node", "worker-2")
+        top = kubectl("top", "pod", "-n", "kube-metrics-server", "--no-headers")
+    allocated = re.search(r"^\s+memory\s+(\d+\w+) \(\d+%\)", described.split("Allocated resources:")[1], re.M)
+    assert allocated is not None, described
+    assert _mi(allocated.group(1)) == pytest.approx(requested, abs=1)
+    assert top.startswith("kube-metrics-server-")  # the metrics pipeline's own pod has metrics
