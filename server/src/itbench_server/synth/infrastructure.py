@@ -110,7 +110,37 @@ PLATFORM_WORKLOADS: tuple[PlatformWorkload, ...] = (
                      cluster_role=("pods", "services", "deployments")),
 )  # fmt: skip
 PLATFORM_NAMESPACES: tuple[str, ...] = tuple(
-    sorted({w.namespace for w in PLATFORM_WORKLOADS} - {"kube-system"})
+    sorted({w.namespace for w in PLATFORM_WORKLOADS} - {"kube-system"} | {"kube-node-lease", "kube-public"})
+)
+_COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
+_CA_BUNDLE = (
+    "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n"
+    "-----END CERTIFICATE-----\n"
+)
+_CA_DESCRIPTION = (
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
+    "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
+    "Kubernetes clusters."
 )
 
 # The CustomResourceDefinitions the platform's operators install (kind, plural, group).
@@ -192,6 +222,77 @@ def install_platform(cluster: Cluster) -> None:
         cluster.add_static("clusterrolebindings", at, _binding(cluster, name, name, [subject], at))
     for workload in PLATFORM_WORKLOADS:
         _install(cluster, workload, at + 5 * MINUTE)
+    _kube_system(cluster, at)
+    _namespace_defaults(cluster)
+
+
+def _kube_system(cluster: Cluster, at: int) -> None:
+    """What kubeadm writes in kube-system besides the pods: its configuration and the Roles that
+    let components read it."""
+    for name, data in (
+        ("coredns", {"Corefile": _COREFILE}),
+        ("kube-proxy", {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                                      "clusterCIDR: 10.244.0.0/16\nmode: iptables\n"}),
+        ("kubeadm-config", {"ClusterConfiguration": f"apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+                                                    f"kubernetesVersion: {_KUBE_VERSION}\nnetworking:\n"
+                                                    "  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/16\n"}),
+        ("kubelet-config", {"kubelet": "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                                       "cgroupDriver: systemd\nclusterDNS:\n- 10.96.0.10\nclusterDomain: cluster.local\n"}),
+        ("extension-apiserver-authentication", {"requestheader-allowed-names": '["front-proxy-client"]',
+                                                "requestheader-group-headers": '["X-Remote-Group"]'}),
+    ):  # fmt: skip
+        cluster.add_static(
+            "configmaps",
+            at,
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": cluster.metadata(name, "kube-system", at),
+             "data": data},
+        )  # fmt: skip
+    for role, resource, subject in (
+        ("kube-proxy", "configmaps", {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                      "name": "system:bootstrappers:kubeadm:default-node-token"}),
+        ("kubeadm:nodes-kubeadm-config", "configmaps", {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                                        "name": "system:nodes"}),
+        ("extension-apiserver-authentication-reader", "configmaps",
+         {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:kube-scheduler"}),
+    ):  # fmt: skip
+        cluster.add_static(
+            "roles",
+            at,
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+             "metadata": cluster.metadata(role, "kube-system", at),
+             "rules": [{"apiGroups": [""], "resources": [resource], "verbs": ["get"]}]},
+        )  # fmt: skip
+        cluster.add_static(
+            "rolebindings",
+            at,
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": cluster.metadata(role, "kube-system", at),
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+             "subjects": [subject]},
+        )  # fmt: skip
+
+
+def _namespace_defaults(cluster: Cluster) -> None:
+    """What the controllers put in every namespace: the ``default`` ServiceAccount and the
+    cluster's CA bundle (``kube-root-ca.crt``)."""
+    namespaces = sorted(name for resource, _ns, name in cluster.static if resource == "namespaces")
+    for namespace in namespaces:
+        created = cluster.static[("namespaces", "", namespace)].versions[0][0]
+        if ("serviceaccounts", namespace, "default") not in cluster.static:
+            cluster.add_static(
+                "serviceaccounts",
+                created,
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": cluster.metadata("default", namespace, created)},
+            )  # fmt: skip
+        if ("configmaps", namespace, "kube-root-ca.crt") not in cluster.static:
+            meta = cluster.metadata("kube-root-ca.crt", namespace, created)
+            meta["annotations"] = {"kubernetes.io/description": _CA_DESCRIPTION}
+            cluster.add_static(
+                "configmaps",
+                created,
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"ca.crt": _CA_BUNDLE}},
+            )
 
 
 def _install(cluster: Cluster, workload: PlatformWorkload, at: int) -> None:
