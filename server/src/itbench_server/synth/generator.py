@@ -888,9 +888,12 @@ class _Scenario:
                     writer.write_row(row)
                 writer.flush()
         for platform_pod in sorted(self.cluster.platform_pods, key=lambda p: (p.namespace, p.name)):
+            alive = [t for t in times if t >= platform_pod.created]
+            if not alive:
+                continue
             with self._open(self.layout.pod_metrics(platform_pod.name)) as stream:
                 writer = TsvWriter(stream, POD_METRIC_COLUMNS)
-                for t in times:
+                for t in alive:
                     stamp = style.ts(t)
                     for metric, value, tags in platform_pod_samples(platform_pod, t):
                         writer.write_row(
