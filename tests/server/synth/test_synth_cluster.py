@@ -22,7 +22,12 @@ from itbench_server.kube.facade import KubeFacade
 from itbench_server.snapshot import open_snapshot
 from itbench_server.synth import FAULTS, generate_scenario
 from itbench_server.synth.cluster import MINUTE, Pod
-from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_records, load_users
+from itbench_server.synth.log_templates import (
+    BACKGROUND_SERVICES,
+    BACKGROUND_TEMPLATES,
+    background_records,
+    load_users,
+)
 from itbench_server.synth.topology import WORKLOADS
 
 csv.field_size_limit(1 << 30)
@@ -369,3 +374,12 @@ def test_node_allocated_requests_equal_the_sum_of_its_pods_requests(
     assert allocated is not None, described
     assert _mi(allocated.group(1)) == pytest.approx(requested, abs=1)
     assert top.startswith("kube-metrics-server-")  # the metrics pipeline's own pod has metrics
+
+
+@pytest.mark.parametrize("service", BACKGROUND_SERVICES)
+def test_every_background_template_of_a_service_is_written(service: str) -> None:
+    _rate, templates = BACKGROUND_TEMPLATES[service]
+    lines = background_records(service, _any_pod(), 0, 60 * MINUTE, random.Random(5), volume=20.0)
+    written = {_SHAPE.sub("#", body) for _at, _severity, body in lines}
+    assert len(written) >= min(len(templates), 5) * 0.8
+    assert {severity for _at, severity, _body in lines} <= {"DEBUG", "INFO", "WARN", "ERROR"}
