@@ -53,6 +53,7 @@ class PlatformWorkload:
     storage_gi: int | None = None  # a StatefulSet's volume claim
     cluster_role: tuple[str, ...] = ()  # resources the workload reads cluster-wide
     service: str = ""  # the Service's name when it is not the workload's
+    service_port: int = 0  # the Service's port when it is not the container's
 
 
 _KUBE_VERSION = "v1.33.1"
@@ -70,15 +71,17 @@ PLATFORM_WORKLOADS: tuple[PlatformWorkload, ...] = (
                      None, None, None, 1.0, 9, cluster_role=("persistentvolumes", "persistentvolumeclaims", "nodes")),
     PlatformWorkload("kube-metrics-server", "kube-metrics-server", "Deployment",
                      "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
-                     100, 200, None, 4.0, 24, port=443, cluster_role=("nodes", "pods", "nodes/metrics")),
+                     100, 200, None, 4.0, 24, port=10250, service_port=443,
+                     cluster_role=("nodes", "pods", "nodes/metrics")),
     PlatformWorkload("prometheus", "prometheus-kube-prometheus-operator", "Deployment",
                      "quay.io/prometheus-operator/prometheus-operator:v0.81.0",
-                     None, None, None, 2.5, 38, port=443, cluster_role=("prometheuses", "alertmanagers", "servicemonitors")),
+                     None, None, None, 2.5, 38, port=10250, service_port=443,
+                     cluster_role=("prometheuses", "alertmanagers", "servicemonitors")),
     PlatformWorkload("prometheus", "prometheus-kube-state-metrics", "Deployment",
                      "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0",
                      None, None, None, 6.0, 42, port=8080, cluster_role=("pods", "deployments", "nodes")),
     PlatformWorkload("prometheus", "prometheus-grafana", "Deployment", "docker.io/grafana/grafana:12.0.1",
-                     None, None, None, 4.0, 140, port=80),
+                     None, None, None, 4.0, 140, port=3000, service_port=80),
     PlatformWorkload("prometheus", "prometheus-prometheus-node-exporter", "DaemonSet",
                      "quay.io/prometheus/node-exporter:v1.9.1", None, None, None, 2.0, 16, port=9100,
                      host_network=True, everywhere=True),
@@ -96,7 +99,8 @@ PLATFORM_WORKLOADS: tuple[PlatformWorkload, ...] = (
                      1000, 2048, 4096, 180.0, 1650, port=8123, storage_gi=50, service="clickhouse-main"),
     PlatformWorkload("opentelemetry-operator", "opentelemetry-operator", "Deployment",
                      "ghcr.io/open-telemetry/opentelemetry-operator/opentelemetry-operator:0.127.0",
-                     100, 64, 128, 2.0, 45, port=8443, cluster_role=("opentelemetrycollectors", "pods")),
+                     100, 64, 128, 2.0, 45, port=9443, service_port=443,
+                     cluster_role=("opentelemetrycollectors", "pods")),
     PlatformWorkload("opentelemetry-collectors", "kubernetes-events-collector", "Deployment",
                      "otel/opentelemetry-collector-contrib:0.129.1", None, None, None, 5.0, 70, port=8888,
                      cluster_role=("events",)),
@@ -223,7 +227,32 @@ def install_platform(cluster: Cluster) -> None:
     for workload in PLATFORM_WORKLOADS:
         _install(cluster, workload, at + 5 * MINUTE)
     _kube_system(cluster, at)
+    _api_service(cluster, at)
     _namespace_defaults(cluster)
+
+
+def _api_service(cluster: Cluster, at: int) -> None:
+    """The ``default/kubernetes`` Service (the first address of the service range) and the API
+    server's Endpoints on the control plane."""
+    labels = {"component": "apiserver", "provider": "kubernetes"}
+    cluster.add_static(
+        "services",
+        at,
+        {"apiVersion": "v1", "kind": "Service", "metadata": cluster.metadata("kubernetes", "default", at, labels=labels),
+         "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"], "internalTrafficPolicy": "Cluster",
+                  "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                  "sessionAffinity": "None", "type": "ClusterIP"},
+         "status": {"loadBalancer": {}}},
+    )  # fmt: skip
+    cluster.add_static(
+        "endpoints",
+        at,
+        {"apiVersion": "v1", "kind": "Endpoints",
+         "metadata": cluster.metadata("kubernetes", "default", at, labels={"endpointslice.kubernetes.io/skip-mirror": "true"}),
+         "subsets": [{"addresses": [{"ip": node_ip(CONTROL_PLANE)}],
+                      "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]},
+    )  # fmt: skip
 
 
 def _kube_system(cluster: Cluster, at: int) -> None:
@@ -309,7 +338,7 @@ def _install(cluster: Cluster, workload: PlatformWorkload, at: int) -> None:
          "metadata": cluster.metadata(account, namespace, at, labels=labels)},
     )  # fmt: skip
     if workload.cluster_role and not name.startswith(("coredns", "kube-proxy")):
-        role = f"{name}" if namespace != "kube-system" else f"system:{name}"
+        role = name if namespace != "kube-system" else f"system:{name}"
         cluster.add_static(
             "clusterroles",
             at,
@@ -509,18 +538,13 @@ def _service(
 ) -> None:
     name = workload.service or workload.name
     port = workload.port or 0
-    headless = (
-        workload.controller == "StatefulSet" and workload.storage_gi is not None and name == workload.name
-    )
-    cluster_ip = "10.96.0.10" if name == "kube-dns" else ("None" if headless else cluster.ids.cluster_ip())
+    cluster_ip = "10.96.0.10" if name == "kube-dns" else cluster.ids.cluster_ip()
     service_port = {
-        "name": "http",
-        "port": 80 if port == 443 else port,
+        "name": "https" if workload.service_port == 443 else "http",
+        "port": workload.service_port or port,
         "protocol": "TCP",
         "targetPort": port,
     }
-    if port == 443:
-        service_port["port"] = 443
     cluster.add_static(
         "services",
         at,
