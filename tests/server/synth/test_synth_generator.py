@@ -158,10 +158,11 @@ def test_log_bodies_with_tabs_newlines_quotes_and_leading_spaces_round_trip(smal
 
 
 def test_sizes_are_respected(tiny_scenarios: dict[str, Path], small_scenarios: object) -> None:
+    # The cluster around the demo (its listings and its pods' metrics) is most of a tiny scenario.
     for scenario in tiny_scenarios.values():
-        assert sum(len(data) for data in files_of(scenario).values()) < 1_250_000
+        assert sum(len(data) for data in files_of(scenario).values()) < 2_000_000
     small: Path = small_scenarios["hpa-misconfig"]  # type: ignore[index]
-    assert sum(len(data) for data in files_of(small).values()) <= 5_000_000
+    assert sum(len(data) for data in files_of(small).values()) <= 7_500_000
     assert set(SIZES) == {"tiny", "small", "large"}
 
 

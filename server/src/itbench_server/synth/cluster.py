@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import random
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,7 @@ __all__ = [
     "Deployment",
     "EventRecord",
     "Ids",
+    "PlatformPod",
     "Pod",
     "PodState",
     "ReplicaSet",
@@ -45,6 +47,8 @@ __all__ = [
     "hpa_manifest",
     "iso",
     "iso_micro",
+    "node_ip",
+    "platform_pod_samples",
 ]
 
 SECOND = 1_000_000_000
@@ -72,7 +76,7 @@ class Ids:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._pod_ip = 10
+        self._pod_ips: dict[str, int] = {}
         self._cluster_ip = 20
 
     def uid(self) -> str:
@@ -82,9 +86,11 @@ class Ids:
         return "".join(self.rng.choice(_HASH_ALPHABET) for _ in range(length))
 
     def pod_ip(self, node: str) -> str:
-        self._pod_ip += 1
-        subnet = (NODES.index(node) + 1) if node in NODES else 0
-        return f"10.244.{subnet}.{self._pod_ip % 250 + 2}"
+        """The next free address of ``node``'s pod CIDR (``10.244.<n>.0/24``), as the CNI's
+        host-local allocator hands them out: in turn, never .0, .1 (the bridge) or .255."""
+        used = self._pod_ips.get(node, 0) + 1
+        self._pod_ips[node] = used
+        return f"10.244.{_node_subnet(node)}.{(used - 1) % 253 + 2}"
 
     def cluster_ip(self) -> str:
         self._cluster_ip += 1
@@ -208,6 +214,46 @@ class StaticObject:
         return body
 
 
+@dataclass(frozen=True)
+class PlatformPod:
+    """A long-running pod outside the demo (control plane, Chaos Mesh, the platform's tools):
+    listed as a static object, sampled for the usage metrics at a steady rate."""
+
+    name: str
+    namespace: str
+    node: str
+    container: str
+    created: int
+    cpu_cores: float
+    memory_bytes: float
+
+
+def platform_pod_samples(pod: PlatformPod, t: int) -> list[tuple[str, float, dict[str, str]]]:
+    """``(metric, value, labels)`` of a platform pod at ``t``: kube-state-metrics' phase, ready
+    and restarts, cAdvisor's CPU counter (since the pod started) and working set."""
+    phase = {"namespace": pod.namespace, "phase": "Running", "pod": pod.name}
+    container = {"container": pod.container, "namespace": pod.namespace, "pod": pod.name}
+    # A slow wobble per pod, so usage is not flat, from a digest of the name (no shared RNG).
+    shift = int(hashlib.sha256(pod.name.encode()).hexdigest()[:6], 16) / 0xFFFFFF * 6.28
+    wobble = 1.0 + 0.06 * math.sin((t / SECOND) / 113.0 + shift)
+    alive = max(0, t - pod.created) / SECOND
+    return [
+        ("kube_pod_status_phase", 1.0, phase),
+        ("kube_pod_container_status_restarts_total", 0.0, container),
+        ("kube_pod_container_status_ready", 1.0, container),
+        (
+            "container_cpu_usage_seconds_total",
+            round(alive * pod.cpu_cores, 6),
+            {**container, "node": pod.node},
+        ),
+        (
+            "container_memory_working_set_bytes",
+            float(int(pod.memory_bytes * wobble)),
+            {**container, "node": pod.node},
+        ),
+    ]
+
+
 @dataclass
 class EventRecord:
     observed: int
@@ -256,6 +302,7 @@ class Cluster:
         self.pods: list[Pod] = []
         self.static: dict[tuple[str, str, str], StaticObject] = {}
         self.events: list[EventRecord] = []
+        self.platform_pods: list[PlatformPod] = []
         self.cluster_ips: dict[str, str] = {}
         self.resource_version = 100_000 + rng.randrange(0, 900_000)
         self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
@@ -296,22 +343,23 @@ class Cluster:
         name: str,
         *,
         max_replicas: int,
-        draw_utilization: Callable[[], int],
         limited_condition: bool,
         helm_managed_fields: bool,
     ) -> None:
         """An HPA of Deployment ``name`` installed with the demo (CPU target 80%), and the CPU
         request it needs on every version of the Deployment and its ReplicaSets.
 
-        ``draw_utilization`` is called once, after the object's metadata is made, for the CPU
-        utilization its status reports.
+        Its status reports what the metrics server measures: the workload's usual CPU use (the
+        rate its pods' ``container_cpu_usage_seconds_total`` grows at) as a share of that request.
         """
-        requests = {"cpu": "100m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
+        request_millis = 100
+        requests = {"cpu": f"{request_millis}m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
         for _at, spec, _generation in self.deployments[name].versions:
             spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         for replicaset in self.replicasets.values():
             if replicaset.deployment == name:
                 replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
+        usage_millis = WORKLOAD_BY_NAME[name].cpu_millis
         meta = self.metadata(
             name,
             NAMESPACE,
@@ -345,7 +393,8 @@ class Cluster:
             meta,
             name,
             max_replicas=max_replicas,
-            utilization=draw_utilization(),
+            utilization=round(usage_millis * 100 / request_millis),
+            usage_millis=usage_millis,
             since=self.installed,
             limited_condition=limited_condition,
         )
@@ -430,6 +479,68 @@ class Cluster:
             if observed >= repeat_until:
                 break
             count += 1
+
+    def event_stream(self) -> list[EventRecord]:
+        """Every event occurrence, aggregated the way the kubelet's and the controllers' event
+        recorders do it, in the order observed.
+
+        Occurrences with the same involved object (and container), reason, message, type and
+        source are one Event object: the first is ``ADDED``, each later one a ``MODIFIED`` of the
+        same object with ``count`` one higher and ``lastTimestamp`` advanced, however many calls
+        of :meth:`event` planted them. An Event lives an hour (the API server's default event TTL):
+        an occurrence more than an hour after the previous one starts a new object. The
+        scheduler binds a pod once, so only a pod's first ``Scheduled`` is kept.
+        """
+        ordered = sorted(enumerate(self.events), key=lambda item: (item[1].observed, item[0]))
+        series: dict[tuple[str, ...], tuple[JsonObject, int, int]] = {}  # key -> (first, count, last seen)
+        scheduled: set[str] = set()
+        out: list[EventRecord] = []
+        own_versions: list[int] = []
+        for _index, record in ordered:
+            event = record.event
+            involved = event["involvedObject"]
+            if event["reason"] == "Scheduled":
+                if involved.get("uid", "") in scheduled:
+                    continue
+                scheduled.add(involved.get("uid", ""))
+            source = event.get("source") or {}
+            key = (
+                event["metadata"].get("namespace", ""),
+                str(involved.get("kind", "")),
+                str(involved.get("name", "")),
+                str(involved.get("uid", "")),
+                str(involved.get("fieldPath", "")),
+                str(event["reason"]),
+                str(event["message"]),
+                str(event["type"]),
+                str(source.get("component", "")),
+                str(source.get("host", "")),
+            )
+            current = series.get(key)
+            if current is None or record.observed - current[2] > 60 * MINUTE:
+                first, count = event, 1
+            else:
+                first, count = current[0], current[1] + 1
+            series[key] = (first, count, record.observed)
+            body = {
+                **event,
+                "metadata": dict(first["metadata"]),
+                "involvedObject": first["involvedObject"],
+                "firstTimestamp": first["firstTimestamp"],
+                "lastTimestamp": iso(record.observed),
+                "count": count,
+            }
+            out.append(EventRecord(record.observed, "ADDED" if count == 1 else "MODIFIED", body))
+            own_versions.append(int(event["metadata"]["resourceVersion"]))
+        # An object's resourceVersion rises with each of its updates.
+        per_object: dict[str, list[tuple[EventRecord, int]]] = {}
+        for record, version in zip(out, own_versions, strict=True):
+            per_object.setdefault(record.event["metadata"]["uid"], []).append((record, version))
+        for pairs in per_object.values():
+            numbers = sorted(version for _record, version in pairs)
+            for (record, _version), number in zip(pairs, numbers, strict=True):
+                record.event["metadata"]["resourceVersion"] = str(number)
+        return out
 
     def pod_ref(self, pod: Pod, *, container: bool = True) -> JsonObject:
         """The involvedObject of an event about ``pod`` (or about its main container)."""
@@ -875,13 +986,31 @@ class Cluster:
         if ("pods", "kube-system", f"kube-apiserver-{CONTROL_PLANE}") in self.static:
             return
         at = self.installed - 3 * 60 * MINUTE
-        for component, image in (
-            ("etcd", "registry.k8s.io/etcd:3.5.21-0"),
-            ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1"),
-            ("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.33.1"),
-            ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1"),
+        # kubeadm's CPU requests (etcd also asks for memory); typical use of a small cluster.
+        for component, image, requests, cpu_use_m, memory_use_mi in (
+            ("etcd", "registry.k8s.io/etcd:3.5.21-0", {"cpu": "100m", "memory": "100Mi"}, 28, 72),
+            ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1", {"cpu": "250m"}, 65, 430),
+            (
+                "kube-controller-manager",
+                "registry.k8s.io/kube-controller-manager:v1.33.1",
+                {"cpu": "200m"},
+                16,
+                66,
+            ),
+            ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1", {"cpu": "100m"}, 4, 29),
         ):
             name = f"{component}-{CONTROL_PLANE}"
+            self.platform_pods.append(
+                PlatformPod(
+                    name,
+                    "kube-system",
+                    CONTROL_PLANE,
+                    component,
+                    at,
+                    cpu_use_m / 1000,
+                    memory_use_mi * 1048576.0,
+                )
+            )
             meta = self.metadata(
                 name, "kube-system", at, labels={"component": component, "tier": "control-plane"}
             )
@@ -903,7 +1032,9 @@ class Cluster:
                     "kind": "Pod",
                     "metadata": meta,
                     "spec": {
-                        "containers": [{"name": component, "image": image}],
+                        "containers": [
+                            {"name": component, "image": image, "resources": {"requests": requests}}
+                        ],
                         "hostNetwork": True,
                         "nodeName": CONTROL_PLANE,
                         "priorityClassName": "system-node-critical",
@@ -931,8 +1062,9 @@ class Cluster:
                                 "lastState": {},
                             }
                         ],
-                        "hostIP": _node_ip(CONTROL_PLANE),
-                        "podIP": _node_ip(CONTROL_PLANE),
+                        "hostIP": node_ip(CONTROL_PLANE),
+                        "podIP": node_ip(CONTROL_PLANE),
+                        "podIPs": [{"ip": node_ip(CONTROL_PLANE)}],
                         "qosClass": "Burstable",
                         "startTime": iso(at),
                     },
@@ -1039,6 +1171,7 @@ class Cluster:
             running = index < ready
             host = node or self.rng.choice(NODES)
             spec = copy.deepcopy(template["spec"])
+            _default_requests(spec)
             status: JsonObject
             if running:
                 spec["nodeName"] = host
@@ -1067,8 +1200,9 @@ class Cluster:
                             "lastState": {},
                         }
                     ],
-                    "hostIP": _node_ip(host),
-                    "podIP": self.ids.pod_ip(host),
+                    "hostIP": node_ip(host),
+                    "hostIPs": [{"ip": node_ip(host)}],
+                    **_pod_ips(self.ids.pod_ip(host)),
                     "qosClass": "Burstable",
                     "startTime": iso(created),
                 }
@@ -1325,6 +1459,7 @@ class Cluster:
             meta["deletionTimestamp"] = iso(pod.deleted)
             meta["deletionGracePeriodSeconds"] = 30
         spec = copy.deepcopy(pod.template["spec"])
+        _default_requests(spec)
         if state.scheduled:
             spec["nodeName"] = pod.node
         since = iso(state.at)
@@ -1398,8 +1533,9 @@ class Cluster:
         status = {
             "phase": phase,
             "conditions": conditions,
-            "hostIP": _node_ip(pod.node),
-            "podIP": pod.ip,
+            "hostIP": node_ip(pod.node),
+            "hostIPs": [{"ip": node_ip(pod.node)}],
+            **_pod_ips(pod.ip),
             "startTime": created,
         }
         if init_containers:
@@ -1523,13 +1659,14 @@ class Cluster:
                     },
                 ),
                 "spec": {
-                    "podCIDR": f"10.244.{(NODES.index(node) + 1) if node in NODES else 0}.0/24",
+                    "podCIDR": f"10.244.{_node_subnet(node)}.0/24",
+                    "podCIDRs": [f"10.244.{_node_subnet(node)}.0/24"],
                     "providerID": f"kind://docker/itbench/{node}",
                     **({"taints": taints} if taints else {}),
                 },
                 "status": {
                     "addresses": [
-                        {"address": _node_ip(node), "type": "InternalIP"},
+                        {"address": node_ip(node), "type": "InternalIP"},
                         {"address": node, "type": "Hostname"},
                     ],
                     "allocatable": capacity,
@@ -1858,9 +1995,10 @@ class Cluster:
         container: str = "",
         namespace: str = "chaos-mesh",
     ) -> None:
-        """A long-running, healthy infrastructure pod (listed, but not simulated)."""
+        """A long-running, healthy infrastructure pod (listed, not simulated; its usage sampled)."""
         container = container or prefix
         name = f"{prefix}-{self.ids.suffix(5)}"
+        self.platform_pods.append(PlatformPod(name, namespace, node, container, at, 0.002, 30 * 1048576.0))
         meta = self.metadata(name, namespace, at, labels=labels)
         meta["generateName"] = f"{prefix}-"
         meta["ownerReferences"] = [
@@ -1909,8 +2047,9 @@ class Cluster:
                             "lastState": {},
                         }
                     ],
-                    "hostIP": _node_ip(node),
-                    "podIP": self.ids.pod_ip(node),
+                    "hostIP": node_ip(node),
+                    "hostIPs": [{"ip": node_ip(node)}],
+                    **_pod_ips(self.ids.pod_ip(node)),
                     "qosClass": "BestEffort",
                     "startTime": iso(at),
                 },
@@ -1919,9 +2058,17 @@ class Cluster:
 
 
 def hpa_manifest(
-    meta: JsonObject, target: str, *, max_replicas: int, utilization: int, since: int, limited_condition: bool
+    meta: JsonObject,
+    target: str,
+    *,
+    max_replicas: int,
+    utilization: int,
+    usage_millis: int,
+    since: int,
+    limited_condition: bool,
 ) -> JsonObject:
-    """A settled CPU HorizontalPodAutoscaler of Deployment ``target`` at one replica.
+    """A settled CPU HorizontalPodAutoscaler of Deployment ``target`` at one replica, its pods
+    using ``usage_millis`` of CPU on average (``utilization`` percent of their request).
 
     ``limited_condition`` adds the ``ScalingLimited`` condition that a controller reports once it
     has compared the recommendation with the bounds.
@@ -1975,7 +2122,7 @@ def hpa_manifest(
                     "type": "Resource",
                     "resource": {
                         "name": "cpu",
-                        "current": {"averageUtilization": utilization, "averageValue": f"{utilization}m"},
+                        "current": {"averageUtilization": utilization, "averageValue": f"{usage_millis}m"},
                     },
                 }
             ],
@@ -2013,7 +2160,28 @@ def _init_status(container: JsonObject, state: PodState, created: int) -> JsonOb
     return entry
 
 
-def _node_ip(node: str) -> str:
+def _default_requests(pod_spec: JsonObject) -> None:
+    """What the API server does to a new Pod: a resource with a limit and no request is requested
+    at its limit (templates keep only what was written; the Pod shows both)."""
+    for container in (*pod_spec.get("initContainers", ()), *pod_spec.get("containers", ())):
+        resources = container.get("resources")
+        if not resources or not resources.get("limits"):
+            continue
+        requests = resources.setdefault("requests", {})
+        for resource, limit in resources["limits"].items():
+            requests.setdefault(resource, limit)
+
+
+def _pod_ips(ip: str) -> JsonObject:
+    return {"podIP": ip, "podIPs": [{"ip": ip}]}
+
+
+def _node_subnet(node: str) -> int:
+    """The third octet of ``node``'s pod CIDR (the control plane's is 0)."""
+    return (NODES.index(node) + 1) if node in NODES else 0
+
+
+def node_ip(node: str) -> str:
     return f"172.18.0.{(NODES.index(node) + 3) if node in NODES else 2}"
 
 

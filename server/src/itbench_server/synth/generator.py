@@ -17,11 +17,22 @@ from typing import IO, Any, Final
 import yaml
 
 from itbench_server.errors import GeneratorError
-from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
+from itbench_server.synth.cluster import (
+    MINUTE,
+    SECOND,
+    Cluster,
+    EventRecord,
+    JsonObject,
+    Pod,
+    iso_micro,
+    platform_pod_samples,
+)
 from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
 from itbench_server.synth.groundtruth import build_ground_truth
-from itbench_server.synth.logs import access_log, background_lines, client_error_log, request_log
+from itbench_server.synth.infrastructure import install_platform
+from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_records
+from itbench_server.synth.logs import access_log, client_error_log, request_log
 from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
 from itbench_server.synth.telemetry import (
@@ -142,7 +153,7 @@ _SCOPES: Final = {
     "nginx": ("", ""),
 }
 _BYTES_PER_TRACE: Final = 8_300  # spans and logs of one request, default variant (measured)
-_FIXED_BYTES: Final = 4_000_000  # objects, events, metrics and alerts of a window (measured)
+_FIXED_BYTES: Final = 5_000_000  # objects, events, metrics and alerts of a window (measured)
 
 
 @dataclass(frozen=True)
@@ -440,6 +451,7 @@ class _Scenario:
         self._routine_change(random.Random(f"{key}:routine"))
         add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
         self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
+        install_platform(self.cluster)  # last, so the demo's and the fault's names do not depend on it
         if not simulate:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
@@ -727,15 +739,16 @@ class _Scenario:
         lines = list(self.incident.logs)
         rng = random.Random(f"{self.fault_name}:{self.seed}:background")
         t = self.start + 7 * SECOND
+        every = self.preset.background_every
+        # Background volume follows the traffic written: 1x at the small size's rate.
+        volume = min(20.0, self.preset.traces_per_minute / SIZES["small"].traces_per_minute)
         while t < self.end:
-            for service in ("flagd", "kafka", "load-generator", "otel-collector", "postgresql"):
+            for service in BACKGROUND_SERVICES:
                 for pod in self.cluster.ready_pods(service, t)[:1]:
-                    at = t + rng.randrange(0, 50) * SECOND  # the record's time is the one its body prints
-                    if at >= self.end:
-                        continue
-                    for severity, body in background_lines(service, pod, at, rng):
-                        lines.append(LogLine(at, service, pod.name, severity, body))
-            t += self.preset.background_every
+                    for at, severity, body in background_records(service, pod, t, every, rng, volume=volume):
+                        if at < self.end and pod.exists(at):
+                            lines.append(LogLine(at, service, pod.name, severity, body))
+            t += every
         return lines
 
     # -- events
@@ -778,7 +791,7 @@ class _Scenario:
     def _write_events(self) -> None:
         style = self.style
         horizon = self.start - 60 * MINUTE if self.preset.replay_events else self.start
-        records = [r for r in self.cluster.events if horizon <= r.observed < self.end]
+        records = [r for r in self.cluster.event_stream() if horizon <= r.observed < self.end]
         records.sort(key=lambda r: r.observed)
         scope = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sobjectsreceiver"
         with self._open(self.layout.tsv("k8s_events_raw.tsv")) as stream:
@@ -886,6 +899,26 @@ class _Scenario:
                 writer = TsvWriter(stream, POD_METRIC_COLUMNS)
                 for row in rows:
                     writer.write_row(row)
+                writer.flush()
+        for platform_pod in sorted(self.cluster.platform_pods, key=lambda p: (p.namespace, p.name)):
+            alive = [t for t in times if t >= platform_pod.created]
+            if not alive:
+                continue
+            with self._open(self.layout.pod_metrics(platform_pod.name)) as stream:
+                writer = TsvWriter(stream, POD_METRIC_COLUMNS)
+                for t in alive:
+                    stamp = style.ts(t)
+                    for metric, value, tags in platform_pod_samples(platform_pod, t):
+                        writer.write_row(
+                            [
+                                metric,
+                                stamp,
+                                style.number(value),
+                                platform_pod.name,
+                                platform_pod.namespace,
+                                style.attrs(tags),
+                            ]
+                        )
                 writer.flush()
         uptime = (self.start - self.cluster.installed) / SECOND
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS

@@ -1,7 +1,7 @@
 """Application log lines of the demo's services, in each service's own style.
 
-Request logs follow spans (same trace and span ids); background lines come from the
-infrastructure (Kafka, PostgreSQL, the collector, the load generator). Several styles carry tabs,
+Request logs follow spans (same trace and span ids); every service's background lines are in
+``log_templates``. Several styles carry tabs,
 newlines, double quotes or a leading space, as real logs do, so TSV quoting is exercised.
 """
 
@@ -11,11 +11,10 @@ import json
 import random
 from datetime import UTC, datetime
 
-from itbench_server.synth.cluster import SECOND, Pod
 from itbench_server.synth.topology import PRODUCT_IDS
 from itbench_server.synth.traffic import MS, Span
 
-__all__ = ["access_log", "background_lines", "client_error_log", "request_log"]
+__all__ = ["access_log", "client_error_log", "request_log"]
 
 
 def _clock(ns: int, fmt: str = "%Y-%m-%dT%H:%M:%S") -> str:
@@ -173,67 +172,3 @@ def access_log(
         f'{max(0, span.duration // MS - 1)} "-" "python-requests/2.32.3" "{_uuid(rng)}" "frontend-proxy:8080" "{upstream_pod}" '
         f"outbound|8080||{upstream}.otel-demo.svc.cluster.local - {span.pod.ip if span.pod else '-'}:8080 - -"
     )
-
-
-def background_lines(service: str, pod: Pod, t: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Periodic lines of infrastructure services at ``t`` (about once a minute each)."""
-    if service == "kafka":
-        stamp = (
-            datetime.fromtimestamp(t // SECOND, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            + f",{(t // MS) % 1000:03d}"
-        )
-        return [
-            (
-                "INFO",
-                f"[{stamp}] INFO [ProducerStateManager partition=orders-0] Wrote producer snapshot at offset {rng.randrange(10000, 99999)} "
-                "with 0 producer ids in 1 ms. (org.apache.kafka.storage.internals.log.ProducerStateManager)",
-            )
-        ]
-    if service == "postgresql":
-        stamp = (
-            datetime.fromtimestamp(t // SECOND, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            + f".{(t // MS) % 1000:03d} UTC"
-        )
-        return [
-            ("INFO", f"{stamp} [1] LOG:  checkpoint starting: time"),
-            (
-                "INFO",
-                f"{stamp} [1] LOG:  checkpoint complete: wrote {rng.randrange(3, 60)} buffers (0.{rng.randrange(1, 9)}%); 0 WAL file(s) added, 0 removed, 0 recycled",
-            ),
-        ]
-    if service == "otel-collector":
-        stats = json.dumps(
-            {
-                "kind": "exporter",
-                "data_type": "metrics",
-                "name": "debug",
-                "resource metrics": rng.randrange(5, 30),
-                "metrics": rng.randrange(100, 900),
-                "data points": rng.randrange(500, 5000),
-            }
-        )
-        return [("INFO", f"{_clock(t)}Z\tinfo\tMetrics\t{stats}")]
-    if service == "load-generator":
-        return [
-            (
-                "INFO",
-                f" GET /api/products/{rng.choice(PRODUCT_IDS)}{' ' * 10}{rng.randrange(100, 900)}     0(0.00%) |     {rng.randrange(8, 40)}       4     301     12 |    {rng.randrange(1, 5)}.{rng.randrange(0, 9)}        0.00",
-            )
-        ]
-    if service == "flagd":
-        return [
-            (
-                "INFO",
-                json.dumps(
-                    {
-                        "level": "info",
-                        "ts": _clock(t) + "Z",
-                        "logger": "flagd",
-                        "component": "service",
-                        "msg": "metadata resolved",
-                        "source": "/etc/flagd/demo.flagd.json",
-                    }
-                ),
-            )
-        ]
-    return []

@@ -31,6 +31,7 @@ from itbench_server.synth.cluster import (
     Pod,
     PodState,
     iso,
+    node_ip,
 )
 from itbench_server.synth.faults import Fault, Incident
 from itbench_server.synth.faults.flags import flagd_reload_lines
@@ -95,9 +96,9 @@ _CRASHLOOPING: Final = (
     ),
     (
         "kube-system",
-        "metrics-server",
-        "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
-        'panic: unable to load configmap based request-header-client-ca-file: configmaps "extension-apiserver-authentication" is forbidden',
+        "descheduler",
+        "registry.k8s.io/descheduler/descheduler:v0.32.2",
+        'Error: failed to read policy config file "/policy-dir/policy.yaml": open /policy-dir/policy.yaml: no such file or directory',
     ),
     (
         "default",
@@ -554,6 +555,7 @@ class _Planter:
         ]
         container_id = cluster.ids.container_id()
         pod_uid = pod_meta["uid"]
+        pod_ip, host_ip = cluster.ids.pod_ip(node), node_ip(node)  # a pod keeps its address while it lives
         # Back-off is capped at 5 minutes: one restart every ~5.5 minutes once it has grown.
         every = 330 * SECOND
         t = incident.start - 60 * MINUTE
@@ -590,8 +592,10 @@ class _Planter:
                                                              "finishedAt": iso(t - 38 * SECOND)}},
                             }
                         ],
-                        "hostIP": f"172.18.0.{NODES.index(node) + 3}",
-                        "podIP": cluster.ids.pod_ip(node),
+                        "hostIP": host_ip,
+                        "hostIPs": [{"ip": host_ip}],
+                        "podIP": pod_ip,
+                        "podIPs": [{"ip": pod_ip}],
                         "qosClass": "BestEffort",
                         "startTime": iso(since),
                     },
@@ -816,7 +820,6 @@ class _Planter:
         self.cluster.install_autoscaler(
             name,
             max_replicas=5,
-            draw_utilization=lambda: 30 + self.rng.randrange(0, 30),
             limited_condition=False,
             helm_managed_fields=False,
         )

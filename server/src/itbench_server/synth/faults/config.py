@@ -793,7 +793,6 @@ class NoFault(Fault):
                 cluster.install_autoscaler(
                     name,
                     max_replicas=5,
-                    draw_utilization=lambda: 20 + cluster.rng.randrange(0, 40),
                     limited_condition=True,
                     helm_managed_fields=True,
                 )

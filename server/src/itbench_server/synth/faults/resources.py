@@ -480,7 +480,6 @@ class HpaFault(Fault):
             cluster.install_autoscaler(
                 name,
                 max_replicas=self.max_replicas,
-                draw_utilization=lambda: 20 + cluster.rng.randrange(0, 40),
                 limited_condition=True,
                 helm_managed_fields=True,
             )
