@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from itbench_server.synth.application import DEMO, Application
 from itbench_server.synth.topology import (
-    CHART,
     DEMO_VERSION,
-    NAMESPACE,
     WORKLOAD_BY_NAME,
-    WORKLOADS,
     Workload,
 )
 
@@ -215,22 +213,6 @@ class EventRecord:
     event: JsonObject
 
 
-def _labels(name: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/component": name,
-        "app.kubernetes.io/instance": "otel-demo",
-        "app.kubernetes.io/managed-by": "Helm",
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/part-of": "opentelemetry-demo",
-        "app.kubernetes.io/version": DEMO_VERSION,
-        "helm.sh/chart": CHART,
-    }
-
-
-def _selector(name: str) -> dict[str, str]:
-    return {"opentelemetry.io/name": name}
-
-
 def _managed_fields(manager: str, operation: str, at: int, fields: JsonObject) -> JsonObject:
     return {
         "apiVersion": "apps/v1" if "spec" in fields else "v1",
@@ -245,7 +227,8 @@ def _managed_fields(manager: str, operation: str, at: int, fields: JsonObject) -
 class Cluster:
     """Every recorded object of the synthetic cluster, as functions of time."""
 
-    def __init__(self, rng: random.Random, start: int, end: int) -> None:
+    def __init__(self, rng: random.Random, start: int, end: int, app: Application = DEMO) -> None:
+        self.app = app
         self.rng = rng
         self.ids = Ids(rng)
         self.start = start
@@ -262,6 +245,15 @@ class Cluster:
         self._versions: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # ---------------------------------------------------------------- helpers
+    def release_annotations(self) -> dict[str, str]:
+        """The Helm release annotations of the application's objects (none when applied with kubectl)."""
+        if self.app.release is None:
+            return {}
+        return {
+            "meta.helm.sh/release-name": self.app.release,
+            "meta.helm.sh/release-namespace": self.app.namespace,
+        }
+
     def next_version(self) -> str:
         self.resource_version += self.rng.randrange(1, 40)
         return str(self.resource_version)
@@ -314,14 +306,11 @@ class Cluster:
                 replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         meta = self.metadata(
             name,
-            NAMESPACE,
+            self.app.namespace,
             self.installed,
             generation=1,
             labels={"app.kubernetes.io/component": name, "app.kubernetes.io/managed-by": "Helm"},
-            annotations={
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            annotations=self.release_annotations(),
         )
         if helm_managed_fields:
             meta["managedFields"] = [
@@ -437,7 +426,7 @@ class Cluster:
             "apiVersion": "v1",
             "kind": "Pod",
             "name": pod.name,
-            "namespace": NAMESPACE,
+            "namespace": self.app.namespace,
             "uid": pod.uid,
             "resourceVersion": str(self.resource_version),
         }
@@ -470,6 +459,8 @@ class Cluster:
         ]
         env.extend({"name": key, "value": value} for key, value in workload.env)
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector:4317"})
+        if not self.app.instrumented:  # no OpenTelemetry SDK: only the workload's own variables
+            env = [{"name": key, "value": value} for key, value in workload.env]
         container: JsonObject = {
             "name": workload.name,
             "image": workload.container_image,
@@ -500,9 +491,8 @@ class Cluster:
         return {
             "metadata": {
                 "labels": {
-                    **_selector(workload.name),
-                    "app.kubernetes.io/component": workload.name,
-                    "app.kubernetes.io/name": workload.name,
+                    **self.app.selector(workload.name),
+                    **self.app.pod_labels(workload.name),
                 }
             },
             "spec": {
@@ -511,8 +501,8 @@ class Cluster:
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},
-                "serviceAccount": "otel-demo",
-                "serviceAccountName": "otel-demo",
+                "serviceAccount": self.app.service_account(workload.name),
+                "serviceAccountName": self.app.service_account(workload.name),
                 "terminationGracePeriodSeconds": 30,
             },
         }
@@ -526,7 +516,7 @@ class Cluster:
             "progressDeadlineSeconds": 600,
             "replicas": workload.replicas,
             "revisionHistoryLimit": 10,
-            "selector": {"matchLabels": _selector(workload.name)},
+            "selector": {"matchLabels": self.app.selector(workload.name)},
             "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}, "type": "RollingUpdate"},
             "template": template,
         }
@@ -534,7 +524,7 @@ class Cluster:
         deployment = Deployment(workload, self.ids.uid(), created, [(created, spec, 1)])
         deployment.managed_fields = [
             _managed_fields(
-                "helm",
+                self.app.manager,
                 "Update",
                 created,
                 {
@@ -654,7 +644,7 @@ class Cluster:
             at,
             self.pod_ref(pod, container=False),
             "Scheduled",
-            f"Successfully assigned {NAMESPACE}/{pod.name} to {pod.node}",
+            f"Successfully assigned {self.app.namespace}/{pod.name} to {pod.node}",
             component="default-scheduler",
         )
 
@@ -701,10 +691,10 @@ class Cluster:
         self._pod_ready_cache.clear()
 
     def deployment_ref(self, name: str) -> JsonObject:
-        return self.ref("Deployment", name, NAMESPACE, self.deployments[name].uid, "apps/v1")
+        return self.ref("Deployment", name, self.app.namespace, self.deployments[name].uid, "apps/v1")
 
     def replicaset_ref(self, replicaset: ReplicaSet) -> JsonObject:
-        return self.ref("ReplicaSet", replicaset.name, NAMESPACE, replicaset.uid, "apps/v1")
+        return self.ref("ReplicaSet", replicaset.name, self.app.namespace, replicaset.uid, "apps/v1")
 
     def current_replicaset(self, deployment: str, t: int) -> ReplicaSet:
         candidates = [
@@ -1215,16 +1205,12 @@ class Cluster:
         status["conditions"] = conditions
         meta = self.metadata(
             name,
-            NAMESPACE,
+            self.app.namespace,
             deployment.created,
             uid=deployment.uid,
-            labels=_labels(name),
+            labels=self.app.labels(name),
             generation=generation,
-            annotations={
-                "deployment.kubernetes.io/revision": str(revision),
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            annotations={"deployment.kubernetes.io/revision": str(revision), **self.release_annotations()},
         )
         managed = [m for m in deployment.managed_fields if m["time"] <= iso(t)]
         if len(deployment.managed_fields) > 2 or name in ("checkout", "frontend"):
@@ -1244,7 +1230,7 @@ class Cluster:
         labels = {**replicaset.template["metadata"]["labels"], "pod-template-hash": replicaset.template_hash}
         meta = self.metadata(
             replicaset.name,
-            NAMESPACE,
+            self.app.namespace,
             replicaset.created,
             uid=replicaset.uid,
             labels=labels,
@@ -1253,8 +1239,7 @@ class Cluster:
                 "deployment.kubernetes.io/desired-replicas": str(desired),
                 "deployment.kubernetes.io/max-replicas": str(desired + 1),
                 "deployment.kubernetes.io/revision": str(replicaset.revision),
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
+                **self.release_annotations(),
             },
         )
         meta["ownerReferences"] = [
@@ -1292,7 +1277,7 @@ class Cluster:
             "replicas": desired,
             "selector": {
                 "matchLabels": {
-                    **_selector(replicaset.deployment),
+                    **self.app.selector(replicaset.deployment),
                     "pod-template-hash": replicaset.template_hash,
                 }
             },
@@ -1309,7 +1294,7 @@ class Cluster:
     def pod_body(self, pod: Pod, t: int) -> JsonObject:
         state = pod.state(t)
         labels = {**pod.template["metadata"]["labels"], "pod-template-hash": pod.template_hash}
-        meta = self.metadata(pod.name, NAMESPACE, pod.created, uid=pod.uid, labels=labels)
+        meta = self.metadata(pod.name, self.app.namespace, pod.created, uid=pod.uid, labels=labels)
         meta["generateName"] = f"{pod.replicaset}-"
         meta["ownerReferences"] = [
             {
@@ -1414,24 +1399,24 @@ class Cluster:
         """The Endpoints of every demo Service that exists at ``t``: the ready and not-ready pods
         its selector picks, on the Service's target port."""
         out: list[tuple[str, JsonObject]] = []
-        for workload in WORKLOADS:
-            if workload.port is None:
-                continue
-            record = self.static.get(("services", NAMESPACE, workload.name))
+        namespace = self.app.namespace
+        for spec in self.app.services:
+            record = self.static.get(("services", namespace, spec.name))
             service = record.at(t) if record is not None else None
             if service is None:
                 continue
-            port = service["spec"]["ports"][0].get("targetPort", workload.port)
-            selected = service["spec"].get("selector") == _selector(workload.name)
+            port = service["spec"]["ports"][0].get("targetPort", spec.port)
+            selected = service["spec"].get("selector") == spec.selector_map
             ready: list[JsonObject] = []
             not_ready: list[JsonObject] = []
-            for pod in sorted(self.pods_of(workload.name, t), key=lambda p: p.ip):
+            behind = [pod for workload in spec.workloads for pod in self.pods_of(workload, t)]
+            for pod in sorted(behind, key=lambda p: p.ip):
                 if not pod.state(t).scheduled or not selected:
                     continue
                 address = {
                     "ip": pod.ip,
                     "nodeName": pod.node,
-                    "targetRef": {"kind": "Pod", "name": pod.name, "namespace": NAMESPACE, "uid": pod.uid},
+                    "targetRef": {"kind": "Pod", "name": pod.name, "namespace": namespace, "uid": pod.uid},
                 }
                 (ready if pod.state(t).ready else not_ready).append(address)
             subset: JsonObject = {"ports": [{"name": "tcp-service", "port": port, "protocol": "TCP"}]}
@@ -1443,7 +1428,7 @@ class Cluster:
                 "apiVersion": "v1",
                 "kind": "Endpoints",
                 "metadata": self.metadata(
-                    workload.name, NAMESPACE, self.installed, labels=_labels(workload.name)
+                    spec.name, namespace, self.installed, labels=self.app.labels(spec.name)
                 ),
             }
             if ready or not_ready:
@@ -1455,15 +1440,19 @@ class Cluster:
     def build_static(self) -> None:
         """Namespaces, Nodes, Services, ConfigMaps, ServiceAccounts, CRDs and Chaos Mesh."""
         at = self.installed - 3 * 60 * MINUTE
-        for namespace in ("default", "kube-system", "chaos-mesh", NAMESPACE):
-            meta = self.metadata(namespace, None, at, labels={"kubernetes.io/metadata.name": namespace})
-            if namespace == NAMESPACE:
+        app_namespace = self.app.namespace
+        for namespace in (*self.app.system_namespaces, app_namespace):
+            labels = {"kubernetes.io/metadata.name": namespace}
+            if namespace == app_namespace:
+                labels.update(self.app.namespace_labels)
+            meta = self.metadata(namespace, None, at, labels=labels)
+            if namespace == app_namespace:
                 meta["annotations"] = {
                     "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
                         {
                             "apiVersion": "v1",
                             "kind": "Namespace",
-                            "metadata": {"annotations": {}, "name": NAMESPACE},
+                            "metadata": {"annotations": {}, "name": app_namespace},
                         },
                         separators=(",", ":"),
                     )
@@ -1580,27 +1569,20 @@ class Cluster:
                 },
             }
             self.add_static("nodes", at, body)
-        for workload in WORKLOADS:
-            if workload.port is None:
-                continue
+        for spec in self.app.services:
             cluster_ip = self.ids.cluster_ip()
-            self.cluster_ips[workload.name] = cluster_ip
-            ports = [
-                {"name": "tcp-service", "port": workload.port, "protocol": "TCP", "targetPort": workload.port}
-            ]
-            if workload.name == "flagd":
+            self.cluster_ips[spec.name] = cluster_ip
+            ports = [{"name": spec.port_name, "port": spec.port, "protocol": "TCP", "targetPort": spec.port}]
+            if spec.name == "flagd":
                 ports.append({"name": "tcp-service-0", "port": 4000, "protocol": "TCP", "targetPort": 4000})
             meta = self.metadata(
-                workload.name,
-                NAMESPACE,
+                spec.name,
+                app_namespace,
                 self.installed,
-                labels=_labels(workload.name),
-                annotations={
-                    "meta.helm.sh/release-name": "otel-demo",
-                    "meta.helm.sh/release-namespace": NAMESPACE,
-                },
+                labels=self.app.labels(spec.name),
+                annotations=self.release_annotations(),
             )
-            if workload.name == "frontend":
+            if spec.name == "frontend" and self.app is DEMO:
                 meta["managedFields"] = [
                     _managed_fields(
                         "helm",
@@ -1623,16 +1605,19 @@ class Cluster:
                         "ipFamilies": ["IPv4"],
                         "ipFamilyPolicy": "SingleStack",
                         "ports": ports,
-                        "selector": _selector(workload.name),
+                        "selector": spec.selector_map,
                         "sessionAffinity": "None",
                         "type": "ClusterIP",
                     },
                     "status": {"loadBalancer": {}},
                 },
             )
+        if self.app.install is not None:
+            self.app.install(self, at)
+            return
         for namespace, name in (
-            (NAMESPACE, "otel-demo"),
-            (NAMESPACE, "default"),
+            (app_namespace, "otel-demo"),
+            (app_namespace, "default"),
             ("chaos-mesh", "chaos-controller-manager"),
             ("chaos-mesh", "chaos-daemon"),
         ):
@@ -1679,7 +1664,7 @@ class Cluster:
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
-                    "metadata": self.metadata(name, NAMESPACE, self.installed),
+                    "metadata": self.metadata(name, app_namespace, self.installed),
                     "data": data,
                 },
             )
@@ -1696,13 +1681,10 @@ class Cluster:
     def flagd_configmap(self, content: str) -> JsonObject:
         meta = self.metadata(
             "flagd-config",
-            NAMESPACE,
+            self.app.namespace,
             self.installed,
-            labels=_labels("flagd"),
-            annotations={
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            labels=self.app.labels("flagd"),
+            annotations=self.release_annotations(),
         )
         meta["managedFields"] = [
             _managed_fields("helm", "Update", self.installed, {"f:data": {".": {}, "f:demo.flagd.json": {}}})

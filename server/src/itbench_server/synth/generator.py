@@ -17,6 +17,8 @@ from typing import IO, Any, Final
 import yaml
 
 from itbench_server.errors import GeneratorError
+from itbench_server.synth.application import DEMO, Application
+from itbench_server.synth.bookinfo import BOOKINFO
 from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
 from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
@@ -33,10 +35,11 @@ from itbench_server.synth.telemetry import (
     pod_samples,
     safe_file_part,
 )
-from itbench_server.synth.topology import FLOWS, NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS, Flow
+from itbench_server.synth.topology import FLOWS, Flow
 from itbench_server.synth.traffic import Traffic
 
 __all__ = [
+    "APPLICATIONS",
     "FAULTS",
     "FAULT_OFFSET",
     "HOME",
@@ -61,6 +64,7 @@ __all__ = [
 ]
 
 FAULTS: Final[dict[str, type[Fault]]] = {fault.name: fault for fault in FAULT_TYPES}
+APPLICATIONS: Final[dict[str, Application]] = {app.name: app for app in (DEMO, BOOKINFO)}
 HOME: Final = next(flow for flow in FLOWS if flow.name == "home")
 
 LOG_COLUMNS: Final = (
@@ -263,7 +267,9 @@ def generate_scenario(
     """
     _check_fault(fault)
     _check_options(seed, variant)
-    return _write(fault, [Injection(fault, dict(params or {}))], seed, out, size, variant, force)
+    options = dict(params or {})
+    app = _application(options.pop("application", DEMO.name))
+    return _write(fault, [Injection(fault, options)], seed, out, size, variant, force, app)
 
 
 def generate_lookalike(
@@ -280,7 +286,9 @@ def generate_lookalike(
     row = lookalike(number)
     _check_options(seed, variant)
     injections = [Injection(fault, dict(params)) for fault, params in row.injections]
-    return _write(f"like-{number}", injections, seed, out, size, variant, force)
+    return _write(
+        f"like-{number}", injections, seed, out, size, variant, force, _application(row.application)
+    )
 
 
 def generate_suite(
@@ -370,11 +378,26 @@ def _write_lookalike(task: tuple[int, int, Path, str, str, bool]) -> Path:
     return generate_lookalike(number, seed, target, size=size, variant=variant, force=force)
 
 
+def _application(name: str) -> Application:
+    if name not in APPLICATIONS:
+        raise GeneratorError(f"unknown application {name!r}: choose one of {', '.join(APPLICATIONS)}")
+    return APPLICATIONS[name]
+
+
 def _write(
-    label: str, injections: list[Injection], seed: int, out: Path, size: str, variant: str, force: bool
+    label: str,
+    injections: list[Injection],
+    seed: int,
+    out: Path,
+    size: str,
+    variant: str,
+    force: bool,
+    app: Application = DEMO,
 ) -> Path:
     preset = size_preset(str(size))
-    scenario = _Scenario(label, injections, seed, preset, variant, Path(out))  # checks the parameters
+    scenario = _Scenario(
+        label, injections, seed, preset, variant, Path(out), app=app
+    )  # checks the parameters
     out = Path(out)
     _prepare_output(out, force)
     scenario.write()
@@ -399,7 +422,10 @@ class _Scenario:
         out: Path,
         *,
         simulate: bool = True,
+        app: Application = DEMO,
     ) -> None:
+        self.app = app
+        self.home = next((flow for flow in app.flows if flow.name == "home"), app.flows[0])
         self.fault_name = label
         self.seed = seed
         self.preset = preset
@@ -415,15 +441,20 @@ class _Scenario:
         simulated_per_second = SIMULATED_REQUESTS_PER_SLOT / (SLOT / SECOND)
         self.metric_scale = max(1.0, preset.traces_per_minute / 60 / simulated_per_second)
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
-        self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end)
+        self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end, app)
         self.cluster.build_static()
-        for workload in WORKLOADS:
+        for workload in app.workloads:
             self.cluster.add_workload(workload)
         faults = []
         for index, injection in enumerate(injections):
             _check_fault(injection.fault)
+            fault_type = FAULTS[injection.fault]
+            if app.name not in fault_type.applications:
+                raise GeneratorError(
+                    f"fault {injection.fault!r} does not run on the application {app.name!r}"
+                )
             rng = random.Random(f"{key}:fault" if index == 0 else f"{key}:fault:{index}")
-            fault = FAULTS[injection.fault](rng, injection.params)
+            fault = fault_type(rng, injection.params)
             fault.check_params()
             faults.append(fault)
         self.fault = faults[0] if len(faults) == 1 else FaultSet(faults)
@@ -433,9 +464,12 @@ class _Scenario:
         )
         self.fault.inject(self.incident)
         self.fault.run_waiters(self.incident)
-        self._routine_change(random.Random(f"{key}:routine"))
-        add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
-        self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
+        if app is DEMO:
+            self._routine_change(random.Random(f"{key}:routine"))
+            add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
+            self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
+        else:  # the noise catalogue names the demo's workloads and ConfigMaps
+            self.noise = Noise()
         if not simulate:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
@@ -467,7 +501,7 @@ class _Scenario:
                     stats.add(span)
             # A flooding load generator adds home-page requests on top.
             for _ in range(round(SIMULATED_REQUESTS_PER_SLOT * self.disruption.flood(slot))):
-                for span in traffic.run(slot + rng.randrange(0, SLOT), HOME).spans:
+                for span in traffic.run(slot + rng.randrange(0, SLOT), self.home).spans:
                     stats.add(span)
             slot += SLOT
         return stats
@@ -494,8 +528,8 @@ class _Scenario:
         key = pod.name if pod else f"-{service}"
         text = cache.get(key)
         if text is None:
-            workload = WORKLOAD_BY_NAME.get(service)
-            attributes = {"k8s.namespace.name": NAMESPACE, "service.name": service}
+            workload = self.app.workload_by_name.get(service)
+            attributes = {"k8s.namespace.name": self.app.namespace, "service.name": service}
             if pod is not None:
                 attributes.update(
                     {
@@ -525,7 +559,7 @@ class _Scenario:
         flows: dict[int, Flow] = {}
         for t in times:  # a flooding load generator's extra home-page requests, in proportion
             for index in range(round(self.disruption.flood(t))):
-                flows[t + 1_000 * (index + 1)] = HOME
+                flows[t + 1_000 * (index + 1)] = self.home
         times = sorted([*times, *flows])
         extra = sorted(self._extra_logs(), key=lambda line: line.at)
         log_columns = self._log_columns()
@@ -551,6 +585,8 @@ class _Scenario:
         ):
             traces = TsvWriter(trace_file, TRACE_COLUMNS)
             logs = TsvWriter(log_file, log_columns)
+            by_name = self.app.workload_by_name
+            service_log = self.app.request_log or request_log
 
             def log_row(
                 at: int,
@@ -562,7 +598,7 @@ class _Scenario:
                 span_id: str = "",
                 attributes: str | None = None,
             ) -> None:
-                language = WORKLOAD_BY_NAME[service].language if service in WORKLOAD_BY_NAME else ""
+                language = by_name[service].language if service in by_name else ""
                 scope_name, scope_version = scope_text.get(language, ("", ""))
                 fields = [
                     style.ts(at),
@@ -604,7 +640,7 @@ class _Scenario:
                             )
                     else:
                         attributes = quote(style.attrs(span.attributes))
-                    language = WORKLOAD_BY_NAME[span.service].language
+                    language = by_name[span.service].language if span.service in by_name else ""
                     scope_name, scope_version = scope_text.get(language, ("", ""))
                     if span.exception:
                         events = (
@@ -681,7 +717,7 @@ class _Scenario:
                                 )
                             continue
                         if span.status == "Error" or rng.random() < self.preset.log_share:
-                            line = request_log(span, rng)
+                            line = service_log(span, rng)
                             if line is not None:
                                 log_row(
                                     span.start + span.duration // 2,
@@ -861,7 +897,7 @@ class _Scenario:
                         stamp,
                         style.number(sample.value),
                         pod.name,
-                        NAMESPACE,
+                        self.app.namespace,
                         style.attrs(sample.tags),
                     ]
                     for sample in pod_samples(pod, t, self.cluster, noise)
@@ -876,7 +912,8 @@ class _Scenario:
         uptime = (self.start - self.cluster.installed) / SECOND
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
         scale = self.metric_scale
-        for service in TRACED:
+        namespace = self.app.namespace
+        for service in self.app.traced:
             rows = []
             baseline = {key: series[0] for key, series in self.stats.calls.items() if key[0] == service}
             for t in times:
@@ -891,7 +928,7 @@ class _Scenario:
                     status_code = f"STATUS_CODE_{status.upper()}"
                     span_kind = f"SPAN_KIND_{kind.upper()}"
                     tags = {
-                        "namespace": NAMESPACE,
+                        "namespace": namespace,
                         "service_name": service,
                         "span_kind": span_kind,
                         "status_code": status_code,
@@ -902,7 +939,7 @@ class _Scenario:
                             style.ts(t),
                             style.number(float(int((value + offset) * scale))),
                             service,
-                            NAMESPACE,
+                            namespace,
                             "",
                             style.attrs(tags),
                             "counter",
@@ -912,7 +949,7 @@ class _Scenario:
                 if service == "accounting":
                     total = sum(self.stats.database[: max(0, (t - self.stats.start) // SLOT + 1)])
                     tags = {
-                        "namespace": NAMESPACE,
+                        "namespace": namespace,
                         "service_name": service,
                         "span_kind": "SPAN_KIND_CLIENT",
                         "span_name": "postgresql",
@@ -924,7 +961,7 @@ class _Scenario:
                             style.ts(t),
                             style.number(float(int(total * scale))),
                             service,
-                            NAMESPACE,
+                            namespace,
                             "",
                             style.attrs(tags),
                             "counter",
@@ -944,7 +981,7 @@ class _Scenario:
                         le = "+Inf" if bound == float("inf") else f"{bound:g}"
                         tags = {
                             "le": le,
-                            "namespace": NAMESPACE,
+                            "namespace": namespace,
                             "service_name": service,
                             "span_kind": "SPAN_KIND_SERVER",
                         }
@@ -954,7 +991,7 @@ class _Scenario:
                                 style.ts(t),
                                 style.number(float(value)),
                                 service,
-                                NAMESPACE,
+                                namespace,
                                 le,
                                 style.attrs(tags),
                                 "histogram",
@@ -1011,7 +1048,9 @@ class _Scenario:
             alert for alert in fired if alert.key in firing_keys and alert.key not in self.noise.alert_keys
         ]
         pod_workloads = {pod.name: pod.workload for pod in self.cluster.pods}
-        payload = build_ground_truth(self.fault.root_cause(self.incident), in_window, pod_workloads)
+        payload = build_ground_truth(
+            self.fault.root_cause(self.incident), in_window, pod_workloads, self.app.callers_of
+        )
         name = f"synthetic-{self.fault_name}-{self.seed}"
         if self.variant in ("default", "raw"):
             document: dict[str, Any] = {

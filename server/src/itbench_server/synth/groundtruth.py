@@ -8,6 +8,7 @@ fired, walked along the demo's call graph (errors travel to callers, silence tra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from itbench_server.synth.faults import Group, Propagation, RootCause
@@ -24,8 +25,14 @@ def _caller(service: str) -> str:
     return "checkout" if service == "kafka" else service
 
 
-def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[str, str]) -> dict[str, Any]:
-    """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one)."""
+def build_ground_truth(
+    root: RootCause,
+    fired: list[Alert],
+    pod_workloads: dict[str, str],
+    callers: Callable[[str], list[str]] = callers_of,
+) -> dict[str, Any]:
+    """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one); ``callers``
+    gives the call graph of the incident's application."""
     groups: dict[str, Group] = {group.id: group for group in root.groups}
 
     def ensure(group: Group) -> str:
@@ -97,7 +104,7 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
     while frontier:
         following: list[str] = []
         for service in frontier:
-            for caller in (_caller(c) for c in callers_of(service)):
+            for caller in (_caller(c) for c in callers(service)):
                 if caller in error_services and caller not in reached:
                     reached[caller] = service_group(caller)
                     add_edge(
@@ -110,8 +117,8 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         frontier = following
     first_origin = next(iter(root.origins), None)
     for service in quiet_services:
-        callers = [_caller(c) for c in callers_of(service)]
-        source = next((c for c in callers if c in reached), first_origin)
+        upstream = [_caller(c) for c in callers(service)]
+        source = next((c for c in upstream if c in reached), first_origin)
         if source is None:
             continue
         add_edge(

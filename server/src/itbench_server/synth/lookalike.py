@@ -28,10 +28,15 @@ class LookAlike:
     number: int
     what: str
     injections: tuple[tuple[str, dict[str, Any]], ...]
+    application: str = "otel-demo"  # ``Application.name``: the OpenTelemetry Demo, or "bookinfo"
 
 
 def _row(number: int, what: str, *injections: tuple[str, dict[str, Any]]) -> LookAlike:
     return LookAlike(number, what, injections)
+
+
+def _bookinfo(number: int, what: str, *injections: tuple[str, dict[str, Any]]) -> LookAlike:
+    return LookAlike(number, what, injections, "bookinfo")
 
 
 def _flags(**flags: str) -> tuple[str, dict[str, Any]]:

@@ -163,6 +163,8 @@ class Fault:
     name: ClassVar[str]
     summary: ClassVar[str]
     itbench_id: ClassVar[str] = ""  # the ITBench fault type this fault reproduces
+    # the applications (``Application.name``) the fault knows how to break
+    applications: ClassVar[tuple[str, ...]] = ("otel-demo",)
 
     def __init__(self, rng: random.Random, params: Mapping[str, Any] | None = None) -> None:
         self.rng = rng
