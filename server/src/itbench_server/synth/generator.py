@@ -1049,7 +1049,11 @@ class _Scenario:
         ]
         pod_workloads = {pod.name: pod.workload for pod in self.cluster.pods}
         payload = build_ground_truth(
-            self.fault.root_cause(self.incident), in_window, pod_workloads, self.app.callers_of
+            self.fault.root_cause(self.incident),
+            in_window,
+            pod_workloads,
+            self.app.callers_of,
+            self.app.namespace,
         )
         name = f"synthetic-{self.fault_name}-{self.seed}"
         if self.variant in ("default", "raw"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from itbench_server.synth.faults import Group, Propagation, RootCause
 from itbench_server.synth.telemetry import Alert
-from itbench_server.synth.topology import callers_of
+from itbench_server.synth.topology import NAMESPACE, callers_of
 
 __all__ = ["build_ground_truth"]
 
@@ -30,6 +30,7 @@ def build_ground_truth(
     fired: list[Alert],
     pod_workloads: dict[str, str],
     callers: Callable[[str], list[str]] = callers_of,
+    namespace: str = NAMESPACE,
 ) -> dict[str, Any]:
     """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one); ``callers``
     gives the call graph of the incident's application."""
@@ -40,7 +41,7 @@ def build_ground_truth(
         return group.id
 
     def service_group(service: str) -> str:
-        return ensure(Group(f"{service}-service-1", "Service", [rf"{service}\b"]))
+        return ensure(Group(f"{service}-service-1", "Service", [rf"{service}\b"], namespace))
 
     alerts: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -59,7 +60,7 @@ def build_ground_truth(
                 quiet_services.append(service)
         elif "pod" in labels:
             workload = pod_workloads[labels["pod"]]
-            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"]))
+            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"], namespace))
         elif "deployment" in labels:
             # As ITBench's keys: a Deployment's replica alerts go to the workload's group already
             # in the key (its Pods, Deployment or Service); a Deployment group of its own would
@@ -72,11 +73,16 @@ def build_ground_truth(
                     if f"{name}-{part}-1" in groups
                 ),
                 "",
-            ) or ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"]))
+            ) or ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"], namespace))
         elif "horizontalpodautoscaler" in labels:
             name = labels["horizontalpodautoscaler"]
             group_id = ensure(
-                Group(f"{name}-horizontal-pod-autoscaler-1", "HorizontalPodAutoscaler", [rf"^{name}$"])
+                Group(
+                    f"{name}-horizontal-pod-autoscaler-1",
+                    "HorizontalPodAutoscaler",
+                    [rf"^{name}$"],
+                    namespace,
+                )
             )
         else:
             continue

@@ -448,6 +448,9 @@ class Traffic:
         spans.append(client)
         failure = self.disruption.client_failure(start, caller, call.service, call.operation)
         target_pod = self._pod(call.workload or call.service, start) if failure is None else None
+        if target_pod is None and failure is None and call.workload:
+            # the pinned version has no ready pod: the Service's endpoints are its other versions
+            target_pod = self._pod(call.service, start)
         if failure is None and target_pod is None:
             failure = _refused(caller, call.service, self.cluster)
         if failure is not None:
