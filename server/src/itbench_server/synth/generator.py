@@ -263,12 +263,14 @@ def generate_scenario(
     Deterministic: the same (fault, seed, size, variant) gives byte-identical files. The cluster,
     the fault's target and the alerts depend on (fault, seed) only; ``size`` changes how much
     traffic is written and ``variant`` only how values are printed and files are laid out.
-    ``params`` fix the fault's target and details instead of drawing them from the seed.
+    ``params`` fix the fault's target and details instead of drawing them from the seed;
+    ``params["application"]`` picks the application (default: the first the fault runs on).
     """
     _check_fault(fault)
     _check_options(seed, variant)
     options = dict(params or {})
-    app = _application(options.pop("application", DEMO.name))
+    # the fault's first application unless the parameters name one (``application="bookinfo"``)
+    app = _application(options.pop("application", FAULTS[fault].applications[0]))
     return _write(fault, [Injection(fault, options)], seed, out, size, variant, force, app)
 
 
@@ -408,7 +410,10 @@ def scenario_noise(fault: str, seed: int) -> Noise:
     """The background noise planted in the scenario of ``(fault, seed)`` (the same at every size
     and variant): which catalogue entries, on which objects, and the alerts they fire."""
     _check_fault(fault)
-    return _Scenario(fault, [Injection(fault)], seed, SIZES["tiny"], "default", Path(), simulate=False).noise
+    app = _application(FAULTS[fault].applications[0])
+    return _Scenario(
+        fault, [Injection(fault)], seed, SIZES["tiny"], "default", Path(), simulate=False, app=app
+    ).noise
 
 
 class _Scenario:
@@ -464,12 +469,10 @@ class _Scenario:
         )
         self.fault.inject(self.incident)
         self.fault.run_waiters(self.incident)
-        if app is DEMO:
+        if app is DEMO:  # the load generator and the collector are the demo's
             self._routine_change(random.Random(f"{key}:routine"))
             add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
-            self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
-        else:  # the noise catalogue names the demo's workloads and ConfigMaps
-            self.noise = Noise()
+        self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
         if not simulate:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())

@@ -200,7 +200,7 @@ class StrictMtlsFault(Fault):
     def __init__(self, rng: random.Random, params: dict[str, Any] | None = None) -> None:
         super().__init__(rng, params)
         self.target: str = self.param("target", lambda: "productpage-v1")
-        self.policy: str = self.param("policy", lambda: f"{self.target}-strict-mtls")
+        self.policy: str = self.param("policy", lambda: f"{self.target}-mtls")
         self.service = self.target.rsplit("-v", 1)[0]
         self.since = 0
         self.namespace = ""
