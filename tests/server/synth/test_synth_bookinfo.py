@@ -231,3 +231,31 @@ def test_kubectl_lists_the_gateway_and_the_authorization_policy(
         assert "authorizationpolicy.security.istio.io/bookinfo-gateway-deny" in listing
         labels = kubectl("get", "ns", "book-info", "--show-labels")
         assert "istio.io/dataplane-mode=ambient" in labels
+
+
+def _series(scenario: Path, service: str, metric: str, **match: str) -> list[float]:
+    """The values over time of ``metric`` in ``service``'s file whose tags hold ``match``."""
+    out = []
+    for row in _read(scenario / "metrics" / f"service_{service}_raw.tsv"):
+        if row["metric_name"] != metric:
+            continue
+        tags = row["tags"]
+        if all(f"'{key}': '{value}'" in tags for key, value in match.items()):
+            out.append(float(row["value"]))
+    return out
+
+
+def test_istio_metrics_count_the_denied_requests_and_the_connections_that_stop(like: dict[int, Path]) -> None:
+    scenario = like[47]
+    denied = _series(scenario, "productpage", "istio_requests_total", response_code="403")
+    assert denied and denied[-1] > denied[0]
+    opened = _series(
+        scenario,
+        "productpage",
+        "istio_tcp_connections_opened_total",
+        source_workload="bookinfo-gateway-istio",
+    )
+    assert opened[0] > 0
+    assert opened[-1] == opened[-5]  # no connection to productpage in the last minutes
+    to_ratings = _series(scenario, "ratings", "istio_tcp_connections_opened_total")
+    assert to_ratings[-1] == to_ratings[-5]

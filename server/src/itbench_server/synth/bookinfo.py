@@ -37,6 +37,7 @@ __all__ = [
     "GATEWAY_SERVICE",
     "ISTIO_NAMESPACE",
     "ISTIO_VERSION",
+    "MeshStats",
     "bookinfo_request_log",
 ]
 
@@ -464,3 +465,92 @@ BOOKINFO: Final = Application(
     install=_install,
     request_log=bookinfo_request_log,
 )
+
+
+class MeshStats:
+    """Istio's standard metrics of the simulated traffic, per 10-second slot.
+
+    ``istio_requests_total`` is reported by the gateway (the only L7 proxy in the namespace:
+    without waypoints, ambient mode sees HTTP only there), per destination Service and response
+    code; ``istio_tcp_connections_opened_total`` by ztunnel, one connection per call that reached
+    a pod (source and destination workloads). A call refused before it left, or sent to a pod
+    outside the mesh, opens none.
+    """
+
+    def __init__(self, start: int, end: int, slot: int) -> None:
+        self.start = start
+        self.slot = slot
+        self.slots = (end - start) // slot + 1
+        # (source workload, destination service, destination workload, response code) -> per slot
+        self.requests: dict[tuple[str, str, str, str], list[int]] = {}
+        # (source workload, destination service, destination workload) -> per slot
+        self.connections: dict[tuple[str, str, str], list[int]] = {}
+
+    def _bump(self, table: dict[Any, list[int]], key: Any, at: int) -> None:
+        index = (at - self.start) // self.slot
+        if 0 <= index < self.slots:
+            table.setdefault(key, [0] * self.slots)[index] += 1
+
+    def add(self, spans: list[Any]) -> None:
+        """One request's spans (a client span is the parent of the server span it reached)."""
+        by_id = {span.span_id: span for span in spans}
+        reached = {span.parent_id: span for span in spans if span.kind == "Server" and span.parent_id}
+        for span in spans:
+            if span.kind == "Server" and span.parent_id in by_id:
+                parent = by_id[span.parent_id]
+                if parent.kind == "Client" and span.pod is not None:
+                    source = parent.pod.workload if parent.pod is not None else "unknown"
+                    self._bump(self.connections, (source, span.service, span.pod.workload), span.start)
+            if span.kind == "Client" and span.service == GATEWAY_SERVICE:
+                server = reached.get(span.span_id)
+                destination = span.attributes.get("upstream_cluster", "productpage")
+                workload = server.pod.workload if server is not None and server.pod is not None else "unknown"
+                code = span.attributes.get("http.response.status_code", "200")
+                self._bump(self.requests, (GATEWAY_SERVICE, destination, workload, code), span.start)
+
+    @staticmethod
+    def _cumulative(series: list[int], upto: int, uptime_slots: float) -> float:
+        # counters started at install time: the first slot's rate over the uptime, then the slots
+        return series[0] * uptime_slots + sum(series[: max(0, upto)])
+
+    def samples(
+        self, service: str, t: int, uptime: int, namespace: str
+    ) -> list[tuple[str, float, dict[str, str]]]:
+        """(metric, cumulative value, labels) of the series whose destination is ``service``."""
+        upto = (t - self.start) // self.slot + 1
+        uptime_slots = uptime / self.slot
+        out: list[tuple[str, float, dict[str, str]]] = []
+        for (source, destination, workload, code), series in sorted(self.requests.items()):
+            if destination != service:
+                continue
+            value = self._cumulative(series, upto, uptime_slots if code == "200" else 0.0)
+            if value:
+                labels = {
+                    "destination_service": f"{destination}.{namespace}.svc.cluster.local",
+                    "destination_service_name": destination,
+                    "destination_workload": workload,
+                    "destination_workload_namespace": namespace,
+                    "reporter": "source",
+                    "request_protocol": "http",
+                    "response_code": code,
+                    "source_workload": source,
+                    "source_workload_namespace": namespace,
+                }
+                out.append(("istio_requests_total", value, labels))
+        for (source, destination, workload), series in sorted(self.connections.items()):
+            if destination != service:
+                continue
+            value = self._cumulative(series, upto, uptime_slots)
+            if value:
+                labels = {
+                    "destination_service": f"{destination}.{namespace}.svc.cluster.local",
+                    "destination_service_name": destination,
+                    "destination_workload": workload,
+                    "destination_workload_namespace": namespace,
+                    "reporter": "destination",
+                    "request_protocol": "tcp",
+                    "source_workload": source,
+                    "source_workload_namespace": namespace,
+                }
+                out.append(("istio_tcp_connections_opened_total", value, labels))
+        return out

@@ -18,7 +18,7 @@ import yaml
 
 from itbench_server.errors import GeneratorError
 from itbench_server.synth.application import DEMO, Application
-from itbench_server.synth.bookinfo import BOOKINFO
+from itbench_server.synth.bookinfo import BOOKINFO, MeshStats
 from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, EventRecord, JsonObject, Pod, iso_micro
 from itbench_server.synth.faults import FAULT_TYPES, Fault, FaultSet, Incident, LogLine
 from itbench_server.synth.formats import VARIANTS, Style, TsvWriter, quote
@@ -496,12 +496,17 @@ class _Scenario:
     def _simulate(self, rng: random.Random) -> SpanStats:
         sim_start = self.start - 6 * MINUTE
         stats = SpanStats(sim_start, self.end)
+        # Istio's metrics, from the same simulated requests (BookInfo runs in the mesh)
+        self.mesh = MeshStats(sim_start, self.end, SLOT) if self.app is BOOKINFO else None
         traffic = Traffic(self.cluster, self.disruption, rng)
         slot = sim_start
         while slot < self.end:
             for _ in range(SIMULATED_REQUESTS_PER_SLOT):
-                for span in traffic.run(slot + rng.randrange(0, SLOT)).spans:
+                spans = traffic.run(slot + rng.randrange(0, SLOT)).spans
+                for span in spans:
                     stats.add(span)
+                if self.mesh is not None:
+                    self.mesh.add(spans)
             # A flooding load generator adds home-page requests on top.
             for _ in range(round(SIMULATED_REQUESTS_PER_SLOT * self.disruption.flood(slot))):
                 for span in traffic.run(slot + rng.randrange(0, SLOT), self.home).spans:
@@ -949,6 +954,23 @@ class _Scenario:
                             status_code,
                         ]
                     )
+                if self.mesh is not None:
+                    for metric, value, labels in self.mesh.samples(
+                        service, t, self.start - self.cluster.installed, namespace
+                    ):
+                        rows.append(
+                            [
+                                metric,
+                                style.ts(t),
+                                style.number(float(int(value * scale))),
+                                service,
+                                namespace,
+                                "",
+                                style.attrs({**labels, "namespace": namespace}),
+                                "counter",
+                                "",
+                            ]
+                        )
                 if service == "accounting":
                     total = sum(self.stats.database[: max(0, (t - self.stats.start) // SLOT + 1)])
                     tags = {
