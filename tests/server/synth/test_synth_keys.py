@@ -117,10 +117,7 @@ def _generated_key(scenario: Path) -> GroundTruth:
 
 @pytest.mark.parametrize(
     "number",
-    [
-        pytest.param(n, id=f"scenario-{n}-{'+'.join(sorted(set(_fault_types(n))))}")
-        for n in REAL_KEYS
-    ],
+    [pytest.param(n, id=f"scenario-{n}-{'+'.join(sorted(set(_fault_types(n))))}") for n in REAL_KEYS],
 )
 def test_a_look_alike_key_accepts_exactly_the_root_causes_the_real_key_accepts(
     lookalikes: dict[int, Path], number: int

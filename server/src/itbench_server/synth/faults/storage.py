@@ -23,7 +23,9 @@ __all__ = ["STORAGE_FAULTS", "MissingVolumeClaimFault"]
 
 class MissingVolumeClaimFault(Fault):
     name = "missing-pvc"
-    summary = "a Deployment's pods mount a PersistentVolumeClaim that does not exist and stay Pending"
+    summary = (
+        "a BookInfo Deployment's pods mount a PersistentVolumeClaim that does not exist and stay Pending"
+    )
     itbench_id = "nonexistent-kubernetes-workload-persistent-volume-claim"
     applications: ClassVar[tuple[str, ...]] = ("bookinfo",)
 
