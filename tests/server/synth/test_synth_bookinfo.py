@@ -166,6 +166,9 @@ def test_a_missing_volume_claim_leaves_the_new_reviews_v3_pod_pending(like: dict
         if "persistentVolumeClaim" in v
     ]
     assert claims == ["reviews-v3-pvc"]
+    [container] = last["spec"]["containers"]
+    assert container["name"] == "reviews"  # named after its app, as in Istio's manifest
+    assert container["volumeMounts"][0]["name"] == last["spec"]["volumes"][-1]["name"]
     assert not _listed(scenario, "PersistentVolumeClaim")  # the claim does not exist
     scheduling = [
         event
@@ -206,6 +209,11 @@ def test_a_fault_refuses_an_application_it_does_not_know(tmp_path: Path) -> None
         generate_scenario("bad-image", 0, tmp_path / "b", size="tiny", params={"application": "bookinfo"})
     with pytest.raises(GeneratorError, match="unknown application"):
         generate_scenario("bad-image", 0, tmp_path / "c", size="tiny", params={"application": "nope"})
+
+
+def test_a_missing_claim_in_a_container_the_workload_lacks_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match="has no container 'sidecar'"):
+        generate_scenario("missing-pvc", 0, tmp_path / "s", size="tiny", params={"container": "sidecar"})
 
 
 def test_a_bookinfo_fault_runs_on_bookinfo_by_default(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ class Application:
     # services whose client calls ``NoRequestsOpened`` watches (the mesh's TCP connections)
     opens_connections: tuple[str, ...] = ()
     instrumented: bool = True  # workloads carry the OpenTelemetry SDK's variables
+    # a Deployment's main container where it is not named after the Deployment (BookInfo's reviews-v3: reviews)
+    container_names: tuple[tuple[str, str], ...] = ()
     install: Callable[[Cluster, int], None] | None = None
     # a server span's log line (severity, body) in the service's style; None: logs.request_log
     request_log: Callable[[Any, random.Random], tuple[str, str] | None] | None = None
@@ -117,6 +119,14 @@ class Application:
             if service.name not in found and service.workloads:
                 found[service.name] = found[service.workloads[0]]
         return found
+
+    @cached_property
+    def _containers(self) -> dict[str, str]:
+        return dict(self.container_names)
+
+    def container_of(self, workload: str) -> str:
+        """The name of ``workload``'s main container."""
+        return self._containers.get(workload, workload)
 
     def service(self, name: str) -> ServiceSpec | None:
         return next((service for service in self.services if service.name == name), None)

@@ -462,6 +462,11 @@ BOOKINFO: Final = Application(
     service_account=_service_account,
     opens_connections=(GATEWAY_SERVICE, "productpage", "reviews"),
     instrumented=False,
+    # Istio's manifest names each container after its app (reviews-v3's container is reviews)
+    container_names=(
+        *((w.name, _app_of(w.name)) for w in _WORKLOADS if w.name != GATEWAY_SERVICE),
+        (GATEWAY_SERVICE, "istio-proxy"),
+    ),
     install=_install,
     request_log=bookinfo_request_log,
 )

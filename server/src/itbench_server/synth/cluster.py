@@ -431,7 +431,7 @@ class Cluster:
             "resourceVersion": str(self.resource_version),
         }
         if container:
-            ref["fieldPath"] = f"spec.containers{{{pod.workload}}}"
+            ref["fieldPath"] = f"spec.containers{{{self.app.container_of(pod.workload)}}}"
         return ref
 
     def ref(self, kind: str, name: str, namespace: str, uid: str, api_version: str) -> JsonObject:
@@ -462,7 +462,7 @@ class Cluster:
         if not self.app.instrumented:  # no OpenTelemetry SDK: only the workload's own variables
             env = [{"name": key, "value": value} for key, value in workload.env]
         container: JsonObject = {
-            "name": workload.name,
+            "name": self.app.container_of(workload.name),
             "image": workload.container_image,
             "imagePullPolicy": "IfNotPresent",
             "env": env,
@@ -546,7 +546,11 @@ class Cluster:
                         "f:template": {
                             "f:spec": {
                                 "f:containers": {
-                                    f'k:{{"name":"{workload.name}"}}': {".": {}, "f:image": {}, "f:env": {}}
+                                    f'k:{{"name":"{self.app.container_of(workload.name)}"}}': {
+                                        ".": {},
+                                        "f:image": {},
+                                        "f:env": {},
+                                    }
                                 }
                             }
                         },
@@ -664,7 +668,7 @@ class Cluster:
             pulled,
             self.pod_ref(pod),
             "Created",
-            f"Created container: {pod.workload}",
+            f"Created container: {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -672,7 +676,7 @@ class Cluster:
             pulled + SECOND,
             self.pod_ref(pod),
             "Started",
-            f"Started container {pod.workload}",
+            f"Started container {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -682,7 +686,7 @@ class Cluster:
             at,
             self.pod_ref(pod),
             "Killing",
-            f"Stopping container {pod.workload}",
+            f"Stopping container {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -1350,10 +1354,12 @@ class Cluster:
         if not state.ready:
             for condition in conditions[1:3]:
                 condition["reason"] = "ContainersNotReady"
-                condition["message"] = f"containers with unready status: [{pod.workload}]"
+                condition["message"] = (
+                    f"containers with unready status: [{self.app.container_of(pod.workload)}]"
+                )
         statuses = []
         for container in pod.template["spec"]["containers"]:
-            main = container["name"] == pod.workload
+            main = container["name"] == self.app.container_of(pod.workload)
             container_state: JsonObject
             if main and state.waiting:
                 waiting: JsonObject = {"reason": state.waiting}

@@ -543,7 +543,7 @@ class _Scenario:
                     {
                         "k8s.pod.name": pod.name,
                         "k8s.pod.uid": pod.uid,
-                        "k8s.container.name": pod.workload,
+                        "k8s.container.name": self.app.container_of(pod.workload),
                         "k8s.deployment.name": pod.workload,
                         "k8s.node.name": pod.node,
                     }

@@ -347,6 +347,7 @@ class AlertEvaluator:
     def _kube(self, out: list[Alert], t: int) -> None:
         cluster = self.cluster
         namespace = cluster.app.namespace
+        container_of = cluster.app.container_of
         base = {"job": "kube-state-metrics", "namespace": namespace, "severity": "warning"}
         for pod in sorted(cluster.pods, key=lambda p: p.name):
             if not pod.exists(t) or pod.created > t:
@@ -376,8 +377,12 @@ class AlertEvaluator:
                     5 * MINUTE,
                     Alert(
                         "KubeContainerWaiting",
-                        {"alertname": "KubeContainerWaiting", **labels, "container": pod.workload},
-                        f"pod/{pod.name} in namespace {namespace} on container {pod.workload} has been in waiting state for longer than 1 hour.",
+                        {
+                            "alertname": "KubeContainerWaiting",
+                            **labels,
+                            "container": container_of(pod.workload),
+                        },
+                        f"pod/{pod.name} in namespace {namespace} on container {container_of(pod.workload)} has been in waiting state for longer than 1 hour.",
                         0,
                         1.0,
                         "warning",
@@ -397,10 +402,10 @@ class AlertEvaluator:
                     {
                         "alertname": "KubePodCrashLooping",
                         **labels,
-                        "container": pod.workload,
+                        "container": container_of(pod.workload),
                         "reason": "CrashLoopBackOff",
                     },
-                    f'Pod {namespace}/{pod.name} ({pod.workload}) is in waiting state (reason: "CrashLoopBackOff").',
+                    f'Pod {namespace}/{pod.name} ({container_of(pod.workload)}) is in waiting state (reason: "CrashLoopBackOff").',
                     0,
                     1.0,
                     "warning",
@@ -490,7 +495,7 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
     state = pod.state(t)
     workload = cluster.app.workload_by_name[pod.workload]
     namespace = cluster.app.namespace
-    container = {"container": pod.workload, "namespace": namespace, "pod": pod.name}
+    container = {"container": cluster.app.container_of(pod.workload), "namespace": namespace, "pod": pod.name}
     samples = [
         PodSample(
             "kube_pod_status_phase", 1.0, {"namespace": namespace, "phase": state.phase, "pod": pod.name}

@@ -34,7 +34,8 @@ class MissingVolumeClaimFault(Fault):
         self.target: str = self.param(
             "target", lambda: rng.choice(("reviews-v3", "ratings-v1", "details-v1"))
         )
-        self.container: str = self.param("container", lambda: self.target)
+        # the container that mounts the claim; by default the workload's main container
+        self.container: str = self.param("container", lambda: "")
         self.claim: str = self.param("claim", lambda: f"{self.target}-pvc")
         self.message = (
             f'0/4 nodes are available: persistentvolumeclaim "{self.claim}" not found. '
@@ -50,7 +51,7 @@ class MissingVolumeClaimFault(Fault):
         spec.setdefault("volumes", []).append(
             {"name": f"{self.target}-data", "persistentVolumeClaim": {"claimName": self.claim}}
         )
-        container = spec["containers"][0]
+        container = next(c for c in spec["containers"] if c["name"] == self.container)
         container.setdefault("volumeMounts", []).append(
             {"mountPath": "/opt/data", "name": f"{self.target}-data"}
         )
@@ -60,6 +61,10 @@ class MissingVolumeClaimFault(Fault):
         if self.target not in cluster.deployments:
             raise GeneratorError(f"fault {self.name!r}: unknown workload {self.target!r}")
         self.namespace = cluster.app.namespace
+        self.container = self.container or cluster.app.container_of(self.target)
+        template = cluster.deployments[self.target].spec(incident.fault_at)[0]["template"]
+        if all(c["name"] != self.container for c in template["spec"]["containers"]):
+            raise GeneratorError(f"fault {self.name!r}: {self.target} has no container {self.container!r}")
         _replicaset, pods = cluster.rollout(
             self.target,
             incident.fault_at,
