@@ -51,7 +51,9 @@ def build_ground_truth(
         labels = alert.labels
         if alert.name == "Watchdog":
             continue
-        if "service_name" in labels:
+        if "service_name" in labels and root.alerts_to is not None:
+            group_id = root.alerts_to
+        elif "service_name" in labels:
             service = labels["service_name"]
             group_id = service_group(service)
             if alert.name in ("HighRequestErrorRate", "HighRequestLatency") and service not in error_services:

@@ -113,6 +113,9 @@ class RootCause:
     origins: dict[str, str]  # traced service where symptoms start -> its group id
     fault: list[dict[str, Any]]
     actions: list[str]
+    # a group every service alert belongs to, where ITBench's key puts a namespace-wide fault's
+    # alerts on the root itself (48) rather than on the services that fired them
+    alerts_to: str | None = None
 
 
 @dataclass

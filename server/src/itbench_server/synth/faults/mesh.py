@@ -160,22 +160,27 @@ class AmbientModeDisabledFault(Fault):
 
     def root_cause(self, incident: Incident) -> RootCause:
         namespace = incident.cluster.app.namespace
-        root, gateway = "bookinfo-namespace-1", f"{GATEWAY_SERVICE}-service-1"
+        root = "bookinfo-namespace-1"
+        # As ITBench's key: the Namespace alone, its propagations and alerts on itself.
         return RootCause(
-            groups=[
-                Group(root, "Namespace", [namespace], namespace=namespace, root_cause=True),
-                Group(gateway, "Service", [rf"{GATEWAY_SERVICE}\b"], namespace=namespace),
-            ],
+            groups=[Group(root, "Namespace", [namespace], namespace=namespace, root_cause=True)],
             aliases=[[root]],
             propagations=[
                 Propagation(
                     root,
-                    gateway,
+                    root,
                     f"Ambient mode is disabled for the {namespace} namespace",
-                    "the pods leave the service mesh: the gateway's requests find no mesh endpoint",
-                )
+                    "the pods leave the service mesh: the gateway's requests find no mesh endpoint, no traffic",
+                ),
+                Propagation(
+                    root,
+                    root,
+                    "services outside the mesh are unknown destinations",
+                    "the mesh's metrics show no requests opened or received",
+                ),
             ],
-            origins={GATEWAY_SERVICE: gateway},
+            origins={},
+            alerts_to=root,
             fault=[
                 {
                     "category": "Change",
