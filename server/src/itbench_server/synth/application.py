@@ -108,7 +108,6 @@ class Application:
     install: Callable[[Cluster, int], None] | None = None
     # a server span's log line (severity, body) in the service's style; None: logs.request_log
     request_log: Callable[[Any, random.Random], tuple[str, str] | None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def workload_by_name(self) -> dict[str, Workload]:

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import json
 import random
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from itbench_server.synth.application import Application, ServiceSpec
+from itbench_server.synth.cluster import Cluster, iso
 from itbench_server.synth.topology import Call, Flow, Workload
-
-if TYPE_CHECKING:
-    from itbench_server.synth.cluster import Cluster
 
 __all__ = [
     "AMBIENT_LABEL",
@@ -313,7 +311,7 @@ def _install(cluster: Cluster, at: int) -> None:
                         "reason": "Accepted",
                         "message": "Resource accepted",
                         "observedGeneration": 1,
-                        "lastTransitionTime": _iso(installed),
+                        "lastTransitionTime": iso(installed),
                     },
                     {
                         "type": "Programmed",
@@ -321,7 +319,7 @@ def _install(cluster: Cluster, at: int) -> None:
                         "reason": "Programmed",
                         "message": "Resource programmed, assigned to service(s) bookinfo-gateway-istio.book-info.svc.cluster.local:80",
                         "observedGeneration": 1,
-                        "lastTransitionTime": _iso(installed),
+                        "lastTransitionTime": iso(installed),
                     },
                 ],
             },
@@ -368,7 +366,7 @@ def _install(cluster: Cluster, at: int) -> None:
                                 "reason": "Accepted",
                                 "message": "Route was valid",
                                 "observedGeneration": 1,
-                                "lastTransitionTime": _iso(installed),
+                                "lastTransitionTime": iso(installed),
                             }
                         ],
                     }
@@ -377,12 +375,6 @@ def _install(cluster: Cluster, at: int) -> None:
         },
     )
     _istio_system(cluster, at)
-
-
-def _iso(ns: int) -> str:
-    from itbench_server.synth.cluster import iso
-
-    return iso(ns)
 
 
 def _istio_system(cluster: Cluster, at: int) -> None:
