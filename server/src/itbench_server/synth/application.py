@@ -105,6 +105,10 @@ class Application:
     instrumented: bool = True  # workloads carry the OpenTelemetry SDK's variables
     # a Deployment's main container where it is not named after the Deployment (BookInfo's reviews-v3: reviews)
     container_names: tuple[tuple[str, str], ...] = ()
+    # what a size in megabytes buys: bytes of one request's spans and logs (default variant), and
+    # of a window's objects, events, metrics and alerts (both measured)
+    bytes_per_request: int = 8_300
+    fixed_bytes: int = 4_000_000
     install: Callable[[Cluster, int], None] | None = None
     # a server span's log line (severity, body) in the service's style; None: logs.request_log
     request_log: Callable[[Any, random.Random], tuple[str, str] | None] | None = None

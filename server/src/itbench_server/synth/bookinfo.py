@@ -460,6 +460,9 @@ BOOKINFO: Final = Application(
         (GATEWAY_SERVICE, "istio-proxy"),
     ),
     install=_install,
+    # measured: 20 and 80 MB asked with the demo's figures wrote 10.0 and 43.7 MB (1 928 and 9 157 requests)
+    bytes_per_request=4_660,
+    fixed_bytes=1_000_000,
     request_log=bookinfo_request_log,
 )
 

@@ -141,8 +141,6 @@ _SCOPES: Final = {
     "envoy": ("", ""),
     "nginx": ("", ""),
 }
-_BYTES_PER_TRACE: Final = 8_300  # spans and logs of one request, default variant (measured)
-_FIXED_BYTES: Final = 4_000_000  # objects, events, metrics and alerts of a window (measured)
 
 
 @dataclass(frozen=True)
@@ -173,8 +171,8 @@ SIZES: Final[dict[str, SizePreset]] = {
 }
 
 
-def size_preset(size: str) -> SizePreset:
-    """A named preset, or a number of megabytes (``"50"``, ``"50MB"``)."""
+def size_preset(size: str, app: Application = DEMO) -> SizePreset:
+    """A named preset, or a number of megabytes (``"50"``, ``"50MB"``) of an incident of ``app``."""
     if size in SIZES:
         return SIZES[size]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:mb|MB|M|m)?", size.strip())
@@ -183,8 +181,8 @@ def size_preset(size: str) -> SizePreset:
     megabytes = float(match.group(1))
     if megabytes <= 0:
         raise GeneratorError(f"size must be a positive number of megabytes, got {size!r}")
-    budget = max(0.0, megabytes * 1_000_000 - _FIXED_BYTES)
-    traces = max(0.5, budget / _BYTES_PER_TRACE / (WINDOW / MINUTE))
+    budget = max(0.0, megabytes * 1_000_000 - app.fixed_bytes)
+    traces = max(0.5, budget / app.bytes_per_request / (WINDOW / MINUTE))
     step = 60 * SECOND if megabytes < 100 else 30 * SECOND
     return SizePreset(traces, step, 0.5 if megabytes < 100 else 0.8, 0.5 if megabytes < 100 else 1.0)
 
@@ -396,7 +394,7 @@ def _write(
     force: bool,
     app: Application = DEMO,
 ) -> Path:
-    preset = size_preset(str(size))
+    preset = size_preset(str(size), app)
     scenario = _Scenario(
         label, injections, seed, preset, variant, Path(out), app=app
     )  # checks the parameters
