@@ -267,3 +267,9 @@ def test_istio_metrics_count_the_denied_requests_and_the_connections_that_stop(l
     assert opened[-1] == opened[-5]  # no connection to productpage in the last minutes
     to_ratings = _series(scenario, "ratings", "istio_tcp_connections_opened_total")
     assert to_ratings[-1] == to_ratings[-5]
+
+
+def test_a_size_in_megabytes_holds_for_bookinfo_too(tmp_path: Path) -> None:
+    scenario = generate_scenario("strict-mtls", 1, tmp_path / "s", size="12")
+    written = sum(path.stat().st_size for path in scenario.rglob("*") if path.is_file())
+    assert 10_000_000 < written < 14_000_000
