@@ -25,7 +25,7 @@ KNOWN_DIFFERENCES: dict[int, str] = {
     33: "the real key names only ad although cart got the same injection; the look-alike keys both",
     58: "the real key is a copy of scenario 59's (a ConfigMap 'features'); the scenario scales accounting to zero",
 }
-# BookInfo scenarios: the generator models the OpenTelemetry Demo only.
+# BookInfo scenarios (Istio's BookInfo in ambient mode, namespace book-info).
 BOOKINFO = (36, 47, 48, 50, 53)
 
 
@@ -117,11 +117,7 @@ def _generated_key(scenario: Path) -> GroundTruth:
 
 @pytest.mark.parametrize(
     "number",
-    [
-        pytest.param(n, id=f"scenario-{n}-{'+'.join(sorted(set(_fault_types(n))))}")
-        for n in REAL_KEYS
-        if n not in BOOKINFO
-    ],
+    [pytest.param(n, id=f"scenario-{n}-{'+'.join(sorted(set(_fault_types(n))))}") for n in REAL_KEYS],
 )
 def test_a_look_alike_key_accepts_exactly_the_root_causes_the_real_key_accepts(
     lookalikes: dict[int, Path], number: int
@@ -140,7 +136,7 @@ def test_a_look_alike_key_accepts_exactly_the_root_causes_the_real_key_accepts(
 def test_every_public_scenario_with_a_scenario_file_has_a_look_alike() -> None:
     if not SCENARIO_FILES:
         pytest.skip("../shared (real ITBench scenarios) is absent")
-    missing = [n for n in SCENARIO_FILES if n not in LIKE and n not in BOOKINFO]
+    missing = [n for n in SCENARIO_FILES if n not in LIKE]
     assert not missing
 
 
@@ -150,9 +146,15 @@ def test_every_fault_type_the_public_scenarios_inject_has_a_fault() -> None:
     from itbench_server.synth import FAULTS
 
     ours = {fault.itbench_id for fault in FAULTS.values()}
-    used = {fault_type for n in SCENARIO_FILES if n not in BOOKINFO for fault_type in _fault_types(n)}
+    used = {fault_type for n in SCENARIO_FILES for fault_type in _fault_types(n)}
     assert used - ours == set()
 
 
 def test_the_extra_look_alikes_of_the_aa_set_exist() -> None:
     assert {9, 26, 38, 83, 105} <= LIKE
+
+
+def test_the_bookinfo_look_alikes_run_on_bookinfo() -> None:
+    from itbench_server.synth import LOOKALIKES
+
+    assert {row.number for row in LOOKALIKES if row.application == "bookinfo"} == set(BOOKINFO)

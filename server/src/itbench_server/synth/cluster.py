@@ -18,12 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from itbench_server.synth.application import DEMO, Application
 from itbench_server.synth.topology import (
-    CHART,
     DEMO_VERSION,
-    NAMESPACE,
-    WORKLOAD_BY_NAME,
-    WORKLOADS,
     Workload,
 )
 
@@ -261,22 +258,6 @@ class EventRecord:
     event: JsonObject
 
 
-def _labels(name: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/component": name,
-        "app.kubernetes.io/instance": "otel-demo",
-        "app.kubernetes.io/managed-by": "Helm",
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/part-of": "opentelemetry-demo",
-        "app.kubernetes.io/version": DEMO_VERSION,
-        "helm.sh/chart": CHART,
-    }
-
-
-def _selector(name: str) -> dict[str, str]:
-    return {"opentelemetry.io/name": name}
-
-
 def _managed_fields(manager: str, operation: str, at: int, fields: JsonObject) -> JsonObject:
     return {
         "apiVersion": "apps/v1" if "spec" in fields else "v1",
@@ -291,7 +272,8 @@ def _managed_fields(manager: str, operation: str, at: int, fields: JsonObject) -
 class Cluster:
     """Every recorded object of the synthetic cluster, as functions of time."""
 
-    def __init__(self, rng: random.Random, start: int, end: int) -> None:
+    def __init__(self, rng: random.Random, start: int, end: int, app: Application = DEMO) -> None:
+        self.app = app
         self.rng = rng
         self.ids = Ids(rng)
         self.start = start
@@ -309,6 +291,15 @@ class Cluster:
         self._versions: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # ---------------------------------------------------------------- helpers
+    def release_annotations(self) -> dict[str, str]:
+        """The Helm release annotations of the application's objects (none when applied with kubectl)."""
+        if self.app.release is None:
+            return {}
+        return {
+            "meta.helm.sh/release-name": self.app.release,
+            "meta.helm.sh/release-namespace": self.app.namespace,
+        }
+
     def next_version(self) -> str:
         self.resource_version += self.rng.randrange(1, 40)
         return str(self.resource_version)
@@ -353,23 +344,20 @@ class Cluster:
         rate its pods' ``container_cpu_usage_seconds_total`` grows at) as a share of that request.
         """
         request_millis = 100
-        requests = {"cpu": f"{request_millis}m", "memory": f"{WORKLOAD_BY_NAME[name].memory_limit_mi}Mi"}
+        requests = {"cpu": f"{request_millis}m", "memory": f"{self.app.workload_by_name()[name].memory_limit_mi}Mi"}
         for _at, spec, _generation in self.deployments[name].versions:
             spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         for replicaset in self.replicasets.values():
             if replicaset.deployment == name:
                 replicaset.template["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
-        usage_millis = WORKLOAD_BY_NAME[name].cpu_millis
+        usage_millis = self.app.workload_by_name()[name].cpu_millis
         meta = self.metadata(
             name,
-            NAMESPACE,
+            self.app.namespace,
             self.installed,
             generation=1,
             labels={"app.kubernetes.io/component": name, "app.kubernetes.io/managed-by": "Helm"},
-            annotations={
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            annotations=self.release_annotations(),
         )
         if helm_managed_fields:
             meta["managedFields"] = [
@@ -548,12 +536,12 @@ class Cluster:
             "apiVersion": "v1",
             "kind": "Pod",
             "name": pod.name,
-            "namespace": NAMESPACE,
+            "namespace": self.app.namespace,
             "uid": pod.uid,
             "resourceVersion": str(self.resource_version),
         }
         if container:
-            ref["fieldPath"] = f"spec.containers{{{pod.workload}}}"
+            ref["fieldPath"] = f"spec.containers{{{self.app.container_of(pod.workload)}}}"
         return ref
 
     def ref(self, kind: str, name: str, namespace: str, uid: str, api_version: str) -> JsonObject:
@@ -581,8 +569,10 @@ class Cluster:
         ]
         env.extend({"name": key, "value": value} for key, value in workload.env)
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector:4317"})
+        if not self.app.instrumented:  # no OpenTelemetry SDK: only the workload's own variables
+            env = [{"name": key, "value": value} for key, value in workload.env]
         container: JsonObject = {
-            "name": workload.name,
+            "name": self.app.container_of(workload.name),
             "image": workload.container_image,
             "imagePullPolicy": "IfNotPresent",
             "env": env,
@@ -611,9 +601,8 @@ class Cluster:
         return {
             "metadata": {
                 "labels": {
-                    **_selector(workload.name),
-                    "app.kubernetes.io/component": workload.name,
-                    "app.kubernetes.io/name": workload.name,
+                    **self.app.selector(workload.name),
+                    **self.app.pod_labels(workload.name),
                 }
             },
             "spec": {
@@ -622,8 +611,8 @@ class Cluster:
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},
-                "serviceAccount": "otel-demo",
-                "serviceAccountName": "otel-demo",
+                "serviceAccount": self.app.service_account(workload.name),
+                "serviceAccountName": self.app.service_account(workload.name),
                 "terminationGracePeriodSeconds": 30,
             },
         }
@@ -637,7 +626,7 @@ class Cluster:
             "progressDeadlineSeconds": 600,
             "replicas": workload.replicas,
             "revisionHistoryLimit": 10,
-            "selector": {"matchLabels": _selector(workload.name)},
+            "selector": {"matchLabels": self.app.selector(workload.name)},
             "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}, "type": "RollingUpdate"},
             "template": template,
         }
@@ -645,7 +634,7 @@ class Cluster:
         deployment = Deployment(workload, self.ids.uid(), created, [(created, spec, 1)])
         deployment.managed_fields = [
             _managed_fields(
-                "helm",
+                self.app.manager,
                 "Update",
                 created,
                 {
@@ -667,7 +656,11 @@ class Cluster:
                         "f:template": {
                             "f:spec": {
                                 "f:containers": {
-                                    f'k:{{"name":"{workload.name}"}}': {".": {}, "f:image": {}, "f:env": {}}
+                                    f'k:{{"name":"{self.app.container_of(workload.name)}"}}': {
+                                        ".": {},
+                                        "f:image": {},
+                                        "f:env": {},
+                                    }
                                 }
                             }
                         },
@@ -765,7 +758,7 @@ class Cluster:
             at,
             self.pod_ref(pod, container=False),
             "Scheduled",
-            f"Successfully assigned {NAMESPACE}/{pod.name} to {pod.node}",
+            f"Successfully assigned {self.app.namespace}/{pod.name} to {pod.node}",
             component="default-scheduler",
         )
 
@@ -785,7 +778,7 @@ class Cluster:
             pulled,
             self.pod_ref(pod),
             "Created",
-            f"Created container: {pod.workload}",
+            f"Created container: {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -793,7 +786,7 @@ class Cluster:
             pulled + SECOND,
             self.pod_ref(pod),
             "Started",
-            f"Started container {pod.workload}",
+            f"Started container {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -803,7 +796,7 @@ class Cluster:
             at,
             self.pod_ref(pod),
             "Killing",
-            f"Stopping container {pod.workload}",
+            f"Stopping container {self.app.container_of(pod.workload)}",
             component="kubelet",
             host=pod.node,
         )
@@ -812,10 +805,10 @@ class Cluster:
         self._pod_ready_cache.clear()
 
     def deployment_ref(self, name: str) -> JsonObject:
-        return self.ref("Deployment", name, NAMESPACE, self.deployments[name].uid, "apps/v1")
+        return self.ref("Deployment", name, self.app.namespace, self.deployments[name].uid, "apps/v1")
 
     def replicaset_ref(self, replicaset: ReplicaSet) -> JsonObject:
-        return self.ref("ReplicaSet", replicaset.name, NAMESPACE, replicaset.uid, "apps/v1")
+        return self.ref("ReplicaSet", replicaset.name, self.app.namespace, replicaset.uid, "apps/v1")
 
     def current_replicaset(self, deployment: str, t: int) -> ReplicaSet:
         candidates = [
@@ -1349,16 +1342,12 @@ class Cluster:
         status["conditions"] = conditions
         meta = self.metadata(
             name,
-            NAMESPACE,
+            self.app.namespace,
             deployment.created,
             uid=deployment.uid,
-            labels=_labels(name),
+            labels=self.app.labels(name),
             generation=generation,
-            annotations={
-                "deployment.kubernetes.io/revision": str(revision),
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            annotations={"deployment.kubernetes.io/revision": str(revision), **self.release_annotations()},
         )
         managed = [m for m in deployment.managed_fields if m["time"] <= iso(t)]
         if len(deployment.managed_fields) > 2 or name in ("checkout", "frontend"):
@@ -1378,7 +1367,7 @@ class Cluster:
         labels = {**replicaset.template["metadata"]["labels"], "pod-template-hash": replicaset.template_hash}
         meta = self.metadata(
             replicaset.name,
-            NAMESPACE,
+            self.app.namespace,
             replicaset.created,
             uid=replicaset.uid,
             labels=labels,
@@ -1387,8 +1376,7 @@ class Cluster:
                 "deployment.kubernetes.io/desired-replicas": str(desired),
                 "deployment.kubernetes.io/max-replicas": str(desired + 1),
                 "deployment.kubernetes.io/revision": str(replicaset.revision),
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
+                **self.release_annotations(),
             },
         )
         meta["ownerReferences"] = [
@@ -1426,7 +1414,7 @@ class Cluster:
             "replicas": desired,
             "selector": {
                 "matchLabels": {
-                    **_selector(replicaset.deployment),
+                    **self.app.selector(replicaset.deployment),
                     "pod-template-hash": replicaset.template_hash,
                 }
             },
@@ -1443,7 +1431,7 @@ class Cluster:
     def pod_body(self, pod: Pod, t: int) -> JsonObject:
         state = pod.state(t)
         labels = {**pod.template["metadata"]["labels"], "pod-template-hash": pod.template_hash}
-        meta = self.metadata(pod.name, NAMESPACE, pod.created, uid=pod.uid, labels=labels)
+        meta = self.metadata(pod.name, self.app.namespace, pod.created, uid=pod.uid, labels=labels)
         meta["generateName"] = f"{pod.replicaset}-"
         meta["ownerReferences"] = [
             {
@@ -1500,10 +1488,12 @@ class Cluster:
         if not state.ready:
             for condition in conditions[1:3]:
                 condition["reason"] = "ContainersNotReady"
-                condition["message"] = f"containers with unready status: [{pod.workload}]"
+                condition["message"] = (
+                    f"containers with unready status: [{self.app.container_of(pod.workload)}]"
+                )
         statuses = []
         for container in pod.template["spec"]["containers"]:
-            main = container["name"] == pod.workload
+            main = container["name"] == self.app.container_of(pod.workload)
             container_state: JsonObject
             if main and state.waiting:
                 waiting: JsonObject = {"reason": state.waiting}
@@ -1550,24 +1540,24 @@ class Cluster:
         """The Endpoints of every demo Service that exists at ``t``: the ready and not-ready pods
         its selector picks, on the Service's target port."""
         out: list[tuple[str, JsonObject]] = []
-        for workload in WORKLOADS:
-            if workload.port is None:
-                continue
-            record = self.static.get(("services", NAMESPACE, workload.name))
+        namespace = self.app.namespace
+        for spec in self.app.services:
+            record = self.static.get(("services", namespace, spec.name))
             service = record.at(t) if record is not None else None
             if service is None:
                 continue
-            port = service["spec"]["ports"][0].get("targetPort", workload.port)
-            selected = service["spec"].get("selector") == _selector(workload.name)
+            port = service["spec"]["ports"][0].get("targetPort", spec.port)
+            selected = service["spec"].get("selector") == spec.selector_map
             ready: list[JsonObject] = []
             not_ready: list[JsonObject] = []
-            for pod in sorted(self.pods_of(workload.name, t), key=lambda p: p.ip):
+            behind = [pod for workload in spec.workloads for pod in self.pods_of(workload, t)]
+            for pod in sorted(behind, key=lambda p: p.ip):
                 if not pod.state(t).scheduled or not selected:
                     continue
                 address = {
                     "ip": pod.ip,
                     "nodeName": pod.node,
-                    "targetRef": {"kind": "Pod", "name": pod.name, "namespace": NAMESPACE, "uid": pod.uid},
+                    "targetRef": {"kind": "Pod", "name": pod.name, "namespace": namespace, "uid": pod.uid},
                 }
                 (ready if pod.state(t).ready else not_ready).append(address)
             subset: JsonObject = {"ports": [{"name": "tcp-service", "port": port, "protocol": "TCP"}]}
@@ -1579,7 +1569,7 @@ class Cluster:
                 "apiVersion": "v1",
                 "kind": "Endpoints",
                 "metadata": self.metadata(
-                    workload.name, NAMESPACE, self.installed, labels=_labels(workload.name)
+                    spec.name, namespace, self.installed, labels=self.app.labels(spec.name)
                 ),
             }
             if ready or not_ready:
@@ -1591,15 +1581,19 @@ class Cluster:
     def build_static(self) -> None:
         """Namespaces, Nodes, Services, ConfigMaps, ServiceAccounts, CRDs and Chaos Mesh."""
         at = self.installed - 3 * 60 * MINUTE
-        for namespace in ("default", "kube-system", "chaos-mesh", NAMESPACE):
-            meta = self.metadata(namespace, None, at, labels={"kubernetes.io/metadata.name": namespace})
-            if namespace == NAMESPACE:
+        app_namespace = self.app.namespace
+        for namespace in (*self.app.system_namespaces, app_namespace):
+            labels = {"kubernetes.io/metadata.name": namespace}
+            if namespace == app_namespace:
+                labels.update(self.app.namespace_labels)
+            meta = self.metadata(namespace, None, at, labels=labels)
+            if namespace == app_namespace:
                 meta["annotations"] = {
                     "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
                         {
                             "apiVersion": "v1",
                             "kind": "Namespace",
-                            "metadata": {"annotations": {}, "name": NAMESPACE},
+                            "metadata": {"annotations": {}, "name": app_namespace},
                         },
                         separators=(",", ":"),
                     )
@@ -1717,27 +1711,20 @@ class Cluster:
                 },
             }
             self.add_static("nodes", at, body)
-        for workload in WORKLOADS:
-            if workload.port is None:
-                continue
+        for spec in self.app.services:
             cluster_ip = self.ids.cluster_ip()
-            self.cluster_ips[workload.name] = cluster_ip
-            ports = [
-                {"name": "tcp-service", "port": workload.port, "protocol": "TCP", "targetPort": workload.port}
-            ]
-            if workload.name == "flagd":
+            self.cluster_ips[spec.name] = cluster_ip
+            ports = [{"name": spec.port_name, "port": spec.port, "protocol": "TCP", "targetPort": spec.port}]
+            if spec.name == "flagd":
                 ports.append({"name": "tcp-service-0", "port": 4000, "protocol": "TCP", "targetPort": 4000})
             meta = self.metadata(
-                workload.name,
-                NAMESPACE,
+                spec.name,
+                app_namespace,
                 self.installed,
-                labels=_labels(workload.name),
-                annotations={
-                    "meta.helm.sh/release-name": "otel-demo",
-                    "meta.helm.sh/release-namespace": NAMESPACE,
-                },
+                labels=self.app.labels(spec.name),
+                annotations=self.release_annotations(),
             )
-            if workload.name == "frontend":
+            if spec.name == "frontend" and self.app is DEMO:
                 meta["managedFields"] = [
                     _managed_fields(
                         "helm",
@@ -1760,16 +1747,19 @@ class Cluster:
                         "ipFamilies": ["IPv4"],
                         "ipFamilyPolicy": "SingleStack",
                         "ports": ports,
-                        "selector": _selector(workload.name),
+                        "selector": spec.selector_map,
                         "sessionAffinity": "None",
                         "type": "ClusterIP",
                     },
                     "status": {"loadBalancer": {}},
                 },
             )
+        if self.app.install is not None:
+            self.app.install(self, at)
+            return
         for namespace, name in (
-            (NAMESPACE, "otel-demo"),
-            (NAMESPACE, "default"),
+            (app_namespace, "otel-demo"),
+            (app_namespace, "default"),
             ("chaos-mesh", "chaos-controller-manager"),
             ("chaos-mesh", "chaos-daemon"),
         ):
@@ -1816,7 +1806,7 @@ class Cluster:
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
-                    "metadata": self.metadata(name, NAMESPACE, self.installed),
+                    "metadata": self.metadata(name, app_namespace, self.installed),
                     "data": data,
                 },
             )
@@ -1833,13 +1823,10 @@ class Cluster:
     def flagd_configmap(self, content: str) -> JsonObject:
         meta = self.metadata(
             "flagd-config",
-            NAMESPACE,
+            self.app.namespace,
             self.installed,
-            labels=_labels("flagd"),
-            annotations={
-                "meta.helm.sh/release-name": "otel-demo",
-                "meta.helm.sh/release-namespace": NAMESPACE,
-            },
+            labels=self.app.labels("flagd"),
+            annotations=self.release_annotations(),
         )
         meta["managedFields"] = [
             _managed_fields("helm", "Update", self.installed, {"f:data": {".": {}, "f:demo.flagd.json": {}}})

@@ -17,6 +17,8 @@ from typing import IO, Any, Final
 import yaml
 
 from itbench_server.errors import GeneratorError
+from itbench_server.synth.application import DEMO, Application
+from itbench_server.synth.bookinfo import BOOKINFO, MeshStats
 from itbench_server.synth.cluster import (
     MINUTE,
     SECOND,
@@ -48,10 +50,11 @@ from itbench_server.synth.telemetry import (
     pod_samples,
     safe_file_part,
 )
-from itbench_server.synth.topology import FLOWS, NAMESPACE, TRACED, WORKLOAD_BY_NAME, WORKLOADS, Flow
+from itbench_server.synth.topology import FLOWS, Flow
 from itbench_server.synth.traffic import Traffic, exception_event
 
 __all__ = [
+    "APPLICATIONS",
     "FAULTS",
     "FAULT_OFFSET",
     "HOME",
@@ -76,6 +79,7 @@ __all__ = [
 ]
 
 FAULTS: Final[dict[str, type[Fault]]] = {fault.name: fault for fault in FAULT_TYPES}
+APPLICATIONS: Final[dict[str, Application]] = {app.name: app for app in (DEMO, BOOKINFO)}
 HOME: Final = next(flow for flow in FLOWS if flow.name == "home")
 
 LOG_COLUMNS: Final = (
@@ -152,8 +156,6 @@ _SCOPES: Final = {
     "envoy": ("", ""),
     "nginx": ("", ""),
 }
-_BYTES_PER_TRACE: Final = 8_300  # spans and logs of one request, default variant (measured)
-_FIXED_BYTES: Final = 5_000_000  # objects, events, metrics and alerts of a window (measured)
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,8 @@ SIZES: Final[dict[str, SizePreset]] = {
 }
 
 
-def size_preset(size: str) -> SizePreset:
-    """A named preset, or a number of megabytes (``"50"``, ``"50MB"``)."""
+def size_preset(size: str, app: Application = DEMO) -> SizePreset:
+    """A named preset, or a number of megabytes (``"50"``, ``"50MB"``) of an incident of ``app``."""
     if size in SIZES:
         return SIZES[size]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:mb|MB|M|m)?", size.strip())
@@ -194,8 +196,8 @@ def size_preset(size: str) -> SizePreset:
     megabytes = float(match.group(1))
     if megabytes <= 0:
         raise GeneratorError(f"size must be a positive number of megabytes, got {size!r}")
-    budget = max(0.0, megabytes * 1_000_000 - _FIXED_BYTES)
-    traces = max(0.5, budget / _BYTES_PER_TRACE / (WINDOW / MINUTE))
+    budget = max(0.0, megabytes * 1_000_000 - app.fixed_bytes)
+    traces = max(0.5, budget / app.bytes_per_request / (WINDOW / MINUTE))
     step = 60 * SECOND if megabytes < 100 else 30 * SECOND
     return SizePreset(traces, step, 0.5 if megabytes < 100 else 0.8, 0.5 if megabytes < 100 else 1.0)
 
@@ -274,11 +276,15 @@ def generate_scenario(
     Deterministic: the same (fault, seed, size, variant) gives byte-identical files. The cluster,
     the fault's target and the alerts depend on (fault, seed) only; ``size`` changes how much
     traffic is written and ``variant`` only how values are printed and files are laid out.
-    ``params`` fix the fault's target and details instead of drawing them from the seed.
+    ``params`` fix the fault's target and details instead of drawing them from the seed;
+    ``params["application"]`` picks the application (default: the first the fault runs on).
     """
     _check_fault(fault)
     _check_options(seed, variant)
-    return _write(fault, [Injection(fault, dict(params or {}))], seed, out, size, variant, force)
+    options = dict(params or {})
+    # the fault's first application unless the parameters name one (``application="bookinfo"``)
+    app = _application(options.pop("application", FAULTS[fault].applications[0]))
+    return _write(fault, [Injection(fault, options)], seed, out, size, variant, force, app)
 
 
 def generate_lookalike(
@@ -295,7 +301,9 @@ def generate_lookalike(
     row = lookalike(number)
     _check_options(seed, variant)
     injections = [Injection(fault, dict(params)) for fault, params in row.injections]
-    return _write(f"like-{number}", injections, seed, out, size, variant, force)
+    return _write(
+        f"like-{number}", injections, seed, out, size, variant, force, _application(row.application)
+    )
 
 
 def generate_suite(
@@ -385,11 +393,26 @@ def _write_lookalike(task: tuple[int, int, Path, str, str, bool]) -> Path:
     return generate_lookalike(number, seed, target, size=size, variant=variant, force=force)
 
 
+def _application(name: str) -> Application:
+    if name not in APPLICATIONS:
+        raise GeneratorError(f"unknown application {name!r}: choose one of {', '.join(APPLICATIONS)}")
+    return APPLICATIONS[name]
+
+
 def _write(
-    label: str, injections: list[Injection], seed: int, out: Path, size: str, variant: str, force: bool
+    label: str,
+    injections: list[Injection],
+    seed: int,
+    out: Path,
+    size: str,
+    variant: str,
+    force: bool,
+    app: Application = DEMO,
 ) -> Path:
-    preset = size_preset(str(size))
-    scenario = _Scenario(label, injections, seed, preset, variant, Path(out))  # checks the parameters
+    preset = size_preset(str(size), app)
+    scenario = _Scenario(
+        label, injections, seed, preset, variant, Path(out), app=app
+    )  # checks the parameters
     out = Path(out)
     _prepare_output(out, force)
     scenario.write()
@@ -400,7 +423,10 @@ def scenario_noise(fault: str, seed: int) -> Noise:
     """The background noise planted in the scenario of ``(fault, seed)`` (the same at every size
     and variant): which catalogue entries, on which objects, and the alerts they fire."""
     _check_fault(fault)
-    return _Scenario(fault, [Injection(fault)], seed, SIZES["tiny"], "default", Path(), simulate=False).noise
+    app = _application(FAULTS[fault].applications[0])
+    return _Scenario(
+        fault, [Injection(fault)], seed, SIZES["tiny"], "default", Path(), simulate=False, app=app
+    ).noise
 
 
 class _Scenario:
@@ -414,7 +440,10 @@ class _Scenario:
         out: Path,
         *,
         simulate: bool = True,
+        app: Application = DEMO,
     ) -> None:
+        self.app = app
+        self.home = next((flow for flow in app.flows if flow.name == "home"), app.flows[0])
         self.fault_name = label
         self.seed = seed
         self.preset = preset
@@ -430,15 +459,20 @@ class _Scenario:
         simulated_per_second = SIMULATED_REQUESTS_PER_SLOT / (SLOT / SECOND)
         self.metric_scale = preset.traces_per_minute / 60 / simulated_per_second
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
-        self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end)
+        self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end, app)
         self.cluster.build_static()
-        for workload in WORKLOADS:
+        for workload in app.workloads:
             self.cluster.add_workload(workload)
         faults = []
         for index, injection in enumerate(injections):
             _check_fault(injection.fault)
+            fault_type = FAULTS[injection.fault]
+            if app.name not in fault_type.applications:
+                raise GeneratorError(
+                    f"fault {injection.fault!r} does not run on the application {app.name!r}"
+                )
             rng = random.Random(f"{key}:fault" if index == 0 else f"{key}:fault:{index}")
-            fault = FAULTS[injection.fault](rng, injection.params)
+            fault = fault_type(rng, injection.params)
             fault.check_params()
             faults.append(fault)
         self.fault = faults[0] if len(faults) == 1 else FaultSet(faults)
@@ -448,15 +482,21 @@ class _Scenario:
         )
         self.fault.inject(self.incident)
         self.fault.run_waiters(self.incident)
-        self._routine_change(random.Random(f"{key}:routine"))
-        add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
+        if app is DEMO:  # the load generator and the collector are the demo's
+            self._routine_change(random.Random(f"{key}:routine"))
+            add_collector_config(self.cluster)  # after the fault, so its names do not depend on it
         self.noise = plant_noise(self.incident, self.fault, random.Random(f"{key}:noise"))
         install_platform(self.cluster)  # last, so the demo's and the fault's names do not depend on it
         if not simulate:
             return
         self.disruption = self.noise.disrupt(self.fault.disruption())
         self.stats = self._simulate(random.Random(f"{key}:simulation"))
-        self.kafka = KafkaGroups(self.stats, self._consumer_state, self.metric_scale, f"{key}:kafka")
+        # Kafka and its consumer groups are the demo's
+        self.kafka = (
+            KafkaGroups(self.stats, self._consumer_state, self.metric_scale, f"{key}:kafka")
+            if app is DEMO
+            else None
+        )
         self.alerts = AlertEvaluator(
             self.stats, self.cluster, self.noise.alerts, rate_scale=self.metric_scale, kafka=self.kafka
         )
@@ -485,15 +525,20 @@ class _Scenario:
     def _simulate(self, rng: random.Random) -> SpanStats:
         sim_start = self.start - 6 * MINUTE
         stats = SpanStats(sim_start, self.end)
+        # Istio's metrics, from the same simulated requests (BookInfo runs in the mesh)
+        self.mesh = MeshStats(sim_start, self.end, SLOT) if self.app is BOOKINFO else None
         traffic = Traffic(self.cluster, self.disruption, rng)
         slot = sim_start
         while slot < self.end:
             for _ in range(SIMULATED_REQUESTS_PER_SLOT):
-                for span in traffic.run(slot + rng.randrange(0, SLOT)).spans:
+                spans = traffic.run(slot + rng.randrange(0, SLOT)).spans
+                for span in spans:
                     stats.add(span)
+                if self.mesh is not None:
+                    self.mesh.add(spans)
             # A flooding load generator adds home-page requests on top.
             for _ in range(round(SIMULATED_REQUESTS_PER_SLOT * self.disruption.flood(slot))):
-                for span in traffic.run(slot + rng.randrange(0, SLOT), HOME).spans:
+                for span in traffic.run(slot + rng.randrange(0, SLOT), self.home).spans:
                     stats.add(span)
             slot += SLOT
         return stats
@@ -520,14 +565,14 @@ class _Scenario:
         key = pod.name if pod else f"-{service}"
         text = cache.get(key)
         if text is None:
-            workload = WORKLOAD_BY_NAME.get(service)
-            attributes = {"k8s.namespace.name": NAMESPACE, "service.name": service}
+            workload = self.app.workload_by_name.get(service)
+            attributes = {"k8s.namespace.name": self.app.namespace, "service.name": service}
             if pod is not None:
                 attributes.update(
                     {
                         "k8s.pod.name": pod.name,
                         "k8s.pod.uid": pod.uid,
-                        "k8s.container.name": pod.workload,
+                        "k8s.container.name": self.app.container_of(pod.workload),
                         "k8s.deployment.name": pod.workload,
                         "k8s.node.name": pod.node,
                     }
@@ -551,7 +596,7 @@ class _Scenario:
         flows: dict[int, Flow] = {}
         for t in times:  # a flooding load generator's extra home-page requests, in proportion
             for index in range(round(self.disruption.flood(t))):
-                flows[t + 1_000 * (index + 1)] = HOME
+                flows[t + 1_000 * (index + 1)] = self.home
         times = sorted([*times, *flows])
         extra = sorted(self._extra_logs(), key=lambda line: line.at)
         log_columns = self._log_columns()
@@ -577,6 +622,8 @@ class _Scenario:
         ):
             traces = TsvWriter(trace_file, TRACE_COLUMNS)
             logs = TsvWriter(log_file, log_columns)
+            by_name = self.app.workload_by_name
+            service_log = self.app.request_log or request_log
 
             def log_row(
                 at: int,
@@ -588,7 +635,7 @@ class _Scenario:
                 span_id: str = "",
                 attributes: str | None = None,
             ) -> None:
-                language = WORKLOAD_BY_NAME[service].language if service in WORKLOAD_BY_NAME else ""
+                language = by_name[service].language if service in by_name else ""
                 scope_name, scope_version = scope_text.get(language, ("", ""))
                 fields = [
                     style.ts(at),
@@ -630,7 +677,7 @@ class _Scenario:
                             )
                     else:
                         attributes = quote(style.attrs(span.attributes))
-                    language = WORKLOAD_BY_NAME[span.service].language
+                    language = by_name[span.service].language if span.service in by_name else ""
                     scope_name, scope_version = scope_text.get(language, ("", ""))
                     exception = exception_event(span) if span.status == "Error" else None
                     if exception is not None:
@@ -705,7 +752,7 @@ class _Scenario:
                                 )
                             continue
                         if span.status == "Error" or rng.random() < self.preset.log_share:
-                            line = request_log(span, rng)
+                            line = service_log(span, rng)
                             if line is not None:
                                 # at the span's end, the time the styles that print one print
                                 log_row(
@@ -888,7 +935,7 @@ class _Scenario:
                         stamp,
                         style.number(sample.value),
                         pod.name,
-                        NAMESPACE,
+                        self.app.namespace,
                         style.attrs(sample.tags),
                     ]
                     for sample in pod_samples(pod, t, self.cluster, noise)
@@ -924,6 +971,8 @@ class _Scenario:
         columns = SERVICE_METRIC_COLUMNS[:-1] if style.go else SERVICE_METRIC_COLUMNS
         stats = self.stats
         scale = self.metric_scale
+        namespace = self.app.namespace
+        kafka = self.kafka
         first_slot_ends = stats.start + SLOT
 
         def counter(value: float) -> str:
@@ -932,7 +981,7 @@ class _Scenario:
             scaled = value * scale
             return style.number(float(int(scaled)) if scale >= 1 else round(scaled, 6))
 
-        for service in TRACED:
+        for service in self.app.traced:
             rows = []
             call_keys = sorted(key for key in stats.calls if key[0] == service)
             histogram_keys = sorted(key for key in stats.buckets if key[0] == service)
@@ -958,7 +1007,7 @@ class _Scenario:
                         continue
                     status_code = f"STATUS_CODE_{status.upper()}"
                     tags = {
-                        "namespace": NAMESPACE,
+                        "namespace": namespace,
                         "service_name": service,
                         "span_kind": f"SPAN_KIND_{kind.upper()}",
                         "span_name": span_name,
@@ -970,13 +1019,30 @@ class _Scenario:
                             stamp,
                             counter(value),
                             service,
-                            NAMESPACE,
+                            namespace,
                             "",
                             style.attrs(tags),
                             "counter",
                             status_code,
                         ]
                     )
+                if self.mesh is not None:
+                    for metric, value, labels in self.mesh.samples(
+                        service, t, self.start - self.cluster.installed, namespace
+                    ):
+                        rows.append(
+                            [
+                                metric,
+                                stamp,
+                                counter(value),
+                                service,
+                                namespace,
+                                "",
+                                style.attrs({**labels, "namespace": namespace}),
+                                "counter",
+                                "",
+                            ]
+                        )
                 for key in histogram_keys:
                     _service, kind = key
                     counts, _sum = stats.cumulative_buckets(key, t)
@@ -986,7 +1052,7 @@ class _Scenario:
                         le = "+Inf" if bound == float("inf") else f"{bound:g}"
                         tags = {
                             "le": le,
-                            "namespace": NAMESPACE,
+                            "namespace": namespace,
                             "service_name": service,
                             "span_kind": f"SPAN_KIND_{kind.upper()}",
                         }
@@ -996,24 +1062,24 @@ class _Scenario:
                                 stamp,
                                 counter(value + offset),
                                 service,
-                                NAMESPACE,
+                                namespace,
                                 le,
                                 style.attrs(tags),
                                 "histogram",
                                 "",
                             ]
                         )
-            if service in KAFKA_CLIENT_METRICS:
+            if kafka is not None and service in KAFKA_CLIENT_METRICS:
                 job = f"opentelemetry-demo/{service}"
                 for t in times:
-                    tags = {"client_id": f"{service}-consumer", "job": job, "namespace": NAMESPACE}
+                    tags = {"client_id": f"{service}-consumer", "job": job, "namespace": namespace}
                     rows.append(
                         [
                             "kafka_consumer_connection_close_rate",
                             style.ts(t),
-                            style.number(self.kafka.close_rate_at(service, t)),
+                            style.number(kafka.close_rate_at(service, t)),
                             service,
-                            NAMESPACE,
+                            namespace,
                             "",
                             style.attrs(tags),
                             "gauge",
@@ -1027,14 +1093,16 @@ class _Scenario:
                 for row in rows:
                     writer.write_row(row[: len(columns)])
                 writer.flush()
+        if kafka is None:
+            return
         # The collector's kafkametrics receiver: the consumer groups of the orders topic.
         rows = []
         for t in times:
             for group in KAFKA_GROUPS:
-                tags = {"group": group, "namespace": NAMESPACE, "topic": KAFKA_TOPIC}
+                tags = {"group": group, "namespace": namespace, "topic": KAFKA_TOPIC}
                 for metric, value in (
-                    ("kafka_consumer_group_members", float(self.kafka.members_at(group, t))),
-                    ("kafka_consumer_group_lag_sum_ratio", self.kafka.lag_at(group, t)),
+                    ("kafka_consumer_group_members", float(kafka.members_at(group, t))),
+                    ("kafka_consumer_group_lag_sum_ratio", kafka.lag_at(group, t)),
                 ):
                     rows.append(
                         [
@@ -1042,7 +1110,7 @@ class _Scenario:
                             style.ts(t),
                             style.number(value),
                             "kafka",
-                            NAMESPACE,
+                            namespace,
                             "",
                             style.attrs(tags),
                             "gauge",
@@ -1097,7 +1165,13 @@ class _Scenario:
             alert for alert in fired if alert.key in firing_keys and alert.key not in self.noise.alert_keys
         ]
         pod_workloads = {pod.name: pod.workload for pod in self.cluster.pods}
-        payload = build_ground_truth(self.fault.root_cause(self.incident), in_window, pod_workloads)
+        payload = build_ground_truth(
+            self.fault.root_cause(self.incident),
+            in_window,
+            pod_workloads,
+            self.app.callers_of,
+            self.app.namespace,
+        )
         name = f"synthetic-{self.fault_name}-{self.seed}"
         if self.variant in ("default", "raw"):
             document: dict[str, Any] = {

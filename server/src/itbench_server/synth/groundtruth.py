@@ -8,11 +8,12 @@ fired, walked along the demo's call graph (errors travel to callers, silence tra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from itbench_server.synth.faults import Group, Propagation, RootCause
 from itbench_server.synth.telemetry import Alert
-from itbench_server.synth.topology import callers_of
+from itbench_server.synth.topology import NAMESPACE, callers_of
 
 __all__ = ["build_ground_truth"]
 
@@ -24,8 +25,15 @@ def _caller(service: str) -> str:
     return "checkout" if service == "kafka" else service
 
 
-def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[str, str]) -> dict[str, Any]:
-    """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one)."""
+def build_ground_truth(
+    root: RootCause,
+    fired: list[Alert],
+    pod_workloads: dict[str, str],
+    callers: Callable[[str], list[str]] = callers_of,
+    namespace: str = NAMESPACE,
+) -> dict[str, Any]:
+    """The v1 payload (the ``spec`` of a wrapped file, or the whole of a flat one); ``callers``
+    gives the call graph of the incident's application."""
     groups: dict[str, Group] = {group.id: group for group in root.groups}
 
     def ensure(group: Group) -> str:
@@ -33,7 +41,7 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         return group.id
 
     def service_group(service: str) -> str:
-        return ensure(Group(f"{service}-service-1", "Service", [rf"{service}\b"]))
+        return ensure(Group(f"{service}-service-1", "Service", [rf"{service}\b"], namespace))
 
     alerts: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -43,7 +51,9 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         labels = alert.labels
         if alert.name == "Watchdog":
             continue
-        if "service_name" in labels:
+        if "service_name" in labels and root.alerts_to is not None:
+            group_id = root.alerts_to
+        elif "service_name" in labels:
             service = labels["service_name"]
             group_id = service_group(service)
             if alert.name in ("HighRequestErrorRate", "HighRequestLatency") and service not in error_services:
@@ -52,7 +62,7 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
                 quiet_services.append(service)
         elif "pod" in labels:
             workload = pod_workloads[labels["pod"]]
-            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"]))
+            group_id = ensure(Group(f"{workload}-pod-1", "Pod", [f"{workload}-.*"], namespace))
         elif "deployment" in labels:
             # As ITBench's keys: a Deployment's replica alerts go to the workload's group already
             # in the key (its Pods, Deployment or Service); a Deployment group of its own would
@@ -65,11 +75,16 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
                     if f"{name}-{part}-1" in groups
                 ),
                 "",
-            ) or ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"]))
+            ) or ensure(Group(f"{name}-deployment-1", "Deployment", [rf"{name}\b"], namespace))
         elif "horizontalpodautoscaler" in labels:
             name = labels["horizontalpodautoscaler"]
             group_id = ensure(
-                Group(f"{name}-horizontal-pod-autoscaler-1", "HorizontalPodAutoscaler", [rf"^{name}$"])
+                Group(
+                    f"{name}-horizontal-pod-autoscaler-1",
+                    "HorizontalPodAutoscaler",
+                    [rf"^{name}$"],
+                    namespace,
+                )
             )
         elif "group" in labels or labels.get("job", "").startswith("opentelemetry-demo/"):
             # A Kafka consumer group's alerts (and its client's) go to the consumer's service.
@@ -103,7 +118,7 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
     while frontier:
         following: list[str] = []
         for service in frontier:
-            for caller in (_caller(c) for c in callers_of(service)):
+            for caller in (_caller(c) for c in callers(service)):
                 if caller in error_services and caller not in reached:
                     reached[caller] = service_group(caller)
                     add_edge(
@@ -116,8 +131,8 @@ def build_ground_truth(root: RootCause, fired: list[Alert], pod_workloads: dict[
         frontier = following
     first_origin = next(iter(root.origins), None)
     for service in quiet_services:
-        callers = [_caller(c) for c in callers_of(service)]
-        source = next((c for c in callers if c in reached), first_origin)
+        upstream = [_caller(c) for c in callers(service)]
+        source = next((c for c in upstream if c in reached), first_origin)
         if source is None:
             continue
         add_edge(

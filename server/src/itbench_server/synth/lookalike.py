@@ -28,10 +28,15 @@ class LookAlike:
     number: int
     what: str
     injections: tuple[tuple[str, dict[str, Any]], ...]
+    application: str = "otel-demo"  # ``Application.name``: the OpenTelemetry Demo, or "bookinfo"
 
 
 def _row(number: int, what: str, *injections: tuple[str, dict[str, Any]]) -> LookAlike:
     return LookAlike(number, what, injections)
+
+
+def _bookinfo(number: int, what: str, *injections: tuple[str, dict[str, Any]]) -> LookAlike:
+    return LookAlike(number, what, injections, "bookinfo")
 
 
 def _flags(**flags: str) -> tuple[str, dict[str, Any]]:
@@ -336,6 +341,35 @@ LOOKALIKES: Final[tuple[LookAlike, ...]] = (
         102,
         "a memory ResourceQuota below what the namespace uses; ad scaled down cannot come back",
         _f("resource-quota", target="ad"),
+    ),
+    # --- BookInfo in Istio's ambient mesh (namespace book-info)
+    _bookinfo(
+        36,
+        "details' Service selects no pod: productpage's calls to details fail",
+        _f("service-selector", target="details"),
+    ),
+    _bookinfo(
+        47,
+        "an AuthorizationPolicy denies GET on the bookinfo gateway: every request gets a 403",
+        _f(
+            "gateway-authorization-policy",
+            gateway="bookinfo-gateway",
+            methods=["GET"],
+            policy="bookinfo-gateway-deny",
+        ),
+    ),
+    _bookinfo(
+        48, "book-info loses its ambient-mode label: its pods leave the mesh", _f("ambient-mode-disabled")
+    ),
+    _bookinfo(
+        50,
+        "strict mutual TLS enforced on productpage-v1: its calls to details and reviews are reset",
+        _f("strict-mtls", target="productpage-v1"),
+    ),
+    _bookinfo(
+        53,
+        "reviews-v3 mounts a PersistentVolumeClaim that does not exist: its new pod stays Pending",
+        _f("missing-pvc", target="reviews-v3", container="reviews"),
     ),
 )
 

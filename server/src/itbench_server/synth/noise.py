@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Final
 
+from itbench_server.synth.application import DEMO, Application
 from itbench_server.synth.cluster import (
     MINUTE,
     NODES,
@@ -36,7 +37,7 @@ from itbench_server.synth.cluster import (
 from itbench_server.synth.faults import Fault, Incident
 from itbench_server.synth.faults.flags import flagd_reload_lines
 from itbench_server.synth.telemetry import Alert
-from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE, WORKLOAD_BY_NAME, callers_of
+from itbench_server.synth.topology import DEMO_VERSION, IMAGE_REPO, NAMESPACE
 from itbench_server.synth.traffic import Disruption, Failure
 
 __all__ = [
@@ -84,6 +85,11 @@ _AUTOSCALED: Final = (
     "shipping",
 )
 _PROBED: Final = ("kafka", "postgresql", "product-reviews", "fraud-detection", "accounting", "email")
+# BookInfo (no collector, flags, autoscalers or Kafka): rollouts, probes, nodes, a stray pod.
+_BOOKINFO_CHANGES: Final = ("image-bump", "resources-bump")
+_BOOKINFO_WARNINGS: Final = ("crashlooping-pod", "probe-warnings", "node-pressure")
+_BOOKINFO_ROLLED_OUT: Final = ("details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3")
+_BOOKINFO_PROBED: Final = ("details-v1", "ratings-v1", "reviews-v1", "reviews-v2")
 # Kafka consumers that may stall for a few minutes, and how much slower they get.
 _CONSUMERS: Final = (("accounting", 1500.0), ("fraud-detection", 2000.0))
 # Long-running pods outside the demo, crash-looping since before the window.
@@ -251,8 +257,12 @@ def add_collector_config(cluster: Cluster) -> None:
 def plant_noise(incident: Incident, fault: Fault, rng: random.Random) -> Noise:
     """Plant a few catalogue entries chosen by ``rng``; returns what was planted."""
     planter = _Planter(incident, fault, rng)
+    demo = incident.cluster.app is DEMO
     changes = [c for c in CHANGES if not (c == "flag-variant" and _FLAGD_CONFIG in fault.involved_objects())]
-    chosen = rng.sample(changes, rng.choice((1, 2, 2))) + rng.sample(WARNINGS, rng.choice((2, 3)))
+    if not demo:
+        changes = list(_BOOKINFO_CHANGES)
+    warnings = WARNINGS if demo else _BOOKINFO_WARNINGS
+    chosen = rng.sample(changes, rng.choice((1, 2, 2))) + rng.sample(warnings, rng.choice((2, 3)))
     # Autoscalers first: they add CPU requests to a pod template before any rollout copies it.
     for kind in sorted(chosen, key=lambda k: (k != "autoscaler", NOISE_CATALOGUE.index(k))):
         planter.plant(kind)
@@ -260,12 +270,13 @@ def plant_noise(incident: Incident, fault: Fault, rng: random.Random) -> Noise:
     return planter.noise
 
 
-def _neighbours(workloads: set[str]) -> list[str]:
+def _neighbours(workloads: set[str], app: Application) -> list[str]:
     """Workloads one call away from ``workloads`` (callers and callees), in a fixed order."""
     found: set[str] = set()
+    callers_of = app.callers_of
     for workload in sorted(workloads):
         found.update(callers_of(workload))
-        found.update(service for service in WORKLOAD_BY_NAME if workload in callers_of(service))
+        found.update(service for service in app.workload_by_name if workload in callers_of(service))
     return sorted(found - workloads)
 
 
@@ -275,8 +286,14 @@ class _Planter:
         self.cluster = incident.cluster
         self.rng = rng
         self.noise = Noise()
-        self.busy = fault.involved_workloads()
+        self.app = incident.cluster.app
+        # a Service the fault involves stands for the Deployments behind it (BookInfo's details)
+        self.busy = {w for name in fault.involved_workloads() for w in (name, *self.app.workloads_of(name))}
         self.busy_by_fault = set(self.busy)
+        demo = self.app is DEMO
+        self.rolled_out = _ROLLED_OUT if demo else _BOOKINFO_ROLLED_OUT
+        self.probed = _PROBED if demo else _BOOKINFO_PROBED
+        self.crashlooping = _CRASHLOOPING if demo else _CRASHLOOPING[:2]
         # Under a namespace quota at its limit, a pod that adds memory could not be created:
         # rollouts and scale-ups happen before the quota is applied.
         blocked = fault.blocks_new_pods_from(incident)
@@ -301,8 +318,8 @@ class _Planter:
         window is then often not the fault's."""
         if self.rng.random() < 0.25:
             return
-        neighbours = [name for name in _neighbours(self.busy_by_fault) if name in _ROLLED_OUT]
-        name = self._free(tuple(neighbours) or _ROLLED_OUT)
+        neighbours = [name for name in _neighbours(self.busy_by_fault, self.app) if name in self.rolled_out]
+        name = self._free(tuple(neighbours) or self.rolled_out)
         if name is None:
             return
         incident = self.incident
@@ -360,14 +377,20 @@ class _Planter:
     def _rollout(
         self, kind: str, change_image: bool, *, name: str | None = None, at: int | None = None
     ) -> None:
-        name = name or self._free(_ROLLED_OUT)
+        name = name or self._free(self.rolled_out)
         if name is None:
             return
         cluster = self.cluster
+        namespace = self.app.namespace
         at = self._when(grows=True) if at is None else at
-        workload = WORKLOAD_BY_NAME[name]
-        major, minor, patch = (int(x) for x in DEMO_VERSION.split("."))
-        image = f"{IMAGE_REPO}:{major}.{minor}.{patch + 1}-{name}"
+        workload = self.app.workload_by_name[name]
+        if self.app is DEMO:
+            major, minor, patch = (int(x) for x in DEMO_VERSION.split("."))
+            image = f"{IMAGE_REPO}:{major}.{minor}.{patch + 1}-{name}"
+        else:  # the next patch release of the workload's own image
+            repository, _, tag = workload.container_image.rpartition(":")
+            major, minor, patch = (int(x) for x in tag.split("."))
+            image = f"{repository}:{major}.{minor}.{patch + 1}"
         limit = f"{workload.memory_limit_mi * 3 // 2}Mi"
         delay = self.rng.randrange(12, 30) * SECOND if not change_image and self.rng.random() < 0.6 else 0
 
@@ -397,13 +420,13 @@ class _Planter:
             ]
 
         _replicaset, pods = cluster.rollout(name, at, change, waiting_for_memory if delay else None)
-        objects = [f"{NAMESPACE}/Deployment/{name}"]
+        objects = [f"{namespace}/Deployment/{name}"]
         for pod in pods:
             if delay:
                 self._late_start(pod, delay)
             if change_image:
                 self._pulled_new_image(pod, image)
-            objects.append(f"{NAMESPACE}/Pod/{pod.name}")
+            objects.append(f"{namespace}/Pod/{pod.name}")
         self._record(kind, objects, at)
 
     def _late_start(self, pod: Pod, delay: int) -> None:
@@ -473,7 +496,7 @@ class _Planter:
     # -- warnings
     def _crashlooping_pod(self) -> None:
         cluster, incident = self.cluster, self.incident
-        namespace, name, image, error = self.rng.choice(_CRASHLOOPING)
+        namespace, name, image, error = self.rng.choice(self.crashlooping)
         since = incident.start - self.rng.randrange(90, 300) * MINUTE
         labels = {"app": name}
         template_hash = cluster.template_hash()
@@ -670,7 +693,7 @@ class _Planter:
         )
 
     def _probe_warnings(self) -> None:
-        name = self._free(_PROBED)
+        name = self._free(self.probed)
         if name is None:
             return
         cluster, at = self.cluster, self._when()
@@ -678,7 +701,7 @@ class _Planter:
         if not pods:
             return
         pod = pods[0]
-        port = WORKLOAD_BY_NAME[name].port or 8080
+        port = self.app.workload_by_name[name].port or 8080
         kind = self.rng.choice(("Readiness", "Liveness"))
         cluster.event(
             at,
@@ -692,7 +715,7 @@ class _Planter:
             repeat_until=at + 25 * SECOND,
             every=10 * SECOND,
         )
-        self._record("probe-warnings", [f"{NAMESPACE}/Pod/{pod.name}"], at)
+        self._record("probe-warnings", [f"{self.app.namespace}/Pod/{pod.name}"], at)
 
     def _node_pressure(self) -> None:
         cluster, at = self.cluster, self._when()

@@ -291,6 +291,7 @@ class Call:
     required: bool = True
     protocol: str = "grpc"  # grpc | http | redis | sql | kafka | flagd
     server_operation: str = ""
+    workload: str = ""  # the Deployment that answers, where a Service selects several (BookInfo's reviews)
 
 
 def _grpc(service: str, method: str, ms: float, *calls: Call, required: bool = True) -> Call:

@@ -13,14 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from itbench_server.synth.cluster import SECOND, Cluster, Pod
-from itbench_server.synth.topology import (
-    FLOWS,
-    IMAGE_FILES,
-    PRODUCT_IDS,
-    WORKLOAD_BY_NAME,
-    Call,
-    Flow,
-)
+from itbench_server.synth.topology import WORKLOAD_BY_NAME, Call, Flow
 
 MS = 1_000_000  # nanoseconds
 
@@ -123,8 +116,9 @@ class Outcome:
 
 
 def _refused(caller: str, callee: str, cluster: Cluster) -> Failure:
-    address = f"{cluster.cluster_ips.get(callee, '10.96.0.1')}:{WORKLOAD_BY_NAME[callee].port or 8080}"
-    language = WORKLOAD_BY_NAME[caller].language
+    by_name = cluster.app.workload_by_name
+    address = f"{cluster.cluster_ips.get(callee, '10.96.0.1')}:{by_name[callee].port or 8080}"
+    language = by_name[caller].language
     if language == "go":
         return Failure(
             f'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp {address}: connect: connection refused"',
@@ -168,7 +162,9 @@ _WRAP = {
 
 
 def _wrap(service: str, operation: str, inner: Failure) -> Failure:
-    language = WORKLOAD_BY_NAME[service].language
+    # BookInfo's services are not in the demo's table: their errors pass through as they are
+    workload = WORKLOAD_BY_NAME.get(service)
+    language = workload.language if workload is not None else ""
     prefix = _WRAP.get((service, operation))
     if language == "go":
         text = f"{prefix or operation + ' failed'}: {inner.message}"
@@ -226,7 +222,12 @@ class Traffic:
         self.disruption = disruption
         self.rng = rng
         self._product = ""
-        weights = [flow.weight for flow in FLOWS]
+        self.app = cluster.app
+        # Services whose pods belong to other Deployments (BookInfo's reviews -> reviews-v1..v3)
+        self._behind = {
+            spec.name: spec.workloads for spec in self.app.services if spec.workloads != (spec.name,)
+        }
+        weights = [flow.weight for flow in self.app.flows]
         total = sum(weights)
         self._cumulative: list[float] = []
         running = 0.0
@@ -236,16 +237,20 @@ class Traffic:
 
     def pick_flow(self) -> Flow:
         x = self.rng.random()
-        for flow, bound in zip(FLOWS, self._cumulative, strict=True):
+        for flow, bound in zip(self.app.flows, self._cumulative, strict=True):
             if x <= bound:
                 return flow
-        return FLOWS[-1]
+        return self.app.flows[-1]
 
     def _id64(self) -> str:
         return f"{self.rng.getrandbits(64):016x}"
 
     def _pod(self, service: str, t: int) -> Pod | None:
-        pods = self.cluster.ready_pods(service, t)
+        behind = self._behind.get(service)
+        if behind is None:
+            pods = self.cluster.ready_pods(service, t)
+        else:
+            pods = [pod for workload in behind for pod in self.cluster.ready_pods(workload, t)]
         if not pods:
             return None
         return pods[0] if len(pods) == 1 else self.rng.choice(pods)
@@ -261,8 +266,11 @@ class Traffic:
         outcome = Outcome(flow)
         spans = outcome.spans
         trace_id = f"{self.rng.getrandbits(128):032x}"
-        self._product = self.rng.choice(PRODUCT_IDS)
-        path = flow.path.replace("{id}", self._product).replace("{file}", self.rng.choice(IMAGE_FILES))
+        self._product = self.rng.choice(self.app.products)
+        path = flow.path.replace("{id}", self._product).replace(
+            "{file}", self.rng.choice(self.app.image_files)
+        )
+        edge, client = self.app.edge, self.app.client
         route_name = (
             f"{flow.method} {flow.path.replace('{id}', '[productId]')}"
             if flow.route == "frontend"
@@ -275,15 +283,15 @@ class Traffic:
             "",
             flow.method,
             "Client",
-            "load-generator",
-            self._pod("load-generator", t),
+            client,
+            self._pod(client, t),
             0,
             "Unset",
             "",
-            {"http.request.method": flow.method, "url.full": f"http://frontend-proxy:8080{path}"},
+            {"http.request.method": flow.method, "url.full": f"http://{edge}:{self.app.edge_port}{path}"},
         )
         spans.append(generator)
-        proxy_pod = self._pod("frontend-proxy", t)
+        proxy_pod = self._pod(edge, t)
         start = t + int(0.4 * MS)
         if proxy_pod is None:
             generator.status = "Error"
@@ -298,7 +306,7 @@ class Traffic:
             generator.span_id,
             "ingress",
             "Server",
-            "frontend-proxy",
+            edge,
             proxy_pod,
             0,
             "Unset",
@@ -312,7 +320,7 @@ class Traffic:
             ingress.span_id,
             f"router {flow.route} egress",
             "Client",
-            "frontend-proxy",
+            edge,
             proxy_pod,
             0,
             "Unset",
@@ -320,7 +328,7 @@ class Traffic:
             {"upstream_cluster": flow.route},
         )
         spans.extend((ingress, egress))
-        failure = self.disruption.client_failure(egress.start, "frontend-proxy", flow.route, flow.path)
+        failure = self.disruption.client_failure(egress.start, edge, flow.route, flow.path)
         route_pod = self._pod(flow.route, egress.start) if failure is None else None
         if failure is not None:
             duration = int(failure.ms * MS)
@@ -362,7 +370,7 @@ class Traffic:
         ingress.duration = duration + int(0.3 * MS)
         generator.duration = ingress.duration + int(1.2 * MS)
         if failure is not None:
-            code = failure.code if failure.code in ("503", "504") else "500"
+            code = failure.code if failure.code in ("403", "503", "504") else "500"
             for span in (egress, ingress, generator):
                 span.status = "Error"
                 span.attributes = {**span.attributes, "http.response.status_code": code}
@@ -439,7 +447,10 @@ class Traffic:
         )
         spans.append(client)
         failure = self.disruption.client_failure(start, caller, call.service, call.operation)
-        target_pod = self._pod(call.service, start) if failure is None else None
+        target_pod = self._pod(call.workload or call.service, start) if failure is None else None
+        if target_pod is None and failure is None and call.workload:
+            # the pinned version has no ready pod: the Service's endpoints are its other versions
+            target_pod = self._pod(call.service, start)
         if failure is None and target_pod is None:
             failure = _refused(caller, call.service, self.cluster)
         if failure is not None:
@@ -519,7 +530,7 @@ def _exception_type(service: str) -> str:
         "go": "*errors.errorString",
         "python": "Exception",
         "kotlin": "java.lang.IllegalStateException",
-    }.get(WORKLOAD_BY_NAME[service].language, "Error")
+    }.get(workload.language if (workload := WORKLOAD_BY_NAME.get(service)) else "", "Error")
 
 
 # Languages whose OpenTelemetry instrumentation records an error as an ``exception`` span event

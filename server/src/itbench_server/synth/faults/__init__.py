@@ -3,7 +3,8 @@ answer key it leaves.
 
 One module per family: ``chaos`` (Chaos Mesh experiments), ``flags`` (the demo's feature flags),
 ``workload`` (a workload's spec), ``config`` (the cluster and the configuration around the
-workloads), ``resources`` (quotas, autoscalers, limits); ``base`` holds the ``Fault`` protocol and
+workloads), ``resources`` (quotas, autoscalers, limits), ``mesh`` (Istio's, on BookInfo),
+``storage`` (volume claims); ``base`` holds the ``Fault`` protocol and
 the parts of the answer key, ``lifecycle`` the pod lifecycles faults give their pods.
 """
 
@@ -24,7 +25,9 @@ from itbench_server.synth.faults.base import (
 from itbench_server.synth.faults.chaos import CHAOS_FAULTS
 from itbench_server.synth.faults.config import CONFIG_FAULTS
 from itbench_server.synth.faults.flags import FeatureFlagFault
+from itbench_server.synth.faults.mesh import MESH_FAULTS
 from itbench_server.synth.faults.resources import RESOURCE_FAULTS
+from itbench_server.synth.faults.storage import STORAGE_FAULTS
 from itbench_server.synth.faults.workload import WORKLOAD_FAULTS
 
 FAULT_TYPES: tuple[type[Fault], ...] = (
@@ -33,6 +36,8 @@ FAULT_TYPES: tuple[type[Fault], ...] = (
     *WORKLOAD_FAULTS,
     *CONFIG_FAULTS,
     *RESOURCE_FAULTS,
+    *MESH_FAULTS,
+    *STORAGE_FAULTS,
 )
 
 __all__ = [

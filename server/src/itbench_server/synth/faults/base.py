@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from itbench_server.errors import GeneratorError
+from itbench_server.synth.application import DEMO, Application
 from itbench_server.synth.cluster import SECOND, Cluster
-from itbench_server.synth.topology import NAMESPACE, TRACED, WORKLOAD_BY_NAME, callers_of
+from itbench_server.synth.topology import NAMESPACE
 from itbench_server.synth.traffic import Disruption, Disruptions
 
 __all__ = [
@@ -112,6 +113,9 @@ class RootCause:
     origins: dict[str, str]  # traced service where symptoms start -> its group id
     fault: list[dict[str, Any]]
     actions: list[str]
+    # a group every service alert belongs to, where ITBench's key puts a namespace-wide fault's
+    # alerts on the root itself (48) rather than on the services that fired them
+    alerts_to: str | None = None
 
 
 @dataclass
@@ -141,13 +145,23 @@ def group_id(name: str, part: str) -> str:
     return f"{name}-{part}-1"
 
 
-def workload_groups(name: str, *parts: str, root: str | None = None) -> list[Group]:
+def workload_groups(
+    name: str, *parts: str, root: str | None = None, namespace: str = NAMESPACE
+) -> list[Group]:
     """Groups ``parts`` (service, deployment, replicaset, pod) of workload ``name``, in the order
     given; the ``root`` part is marked as a root cause."""
     groups = []
     for part in parts:
         kind, pattern = _GROUP_KINDS[part]
-        groups.append(Group(group_id(name, part), kind, [pattern.format(name=name)], root_cause=part == root))
+        groups.append(
+            Group(
+                group_id(name, part),
+                kind,
+                [pattern.format(name=name)],
+                namespace=namespace,
+                root_cause=part == root,
+            )
+        )
     return groups
 
 
@@ -163,6 +177,8 @@ class Fault:
     name: ClassVar[str]
     summary: ClassVar[str]
     itbench_id: ClassVar[str] = ""  # the ITBench fault type this fault reproduces
+    # the applications (``Application.name``) the fault knows how to break
+    applications: ClassVar[tuple[str, ...]] = ("otel-demo",)
 
     def __init__(self, rng: random.Random, params: Mapping[str, Any] | None = None) -> None:
         self.rng = rng
@@ -308,19 +324,20 @@ def workload_root_cause(
     category: str,
     mechanism: str,
     actions: list[str],
+    app: Application = DEMO,
 ) -> RootCause:
     """The answer key of a fault in one workload, in ITBench's shape: the ``root`` part of the
     workload (deployment, pod or service) as the root cause, aliased with the ``aliased`` parts;
     the ``separate`` parts are groups of their own (symptoms). Hops run from the root through
     the pods to the Service; symptoms start at the workload, or at its callers when it is not
     traced (valkey-cart, postgresql, kafka)."""
-    has_service = WORKLOAD_BY_NAME[target].port is not None
+    has_service = app.workload_by_name[target].port is not None
     parts = [
         part for part in ("service", "deployment", "replicaset", "pod") if part in (root, *aliased, *separate)
     ]
     if not has_service:
         parts = [part for part in parts if part != "service"]
-    groups = workload_groups(target, *parts, root=root)
+    groups = workload_groups(target, *parts, root=root, namespace=app.namespace)
     alias = [group_id(target, part) for part in parts if part in (root, *aliased)]
     others = [group_id(target, part) for part in parts if part in separate]
     aliases = [alias] if len(alias) > 1 else []
@@ -334,12 +351,12 @@ def workload_root_cause(
         hops = chain([group_id(target, part) for part in order], [(condition, effect), *later])
     last = group_id(target, order[-1])
     origins: dict[str, str] = {}
-    if target in TRACED:
+    if target in app.traced:
         origins[target] = last
     else:
-        for caller in callers_of(target):
-            if caller in TRACED:
-                groups += workload_groups(caller, "service")
+        for caller in app.callers_of(target):
+            if caller in app.traced:
+                groups += workload_groups(caller, "service", namespace=app.namespace)
                 hops.append(
                     Propagation(
                         last,

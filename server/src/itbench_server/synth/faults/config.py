@@ -52,6 +52,14 @@ class _Unreachable(Disruption):
     def client_failure(self, t: int, caller: str, callee: str, operation: str) -> Failure | None:
         if t < self.since or callee != self.callee:
             return None
+        if callee not in WORKLOAD_BY_NAME:  # BookInfo (ambient): ztunnel has no endpoint to connect to
+            return Failure(
+                f"HTTPConnectionPool(host='{callee}', port=9080): Max retries exceeded with url: "
+                f"{operation.partition(' ')[2] or '/'} (Caused by NewConnectionError('<urllib3.connection."
+                "HTTPConnection object>: Failed to establish a new connection: [Errno 1] Operation not permitted'))",
+                3.0,
+                "503",
+            )
         port = WORKLOAD_BY_NAME[callee].port or 8080
         language = WORKLOAD_BY_NAME[caller].language
         if self.how == "dns":
@@ -199,6 +207,7 @@ class _ServiceFault(Fault):
             category="Configuration",
             mechanism=mechanism,
             actions=[action],
+            app=incident.cluster.app,
         )
 
 
@@ -263,9 +272,11 @@ class ServiceSelectorFault(_ServiceFault):
     name = "service-selector"
     summary = "a Service's selector changed to match no pod: its Endpoints empty"
     itbench_id = "invalid-kubernetes-service-selector"
+    applications = ("otel-demo", "bookinfo")
 
     def inject(self, incident: Incident) -> None:
         cluster, at = incident.cluster, incident.fault_at
+        app = cluster.app
         label = f"invalid-workload-{self.rng.randrange(1000)}"
 
         def change(body: JsonObject) -> None:
@@ -274,9 +285,9 @@ class ServiceSelectorFault(_ServiceFault):
                 _managed(at, {"f:spec": {"f:selector": {}}})
             )
 
-        cluster.update_static("services", NAMESPACE, self.target, at, change)
+        cluster.update_static("services", app.namespace, self.target, at, change)
         self.address = (
-            f"{cluster.cluster_ips.get(self.target, '10.96.0.1')}:{WORKLOAD_BY_NAME[self.target].port}"
+            f"{cluster.cluster_ips.get(self.target, '10.96.0.1')}:{app.workload_by_name[self.target].port}"
         )
         self.since = at + SECOND
 
