@@ -41,7 +41,7 @@ def test_the_fixtures_cover_the_original_eight_faults_each_with_a_ground_truth()
             pytest.skip(f"fixtures/{directory} is not generated")
         assert (FIXTURES / directory / "ground_truth.yaml").is_file()
         size = sum(len(data) for data in files_of(FIXTURES / directory).values())
-        assert size <= 5_000_000
+        assert size <= 8_000_000
 
 
 @pytest.mark.parametrize("directory", ["Scenario-synth-3", "Scenario-synth-5"])
