@@ -105,10 +105,12 @@ class Application:
     instrumented: bool = True  # workloads carry the OpenTelemetry SDK's variables
     # a Deployment's main container where it is not named after the Deployment (BookInfo's reviews-v3: reviews)
     container_names: tuple[tuple[str, str], ...] = ()
-    # what a size in megabytes buys: bytes of one request's spans and logs (default variant), and
-    # of a window's objects, events, metrics and alerts (both measured)
-    bytes_per_request: int = 8_300
-    fixed_bytes: int = 5_000_000
+    # what a size in megabytes buys (default variant, measured): bytes of one request's spans
+    # and logs; of a window's objects, events, metrics and alerts; and of the infrastructure's
+    # background log lines at the small size's traffic (they grow with it, up to 20 times)
+    bytes_per_request: int = 7_150
+    fixed_bytes: int = 5_765_000
+    background_bytes: int = 765_000
     install: Callable[[Cluster, int], None] | None = None
     # a server span's log line (severity, body) in the service's style; None: logs.request_log
     request_log: Callable[[Any, random.Random], tuple[str, str] | None] | None = None

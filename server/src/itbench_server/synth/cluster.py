@@ -344,7 +344,10 @@ class Cluster:
         rate its pods' ``container_cpu_usage_seconds_total`` grows at) as a share of that request.
         """
         request_millis = 100
-        requests = {"cpu": f"{request_millis}m", "memory": f"{self.app.workload_by_name[name].memory_limit_mi}Mi"}
+        requests = {
+            "cpu": f"{request_millis}m",
+            "memory": f"{self.app.workload_by_name[name].memory_limit_mi}Mi",
+        }
         for _at, spec, _generation in self.deployments[name].versions:
             spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         for replicaset in self.replicasets.values():

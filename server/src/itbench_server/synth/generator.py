@@ -186,6 +186,9 @@ SIZES: Final[dict[str, SizePreset]] = {
 }
 
 
+_BACKGROUND_CAP: Final = 20.0  # the infrastructure's log volume at most this many times the small size's
+
+
 def size_preset(size: str, app: Application = DEMO) -> SizePreset:
     """A named preset, or a number of megabytes (``"50"``, ``"50MB"``) of an incident of ``app``."""
     if size in SIZES:
@@ -197,7 +200,15 @@ def size_preset(size: str, app: Application = DEMO) -> SizePreset:
     if megabytes <= 0:
         raise GeneratorError(f"size must be a positive number of megabytes, got {size!r}")
     budget = max(0.0, megabytes * 1_000_000 - app.fixed_bytes)
-    traces = max(0.5, budget / app.bytes_per_request / (WINDOW / MINUTE))
+    minutes = WINDOW / MINUTE
+    # Background lines grow with the traffic (1x at the small size's rate) up to 20 times.
+    small_rate = SIZES["small"].traces_per_minute
+    per_rate_with_background = minutes * app.bytes_per_request + app.background_bytes / small_rate
+    if budget <= _BACKGROUND_CAP * small_rate * per_rate_with_background:
+        traces = budget / per_rate_with_background
+    else:
+        traces = (budget - _BACKGROUND_CAP * app.background_bytes) / (minutes * app.bytes_per_request)
+    traces = max(0.5, traces)
     step = 60 * SECOND if megabytes < 100 else 30 * SECOND
     return SizePreset(traces, step, 0.5 if megabytes < 100 else 0.8, 0.5 if megabytes < 100 else 1.0)
 
@@ -679,7 +690,7 @@ class _Scenario:
                         attributes = quote(style.attrs(span.attributes))
                     language = by_name[span.service].language if span.service in by_name else ""
                     scope_name, scope_version = scope_text.get(language, ("", ""))
-                    exception = exception_event(span) if span.status == "Error" else None
+                    exception = exception_event(span, language)
                     if exception is not None:
                         events = (
                             style.ts_list([span.start + span.duration - 100_000]),
@@ -782,17 +793,46 @@ class _Scenario:
             traces.flush()
             logs.flush()
 
+    def _usual_served(self) -> dict[str, float]:
+        """Requests each service serves well per slot before the fault (the simulation's count)."""
+        stats = self.stats
+        before = max(1, min(stats.slots, stats.slot_of(self.fault_at)))
+        served: dict[str, float] = {}
+        for (service, _name, kind, status), series in stats.calls.items():
+            if kind in ("Server", "Consumer") and status == "Unset":
+                served[service] = served.get(service, 0.0) + sum(series[:before]) / before
+        return served
+
+    def _served_share(self, service: str, start: int, end: int, usual: float) -> float:
+        """The requests ``service`` served well in [start, end) as a share of its usual rate (1 for
+        a service that serves none: its lines are its own, not its requests')."""
+        stats = self.stats
+        if usual <= 0:
+            return 1.0
+        first = max(0, stats.slot_of(start))
+        last = min(stats.slots, max(first + 1, stats.slot_of(end)))
+        served = 0
+        for (name, _span_name, kind, status), series in stats.calls.items():
+            if name == service and kind in ("Server", "Consumer") and status == "Unset":
+                served += sum(series[first:last])
+        return min(1.5, served / (last - first) / usual)
+
     def _extra_logs(self) -> list[LogLine]:
         lines = list(self.incident.logs)
         rng = random.Random(f"{self.fault_name}:{self.seed}:background")
         t = self.start + 7 * SECOND
         every = self.preset.background_every
         # Background volume follows the traffic written: 1x at the small size's rate.
-        volume = min(20.0, self.preset.traces_per_minute / SIZES["small"].traces_per_minute)
+        volume = min(_BACKGROUND_CAP, self.preset.traces_per_minute / SIZES["small"].traces_per_minute)
+        usual = self._usual_served()
         while t < self.end:
             for service in BACKGROUND_SERVICES:
                 for pod in self.cluster.ready_pods(service, t)[:1]:
-                    for at, severity, body in background_records(service, pod, t, every, rng, volume=volume):
+                    # A service that serves fewer requests (or fails them) logs less of its routine:
+                    # no "Received quote" lines while it cannot reach quote.
+                    share = self._served_share(service, t, t + every, usual.get(service, 0.0))
+                    records = background_records(service, pod, t, every, rng, volume=volume * share)
+                    for at, severity, body in records:
                         if at < self.end and pod.exists(at):
                             lines.append(LogLine(at, service, pod.name, severity, body))
             t += every

@@ -546,12 +546,12 @@ def _frame_name(span: Span) -> str:
     return "".join(part[:1].upper() + part[1:] for part in operation.replace("-", "/").split("/") if part)
 
 
-def exception_event(span: Span) -> dict[str, str] | None:
-    """The attributes of the ``exception`` event an error span carries (type, message and a
-    stack trace in the language's own form), or None when its instrumentation records none."""
+def exception_event(span: Span, language: str) -> dict[str, str] | None:
+    """The attributes of the ``exception`` event an error span of a service written in
+    ``language`` carries (type, message and a stack trace in the language's own form), or None
+    when its instrumentation records none."""
     if span.status != "Error":
         return None
-    language = WORKLOAD_BY_NAME[span.service].language
     if language not in _RECORDS_EXCEPTIONS:
         return None
     kind = span.exception or _exception_type(span.service)
