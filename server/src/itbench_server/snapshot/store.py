@@ -43,7 +43,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump when ingest changes what it writes for the same files.
-INGEST_REVISION = 2
+INGEST_REVISION = 3
 
 # <scenario>-<fingerprint>.duckdb, its lock, and a build's leftovers (.building-<pid>[.wal|.tmp]).
 _INDEX_NAME = re.compile(r"^(?P<index>.+-[0-9a-f]{20}\.duckdb)(?P<partial>\.building-\d+(\.wal|\.tmp)?)?$")
