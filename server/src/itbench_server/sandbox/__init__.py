@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import json
 import os
 import secrets
 import shutil
@@ -182,7 +181,7 @@ def _python_mounts() -> list[str]:
     return arguments
 
 
-def _bwrap_argv(spec: SandboxSpec, launcher_spec: dict[str, object]) -> list[str]:
+def _bwrap_argv(spec: SandboxSpec, launcher_arguments: list[str]) -> list[str]:
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [bwrap, *_BWRAP_BASE, *_python_mounts(), "--ro-bind", str(_LAUNCHER), _LAUNCHER_INSIDE]
     for mount in spec.mounts:
@@ -195,7 +194,7 @@ def _bwrap_argv(spec: SandboxSpec, launcher_spec: dict[str, object]) -> list[str
     # /tmp and the writable mounts stay writable.
     argv += ["--remount-ro", "/", "--chdir", spec.workdir]
     interpreter = os.path.realpath(sys.executable)
-    return [*argv, interpreter, "-I", "-S", _LAUNCHER_INSIDE, json.dumps(launcher_spec)]
+    return [*argv, interpreter, "-I", "-S", _LAUNCHER_INSIDE, *launcher_arguments]
 
 
 def run_confined(
@@ -222,16 +221,28 @@ def run_confined(
     """
     status = sandbox_status() if confine else SandboxStatus(False, "confinement turned off by the caller")
     relays = sorted(spec.relays.items(), key=lambda item: str(item[1]))
-    launcher_spec: dict[str, object] = {"argv": list(argv), "limits": spec.limits.as_rlimits()}
+    # The launcher's arguments: --limit NAME=VALUE..., --relay PORT=SOCKET..., --, the command.
+    launcher_arguments = [
+        argument
+        for name, value in sorted(spec.limits.as_rlimits().items())
+        for argument in ("--limit", f"{name}={value}")
+    ]
     if status.confined:
-        launcher_spec["relays"] = [
-            [port, f"{_RELAY_DIR_INSIDE}/{index}.sock"] for index, (port, _) in enumerate(relays)
-        ]
-        command = _bwrap_argv(spec, launcher_spec)
+        for index, (port, _) in enumerate(relays):
+            launcher_arguments += ["--relay", f"{port}={_RELAY_DIR_INSIDE}/{index}.sock"]
+        command = _bwrap_argv(spec, [*launcher_arguments, "--", *argv])
         environment: dict[str, str] = {}
         cwd = None
     else:
-        command = [os.path.realpath(sys.executable), "-I", "-S", str(_LAUNCHER), json.dumps(launcher_spec)]
+        command = [
+            os.path.realpath(sys.executable),
+            "-I",
+            "-S",
+            str(_LAUNCHER),
+            *launcher_arguments,
+            "--",
+            *argv,
+        ]
         environment = dict(spec.environment)
         cwd = spec.workdir
     group = _ProcessGroup.create(spec.limits.max_processes)
