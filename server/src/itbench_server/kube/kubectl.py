@@ -151,7 +151,8 @@ class KubectlRunner:
                         "recording; install bubblewrap to confine it",
                         status.reason,
                     )
-                atexit.register(self.close)
+                # At exit the API server's thread is not waited for: the process ends anyway.
+                atexit.register(self.close, wait=False)
             assert self._private_dir is not None
             if at not in self._kubeconfigs:
                 folder = Path(self._private_dir.name) / f"at-{len(self._kubeconfigs)}"
@@ -162,10 +163,11 @@ class KubectlRunner:
                 self._kubeconfigs[at] = path
             return self._kubeconfigs[at], self._facade
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the API server (``wait``: until its thread has ended) and remove the private files."""
         with self._lock:
             if self._facade is not None:
-                self._facade.stop()
+                self._facade.stop(wait=wait)
                 self._facade = None
             if self._private_dir is not None:
                 self._private_dir.cleanup()
