@@ -5,7 +5,8 @@
 With the scenario's index already cached, alternating, ``--samples`` times each:
 
 * the server: spawn ``itbench-server serve SCENARIO``, send ``initialize`` and wait for the
-  answer (a ready session), then one ``get_overview`` call (the first call);
+  answer (a ready session), then one ``get_overview`` call (the first call), then close its
+  stdin and wait for it to exit (what a client waits for at the end of a run);
 * anchor: a bare interpreter start (``python -c pass``);
 * anchor: the interpreter importing the MCP SDK's server (``import mcp.server``), which every
   MCP server built on the SDK pays;
@@ -41,8 +42,9 @@ def _message(payload: dict[str, object]) -> bytes:
     return (json.dumps(payload) + "\n").encode()
 
 
-def server_session(scenario: Path, cache_dir: Path) -> tuple[float, float]:
-    """Seconds to the answer of ``initialize``, then to the answer of the first tool call."""
+def server_session(scenario: Path, cache_dir: Path) -> tuple[float, float, float]:
+    """Seconds to the answer of ``initialize``, then to the answer of the first tool call, and
+    from closing the server's stdin to its exit."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -81,9 +83,10 @@ def server_session(scenario: Path, cache_dir: Path) -> tuple[float, float]:
     process.stdin.flush()
     process.stdout.readline()
     first_call = time.perf_counter() - started
+    closed = time.perf_counter()
     process.stdin.close()
     process.wait(timeout=30)
-    return ready, first_call
+    return ready, first_call, time.perf_counter() - closed
 
 
 def python_running(code: str) -> Callable[[], float]:
@@ -109,13 +112,18 @@ def main() -> None:
         "anchor: python -c 'import mcp.server'": python_running("import mcp.server"),
         "anchor: python -c 'import itbench_server.cli'": python_running("import itbench_server.cli"),
     }
-    samples: dict[str, list[float]] = {"serve to a ready session": [], "serve to the first call answered": []}
+    samples: dict[str, list[float]] = {
+        "serve to a ready session": [],
+        "serve to the first call answered": [],
+        "serve: stdin closed to process exit": [],
+    }
     samples.update({label: [] for label in anchors})
     machine, wall = _machine_cpu_s(), time.perf_counter()
     for _ in range(args.samples):
-        ready, first = server_session(args.scenario, args.cache_dir)
+        ready, first, stop = server_session(args.scenario, args.cache_dir)
         samples["serve to a ready session"].append(ready)
         samples["serve to the first call answered"].append(first)
+        samples["serve: stdin closed to process exit"].append(stop)
         for label, measure in anchors.items():
             samples[label].append(measure())
     elapsed = time.perf_counter() - wall
