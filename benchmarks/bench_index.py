@@ -1,24 +1,32 @@
 """Index build speed on a large generated scenario, beside DuckDB's bare ingest and pandas.
 
     python benchmarks/bench_index.py [--size large] [--fault resource-quota] [--seed 1]
+                                     [--samples 2] [--time-generation]
 
 Generates the scenario once (kept under benchmarks/out/), then measures in one run, each in its
 own process so peak memory is that step's alone:
 
-* cold build of the index (time, MB/s of scenario files, peak RSS),
-* warm open of the built index (time to a usable snapshot),
+* cold build of the index (time, MB/s of scenario files, peak RSS, CPU time),
 * anchor 1: DuckDB's own ``read_csv`` of every TSV into tables of an on-disk database, with no
-  normalization (the engine's limit),
-* anchor 2: pandas ``read_csv`` of every TSV (what a shell-driven agent would do).
+  normalization (the engine's limit), alternating with the cold build ``--samples`` times so
+  that a machine's load falls on both,
+* warm open of the built index (time to a usable snapshot),
+* anchor 2: pandas ``read_csv`` of every TSV (what a shell-driven agent would do),
+* with ``--time-generation``: generating the scenario anew into a scratch directory.
 
-Prints a Markdown table and writes the figures to benchmarks/out/bench_index.json.
+Each step records the CPU time other processes used while it ran (from /proc/stat), to tell a
+quiet run from a loaded one. Prints a Markdown table and writes the figures to
+benchmarks/out/bench_index.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,13 +87,42 @@ report(time.perf_counter() - start, rows=rows)
 """
 
 
+GENERATE = """
+from itbench_server.synth import generate_scenario
+start = time.perf_counter()
+generate_scenario(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), size=sys.argv[4])
+report(time.perf_counter() - start)
+"""
+
+
+def _machine_cpu_s() -> float:
+    """CPU seconds the whole machine has spent (every process), from /proc/stat; 0 where absent."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    busy = sum(int(value) for index, value in enumerate(fields) if index not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_child(code: str, *args: str) -> dict[str, object]:
+    """Run one step in a fresh interpreter: its own figures, its CPU time, and the other processes'."""
+    machine, children = _machine_cpu_s(), _children_cpu_s()
     result = subprocess.run(
         [sys.executable, "-c", _CHILD_PRELUDE + code, *args], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    own = _children_cpu_s() - children
+    figures: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["cpu_s"] = round(own, 2)
+    figures["other_processes_cpu_s"] = round(max(0.0, _machine_cpu_s() - machine - own), 1)
+    return figures
 
 
 def ensure_scenario(fault: str, seed: int, size: str) -> Path:
@@ -105,6 +142,10 @@ def main() -> None:
     parser.add_argument("--size", default="large")
     parser.add_argument("--fault", default="resource-quota")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=2, help="cold builds and bare ingests, alternated")
+    parser.add_argument(
+        "--time-generation", action="store_true", help="also generate the scenario anew, timed"
+    )
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -112,37 +153,56 @@ def main() -> None:
     scenario_mb = sum(p.stat().st_size for p in scenario.rglob("*") if p.is_file()) / 1e6
     tsv_mb = sum(p.stat().st_size for p in scenario.rglob("*.tsv")) / 1e6
 
+    bare: list[dict[str, object]] = []
+    cold: list[dict[str, object]] = []
+    generation = None
     with tempfile.TemporaryDirectory(dir=OUT) as scratch:
-        bare = run_child(DUCKDB_BARE, str(scenario), str(Path(scratch) / "bare.duckdb"))
-        cold = run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache"))
+        for sample in range(args.samples):
+            bare.append(run_child(DUCKDB_BARE, str(scenario), str(Path(scratch) / f"bare-{sample}.duckdb")))
+            Path(scratch, f"bare-{sample}.duckdb").unlink()
+            cold.append(run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache")))
         warm = run_child(WARM_OPEN, str(scenario), str(Path(scratch) / "cache"))
         pandas = run_child(PANDAS, str(scenario))
+        if args.time_generation:
+            target = Path(scratch) / "generated"
+            generation = run_child(GENERATE, args.fault, str(args.seed), str(target), args.size)
 
+    ratios = [float(c["seconds"]) / float(b["seconds"]) for c, b in zip(cold, bare, strict=True)]  # type: ignore[arg-type]
     figures = {
         "scenario": str(scenario.relative_to(OUT.parent.parent)),
         "scenario_mb": round(scenario_mb, 1),
         "tsv_mb": round(tsv_mb, 1),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         "cold_build": cold,
         "warm_open": warm,
         "duckdb_bare_ingest": bare,
         "pandas_read_csv": pandas,
-        "cold_over_bare": round(float(cold["seconds"]) / float(bare["seconds"]), 2),  # type: ignore[arg-type]
+        "generation": generation,
+        "cold_over_bare": [round(ratio, 2) for ratio in ratios],
     }
     (OUT / "bench_index.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
     def row(name: str, step: dict[str, object]) -> str:
         seconds = float(step["seconds"])  # type: ignore[arg-type]
-        return f"| {name} | {seconds:.2f} s | {tsv_mb / seconds:.0f} MB/s | {float(step['peak_rss_mb']):.0f} MB |"  # type: ignore[arg-type]
+        return (
+            f"| {name} | {seconds:.2f} s | {tsv_mb / seconds:.0f} MB/s | {float(step['peak_rss_mb']):.0f} MB "  # type: ignore[arg-type]
+            f"| {step['cpu_s']} s | {step['other_processes_cpu_s']} s |"
+        )
 
-    print(f"scenario: {scenario_mb:.0f} MB on disk, {tsv_mb:.0f} MB of TSV; rows: {cold['rows']}")
-    print("| step | time | TSV throughput | peak RSS |")
-    print("| --- | ---: | ---: | ---: |")
-    print(row("index cold build (itbench-server)", cold))
-    print(row("anchor: DuckDB bare read_csv into tables", bare))
+    print(f"scenario: {scenario_mb:.0f} MB on disk, {tsv_mb:.0f} MB of TSV; rows: {cold[0]['rows']}")
+    print("| step | time | TSV throughput | peak RSS | CPU | other processes' CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for sample, (built, read) in enumerate(zip(cold, bare, strict=True), start=1):
+        print(row(f"index cold build (itbench-server), run {sample}", built))
+        print(row(f"anchor: DuckDB bare read_csv into tables, run {sample}", read))
     print(row("anchor: pandas read_csv", pandas))
-    print(f"| index warm open | {float(warm['seconds']):.3f} s | | {float(warm['peak_rss_mb']):.0f} MB |")  # type: ignore[arg-type]
-    print(f"cold build / bare DuckDB ingest = {figures['cold_over_bare']}x")
+    print(row("index warm open", warm))
+    if generation is not None:
+        print(row(f"generating the scenario ({args.fault}, seed {args.seed}, {args.size})", generation))
+    print(
+        f"cold build / bare DuckDB ingest: {', '.join(f'{ratio:.2f}x' for ratio in ratios)} "
+        f"(median {statistics.median(ratios):.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from itbench_server.snapshot.logtemplates import mine_log_templates
 from itbench_server.snapshot.schema import SCHEMA_VERSION, TABLE_DDL
 from itbench_server.snapshot.snapshot import Snapshot
 
@@ -44,6 +45,7 @@ def build_index(directory: Path, tables: dict[str, list[dict[str, Any]]]) -> Sna
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
                 values,
             )
+    mine_log_templates(connection)
     connection.executemany(
         "INSERT INTO meta VALUES (?, ?)",
         [

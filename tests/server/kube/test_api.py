@@ -253,3 +253,12 @@ def test_the_python_client_cannot_change_anything(facade: KubeFacade, tmp_path: 
     assert raised.value.status == 405
     deployment = apps.read_namespaced_deployment("cart", "otel-demo")
     assert deployment.spec.replicas == 1
+
+
+@pytest.mark.parametrize("tail", [0, 1, 2, 5, 1000])
+def test_a_log_tail_is_the_last_lines_of_the_whole_log(http: httpx.Client, tail: int) -> None:
+    path = "/api/v1/namespaces/otel-demo/pods/frontend-7c9f-abcde/log"
+    whole = http.get(path, params={"container": "envoy", "timestamps": "true"}).text.splitlines()
+    tailed = http.get(path, params={"container": "envoy", "timestamps": "true", "tailLines": str(tail)})
+    assert len(whole) > 5
+    assert tailed.text.splitlines() == (whole[-tail:] if tail else [])

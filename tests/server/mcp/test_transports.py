@@ -56,6 +56,26 @@ async def test_stdio_server_lists_tools_and_answers_calls(
     ]
 
 
+@pytest.mark.anyio
+async def test_a_stdio_server_that_ran_kubectl_leaves_no_private_files_when_it_exits(
+    scenario_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    # serve ends its process without the interpreter's teardown; its exit handlers must still run.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "itbench_server.cli", "serve", *serve_arguments(scenario_dir, cache_dir)],
+        env={**os.environ, "TMPDIR": str(private)},
+    )
+    async with Client(parameters) as client:
+        listing = await client.call_tool("kubectl", {"command": "get namespaces"})
+        assert any(path.name.startswith("itbench-kubectl-") for path in private.iterdir())
+
+    assert "otel-demo" in text_of(listing)
+    assert sorted(path.name for path in private.iterdir()) == []
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -11,15 +11,10 @@ from itertools import dropwhile
 from typing import Final, Literal
 
 from itbench_server.analysis.minutes import minutes_between, onset_of
-from itbench_server.analysis.sqltext import (
-    check_regex,
-    member_of_sql,
-    message_sql,
-    regex_match_sql,
-    template_sql,
-)
+from itbench_server.analysis.sqltext import check_regex, member_of_sql, regex_match_sql
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
+from itbench_server.snapshot.logtemplates import DISTINCT_CUT, TEMPLATE_CUT
 from itbench_server.snapshot.snapshot import Snapshot
 
 __all__ = [
@@ -49,12 +44,6 @@ __all__ = [
 
 BODY_CUT: Final = 500
 """Longest log body shown; longer ones are cut with a note."""
-
-TEMPLATE_CUT: Final = 300
-"""Messages are cut to this length before they are turned into templates."""
-
-DISTINCT_CUT: Final = 4000
-"""Bodies are compared (and JSON bodies parsed) on this many characters at most."""
 
 # Lowest severity_number of each level (OpenTelemetry's log data model).
 SEVERITY_LEVELS: Final[dict[str, int]] = {
@@ -198,20 +187,27 @@ def search_lines(
     """The matching records in time order (``newest_first`` reverses it), one page of them."""
     where, parameters = _scope_sql(snapshot, scope)
     match = _pattern_sql(snapshot, scope)
-    in_scope, matched = snapshot.query(
-        f"SELECT count(*), count(*) FILTER (WHERE {match}) FROM logs WHERE {where}", parameters
-    )[0]
     order = "DESC" if newest_first else "ASC"
+    # The pattern is evaluated once: the page carries the count of matching records (a window
+    # over all of them, computed before LIMIT), so only an empty page needs a second query.
     rows = snapshot.query(
         f"""
-        SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''), left(body, {BODY_CUT + 1})
+        SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''), left(body, {BODY_CUT + 1}),
+               count(*) OVER () AS matched
         FROM logs WHERE {where} AND {match}
         ORDER BY ts {order}, service, pod, body
         LIMIT ? OFFSET ?
         """,
         [*parameters, limit, offset],
     )
-    return LogLines(in_scope, matched, offset, [LogLine(*row) for row in rows])
+    if rows:
+        matched = rows[0][-1]
+        (in_scope,) = snapshot.query(f"SELECT count(*) FROM logs WHERE {where}", parameters)[0]
+    else:
+        in_scope, matched = snapshot.query(
+            f"SELECT count(*), count(*) FILTER (WHERE {match}) FROM logs WHERE {where}", parameters
+        )[0]
+    return LogLines(in_scope, matched, offset, [LogLine(*row[:-1]) for row in rows])
 
 
 def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
@@ -224,21 +220,20 @@ def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
     """
     where, parameters = _scope_sql(snapshot, scope)
     match = _pattern_sql(snapshot, scope)
+    # Each record's template was mined at index time (log_row_templates, row-aligned with logs):
+    # grouping is by integer id; the example is the earliest record's body.
     rows = snapshot.query(
         f"""
-        WITH distinct_bodies AS (
-            SELECT coalesce(service, '') AS service, left(body, {DISTINCT_CUT}) AS body, count(*) AS n,
-                   min(ts) AS first_seen, max(ts) AS last_seen, max({SEVERITY_NUMBER_SQL}) AS severity_number
-            FROM logs WHERE {where} AND {match}
+        WITH grouped AS (
+            SELECT coalesce(service, '') AS service, template_id, count(*) AS n,
+                   min(ts) AS first_seen, max(ts) AS last_seen, max({SEVERITY_NUMBER_SQL}) AS severity_number,
+                   arg_min(left(body, {DISTINCT_CUT}), ts) AS example
+            FROM logs POSITIONAL JOIN log_row_templates
+            WHERE {where} AND {match}
             GROUP BY ALL
-        ),
-        templated AS (
-            SELECT *, {template_sql(f"left({message_sql('body')}, {TEMPLATE_CUT})")} AS template FROM distinct_bodies
         )
-        SELECT service, template, sum(n)::BIGINT AS n, min(first_seen), max(last_seen),
-               max(severity_number), left(arg_min(body, first_seen), {BODY_CUT})
-        FROM templated
-        GROUP BY service, template
+        SELECT service, template, n, first_seen, last_seen, severity_number, left(example, {BODY_CUT})
+        FROM grouped JOIN log_templates USING (template_id)
         ORDER BY n DESC, service, template
         """,
         parameters,

@@ -590,6 +590,8 @@ class KubeApi:
             if instance is None or instance - 1 not in instances:
                 raise ApiError(400, "BadRequest", _no_previous_message(pod, container, instances))
             instance -= 1
+        tail = query.get("tailLines")
+        count = _positive_int(tail, "tailLines") if tail is not None and tail != "-1" else None
         records = self.recording.log_lines(
             namespace,
             name,
@@ -598,13 +600,12 @@ class KubeApi:
             since=since,
             at=at,
             restart_count=instance,
+            last=count,  # every record holds one line at least, so the last N records hold the last N lines
         )
         # A record may hold several lines (a stack trace); the kubelet stores, counts (--tail) and
         # stamps (--timestamps) each line.
         lines = [(record.ts, line) for record in records for line in record.body.split("\n")]
-        tail = query.get("tailLines")
-        if tail is not None and tail != "-1":
-            count = _positive_int(tail, "tailLines")
+        if count is not None:
             lines = lines[-count:] if count else []
         if query.get("timestamps") in ("true", "1"):
             text = "".join(f"{rfc3339_nano(ts)} {line}\n" for ts, line in lines)

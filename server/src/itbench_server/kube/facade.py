@@ -141,11 +141,15 @@ class KubeFacade:
             raise ItbenchError("the Kubernetes API facade did not start listening")
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving and remove the private files; ``wait=False`` does not wait for the server
+        thread to wind down (uvicorn takes 0.1-0.2 s), for a process that is exiting anyway (the
+        thread is a daemon)."""
         self.api.closing.set()
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
+            self._server.force_exit = not wait
+        if self._thread is not None and wait:
             self._thread.join(timeout=10)
         self._thread = None
         self._server = None

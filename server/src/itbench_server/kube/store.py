@@ -199,10 +199,12 @@ class ClusterRecording:
         since: datetime | None,
         at: datetime,
         restart_count: int | None = None,
+        last: int | None = None,
     ) -> list[LogLine]:
-        """Lines of one container up to ``at``; lines recorded without a container name belong
-        to the pod's first container (``default_container``). ``restart_count`` picks one
-        container instance when the recording carries ``k8s.container.restart_count``."""
+        """Lines of one container up to ``at``, in time order (then table order); lines recorded
+        without a container name belong to the pod's first container (``default_container``).
+        ``restart_count`` picks one container instance when the recording carries
+        ``k8s.container.restart_count``; ``last`` keeps only the last so many records."""
         conditions = ["namespace = ?", "pod = ?", "ts <= ?"]
         parameters: list[Any] = [namespace, pod, at]
         if default_container:
@@ -218,10 +220,17 @@ class ClusterRecording:
                 "json_extract_string(resource_attributes, '$.\"k8s.container.restart_count\"') = ?"
             )
             parameters.append(str(restart_count))
-        rows = self.snapshot.query(
-            f"SELECT ts, body FROM logs WHERE {' AND '.join(conditions)} ORDER BY ts",
-            parameters,
-        )
+        where = " AND ".join(conditions)
+        if last is None:
+            rows = self.snapshot.query(
+                f"SELECT ts, body FROM logs WHERE {where} ORDER BY ts, rowid", parameters
+            )
+        else:  # the newest records only: a busy pod has tens of thousands
+            rows = self.snapshot.query(
+                f"SELECT ts, body FROM logs WHERE {where} ORDER BY ts DESC, rowid DESC LIMIT ?",
+                [*parameters, last],
+            )
+            rows.reverse()
         return [LogLine(ts, body or "") for ts, body in rows]
 
     def container_restart_counts(self, namespace: str, pod: str, container: str, at: datetime) -> list[int]:

@@ -45,6 +45,7 @@ __all__ = [
     "check_exposure",
     "http_app",
     "is_loopback",
+    "listen",
     "read_token_file",
     "resolve_token",
     "serve_http",
@@ -234,17 +235,18 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}{MCP_PATH}"
 
 
-async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str | None) -> None:
-    """Serve ``server`` over Streamable HTTP until cancelled; prints the URL on stderr.
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host``:``port`` (0: any free port), for uvicorn to accept on.
 
     Raises:
-        ItbenchError: the exposure is refused, or the address cannot be bound.
+        ItbenchError: the address cannot be bound.
     """
-    check_exposure(host, token)
-    if not 0 <= port <= 65535:
-        raise ItbenchError(f"--port {port}: not a port number (0 to 65535)")
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on connections whose
+    # socket names TCP as its protocol, and accepted sockets inherit the listener's. Without it
+    # Nagle holds the end of each response until the client's delayed ACK (40 ms on Linux), a
+    # floor under every request.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host.strip("[]"), port))
@@ -254,6 +256,19 @@ async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str
     except OSError as error:
         listener.close()
         raise ItbenchError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return listener
+
+
+async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str | None) -> None:
+    """Serve ``server`` over Streamable HTTP until cancelled; prints the URL on stderr.
+
+    Raises:
+        ItbenchError: the exposure is refused, or the address cannot be bound.
+    """
+    check_exposure(host, token)
+    if not 0 <= port <= 65535:
+        raise ItbenchError(f"--port {port}: not a port number (0 to 65535)")
+    listener = listen(host, port)
     bound_port = listener.getsockname()[1]
     config = uvicorn.Config(
         http_app(server, host=host, port=bound_port, token=token),

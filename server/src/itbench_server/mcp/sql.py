@@ -239,10 +239,9 @@ def run_sql_description(settings: ServerSettings) -> str:
     )
 
 
-def register_sql_tool(server: MCPServer, context: ToolContext) -> SqlConsole:
-    """Add ``run_sql`` to ``server``; returns the console (its connection lives as long)."""
-    console = context.service("sql", lambda: SqlConsole(context.snapshot))
+def register_sql_tool(server: MCPServer, context: ToolContext) -> None:
+    """Add ``run_sql`` to ``server``; its locked-down connection is opened by the first call
+    (and then lives as long as the server), not at start."""
     add_tool(
         server, context, run_sql, title="Run read-only SQL", description=run_sql_description(context.settings)
     )
-    return console

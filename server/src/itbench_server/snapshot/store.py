@@ -31,6 +31,8 @@ from itbench_server.snapshot.schema import SCHEMA_VERSION
 from itbench_server.snapshot.snapshot import Snapshot
 
 __all__ = [
+    "BUILD_MEMORY_LIMIT",
+    "BUILD_THREADS",
     "INGEST_REVISION",
     "build_index",
     "default_cache_dir",
@@ -43,7 +45,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump when ingest changes what it writes for the same files.
-INGEST_REVISION = 2
+INGEST_REVISION = 3
+
+BUILD_MEMORY_LIMIT = "700MB"
+"""DuckDB's memory limit while it builds an index; beyond it, it spills to ``<index>.tmp``.
+
+DuckDB's default is 80 % of the machine's memory, which a 1 GB scenario's span table fills: the
+build's peak RSS was 2.2 GB on a 24 GB machine. Bounded, the build peaks near 0.8 GB for about
+a tenth more CPU time (docs/benchmarks.md)."""
+
+BUILD_THREADS = max(1, min(os.cpu_count() or 1, 8))
+"""DuckDB's threads while it builds: the machine's cores, at most 8 (each thread holds its own
+read buffers within the memory limit)."""
 
 # <scenario>-<fingerprint>.duckdb, its lock, and a build's leftovers (.building-<pid>[.wal|.tmp]).
 _INDEX_NAME = re.compile(r"^(?P<index>.+-[0-9a-f]{20}\.duckdb)(?P<partial>\.building-\d+(\.wal|\.tmp)?)?$")
@@ -201,6 +214,8 @@ def build_index(files: ScenarioFiles, target: Path) -> None:
         connection = duckdb.connect(str(partial))
         try:
             connection.execute("SET preserve_insertion_order = true")
+            connection.execute(f"SET memory_limit = '{BUILD_MEMORY_LIMIT}'")
+            connection.execute(f"SET threads = {BUILD_THREADS}")
             report = IndexBuilder(files, connection).build()
             connection.execute("CHECKPOINT")
         finally:
