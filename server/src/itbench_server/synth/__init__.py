@@ -7,19 +7,25 @@ per (fault, seed, size, variant), with the background noise of a real cluster ar
 scenario ``n``; ``generate_suite("aa", out)`` writes all of them. See docs/generator.md.
 """
 
-from itbench_server.synth.formats import VARIANTS
-from itbench_server.synth.generator import (
-    FAULTS,
-    SIZES,
-    describe_faults,
-    generate_lookalike,
-    generate_scenario,
-    generate_suite,
-    scenario_noise,
-    size_preset,
-)
-from itbench_server.synth.lookalike import LOOKALIKES, SUITES
-from itbench_server.synth.noise import NOISE_CATALOGUE
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from itbench_server.synth.formats import VARIANTS
+    from itbench_server.synth.generator import (
+        FAULTS,
+        SIZES,
+        describe_faults,
+        generate_lookalike,
+        generate_scenario,
+        generate_suite,
+        scenario_noise,
+        size_preset,
+    )
+    from itbench_server.synth.lookalike import LOOKALIKES, SUITES
+    from itbench_server.synth.noise import NOISE_CATALOGUE
 
 __all__ = [
     "FAULTS",
@@ -35,3 +41,27 @@ __all__ = [
     "scenario_noise",
     "size_preset",
 ]
+
+# Where each public name lives. The generator is imported on first use, not with the package:
+# ``itbench-server serve`` builds the ``synth`` subcommand's parser but never generates.
+_HOMES = {
+    "FAULTS": "generator",
+    "LOOKALIKES": "lookalike",
+    "NOISE_CATALOGUE": "noise",
+    "SIZES": "sizes",
+    "SUITES": "lookalike",
+    "VARIANTS": "formats",
+    "describe_faults": "generator",
+    "generate_lookalike": "generator",
+    "generate_scenario": "generator",
+    "generate_suite": "generator",
+    "scenario_noise": "generator",
+    "size_preset": "generator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

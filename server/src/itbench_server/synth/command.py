@@ -14,7 +14,7 @@ __all__ = ["add_synth_parser", "run_synth"]
 
 def add_synth_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from itbench_server.synth.formats import VARIANTS
-    from itbench_server.synth.generator import SIZES
+    from itbench_server.synth.sizes import SIZES
 
     parser = subparsers.add_parser(
         "synth",

@@ -37,6 +37,7 @@ from itbench_server.synth.log_templates import BACKGROUND_SERVICES, background_r
 from itbench_server.synth.logs import access_log, client_error_log, request_log
 from itbench_server.synth.lookalike import lookalike, suite
 from itbench_server.synth.noise import Noise, add_collector_config, plant_noise
+from itbench_server.synth.sizes import SIZES, SizePreset
 from itbench_server.synth.telemetry import (
     BUCKETS_MS,
     KAFKA_CLIENT_METRICS,
@@ -155,34 +156,6 @@ _SCOPES: Final = {
     "ruby": ("OpenTelemetry::Instrumentation::Sinatra", "0.25.0"),
     "envoy": ("", ""),
     "nginx": ("", ""),
-}
-
-
-@dataclass(frozen=True)
-class SizePreset:
-    """How much telemetry to write: traces per minute and the metric sampling step."""
-
-    traces_per_minute: float
-    metric_step: int  # ns
-    log_share: float  # share of ordinary server spans that log a line
-    access_log_share: float
-    listing_every: int = 5 * MINUTE  # ns between two listings of every object
-    background_every: int = MINUTE  # ns between two rounds of infrastructure log lines
-    replay_events: bool = True  # start the event stream with the events of the hour before the window
-
-
-SIZES: Final[dict[str, SizePreset]] = {
-    "tiny": SizePreset(
-        0.5,
-        600 * SECOND,
-        0.3,
-        0.3,
-        listing_every=10 * MINUTE,
-        background_every=5 * MINUTE,
-        replay_events=False,
-    ),
-    "small": SizePreset(4, 60 * SECOND, 0.5, 0.5),
-    "large": SizePreset(6100, 30 * SECOND, 0.8, 1.0),  # about 1 GB, like a real recording
 }
 
 
