@@ -51,7 +51,9 @@ def model_url() -> Iterator[str]:
                 {"call": "get_events", "arguments": {"type": "Warning", "limit": 20}},
                 {
                     "submit": [
-                        {"name": name, "evidence": {"$match": "(Incident window: [^\n]*)"}}
+                        # up to the line's end, or to an escaped newline where the CLI hands the
+                        # model its tool results as JSON text (Gemini CLI)
+                        {"name": name, "evidence": {"$match": r"(Incident window: [^\n\\]*)"}}
                         for name in ANSWERS
                     ]
                 },
