@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kube_recording import Kubectl
 
 from itbench_server.kube.facade import KubeFacade
@@ -385,3 +386,39 @@ def test_every_background_template_of_a_service_is_written(service: str) -> None
     written = {_SHAPE.sub("#", body) for _at, _severity, body in lines}
     assert len(written) >= min(len(templates), 5) * 0.8
     assert {severity for _at, severity, _body in lines} <= {"DEBUG", "INFO", "WARN", "ERROR"}
+
+
+@pytest.mark.parametrize("target", ["valkey-cart", "ad"])
+def test_a_memory_stress_evicts_a_pod_whose_failed_phase_fires_failed_pods_detected_on_its_group(
+    tmp_path: Path, target: str
+) -> None:
+    scenario = generate_scenario(
+        "stress", 4, tmp_path / target, size="tiny", params={"target": target, "stressor": "memory"}
+    )
+    failed = [
+        body
+        for body in _by_kind(_last_listing(scenario), "Pod")
+        if body["metadata"]["name"].startswith(f"{target}-") and body["status"]["phase"] == "Failed"
+    ]
+    assert len(failed) == 1
+    pod = failed[0]
+    assert pod["status"]["reason"] == "Evicted"
+    assert pod["status"]["message"].startswith("The node was low on resource: memory.")
+    node = pod["spec"]["nodeName"]
+    events = [body for _, body in _events(scenario)]
+    evicted = [e for e in events if e["reason"] == "Evicted"]
+    assert [e["involvedObject"]["name"] for e in evicted] == [pod["metadata"]["name"]]
+    assert evicted[0]["message"] == pod["status"]["message"]
+    assert any(e["reason"] == "EvictionThresholdMet" and e["involvedObject"]["name"] == node for e in events)
+    # The ReplicaSet replaced the evicted pod.
+    assert any(e["reason"] == "SuccessfulCreate" and target in e["message"] for e in events)
+    metric_rows = _rows(scenario / "metrics" / f"pod_{pod['metadata']['name']}_raw.tsv")
+    assert any(
+        row["metric_name"] == "kube_pod_status_phase" and "'phase': 'Failed'" in row["tags"]
+        for row in metric_rows
+    )
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text())
+    key = key.get("spec", key)
+    assert {(a.get("group_id"), a["id"]) for a in key["alerts"]} >= {
+        (f"{target}-pod-1", "FailedPodsDetected")
+    }

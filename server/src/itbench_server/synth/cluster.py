@@ -119,6 +119,9 @@ class PodState:
     init: str = ""
     init_restarts: int = 0
     init_last_terminated: JsonObject | None = None
+    # A Failed pod's status.reason and status.message (the kubelet's ``Evicted`` and its text).
+    reason: str = ""
+    message: str = ""
 
 
 @dataclass
@@ -344,7 +347,10 @@ class Cluster:
         rate its pods' ``container_cpu_usage_seconds_total`` grows at) as a share of that request.
         """
         request_millis = 100
-        requests = {"cpu": f"{request_millis}m", "memory": f"{self.app.workload_by_name[name].memory_limit_mi}Mi"}
+        requests = {
+            "cpu": f"{request_millis}m",
+            "memory": f"{self.app.workload_by_name[name].memory_limit_mi}Mi",
+        }
         for _at, spec, _generation in self.deployments[name].versions:
             spec["template"]["spec"]["containers"][0]["resources"]["requests"] = dict(requests)
         for replicaset in self.replicasets.values():
@@ -1500,6 +1506,17 @@ class Cluster:
                 if state.waiting_message:
                     waiting["message"] = state.waiting_message
                 container_state = {"waiting": waiting}
+            elif state.phase == "Failed":
+                # An evicted pod's containers were killed by the kubelet and are not restarted.
+                container_state = {
+                    "terminated": {
+                        "containerID": pod.container_ids[container["name"]],
+                        "exitCode": 137,
+                        "finishedAt": since,
+                        "reason": "Error",
+                        "startedAt": iso(pod.state(state.at - 1).running_since or pod.created),
+                    }
+                }
             else:
                 container_state = {"running": {"startedAt": iso(state.running_since or pod.created)}}
             entry: JsonObject = {
@@ -1508,9 +1525,11 @@ class Cluster:
                 "imageID": ""
                 if (main and state.waiting in ("ErrImagePull", "ImagePullBackOff", "ContainerCreating"))
                 else f"{container['image'].split(':')[0]}@sha256:{hashlib.sha256(container['image'].encode()).hexdigest()}",
-                "ready": state.ready or not main,
+                "ready": (state.ready or not main) and state.phase != "Failed",
                 "restartCount": state.restarts if main else 0,
-                "started": bool(state.running_since) and not (main and state.waiting),
+                "started": bool(state.running_since)
+                and not (main and state.waiting)
+                and state.phase != "Failed",
                 "state": container_state,
                 "lastState": {"terminated": state.last_terminated}
                 if (main and state.last_terminated)
@@ -1520,6 +1539,23 @@ class Cluster:
                 entry["containerID"] = pod.container_ids[container["name"]]
             statuses.append(entry)
         phase = state.phase
+        if phase == "Failed" and state.reason:
+            # The kubelet marks a pod it evicts (Kubernetes 1.26 and later) with this condition.
+            conditions.insert(
+                0,
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "TerminationByKubelet",
+                    "message": state.message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": since,
+                },
+            )
+            for condition in conditions:
+                if condition["type"] in ("Ready", "ContainersReady"):
+                    condition["reason"] = "PodFailed"
+                    condition.pop("message", None)
         status = {
             "phase": phase,
             "conditions": conditions,
@@ -1533,6 +1569,9 @@ class Cluster:
                 _init_status(container, state, pod.created) for container in init_containers
             ]
         status["containerStatuses"] = statuses
+        if phase == "Failed" and state.reason:
+            status["reason"] = state.reason
+            status["message"] = state.message
         status["qosClass"] = "Burstable"
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
