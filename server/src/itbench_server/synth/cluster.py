@@ -29,6 +29,7 @@ __all__ = [
     "FLAGS",
     "MINUTE",
     "NODES",
+    "NODE_CPU_CORES",
     "SECOND",
     "Cluster",
     "Deployment",
@@ -55,6 +56,8 @@ JsonObject = dict[str, Any]
 
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NODES = ("worker-1", "worker-2", "worker-3")
+NODE_CPU_CORES = 4  # each worker's CPU capacity
+_SYSTEM_CPU_CORES = 0.2  # what the kubelet, the container runtime and the kernel use on a worker
 CONTROL_PLANE = "control-plane"
 
 
@@ -114,6 +117,9 @@ class PodState:
     memory_fraction: float | None = None  # working set as a share of the memory limit
     memory_per_minute: float = 0.75  # how fast that share grows while the state lasts
     cpu_factor: float = 1.0  # CPU use as a multiple of the workload's usual, from ``at`` on
+    # Cores a CPU stressor in the container asks for: its runnable threads, which the node's
+    # load average counts whether or not they get a core.
+    cpu_demand: float = 0.0
     # Init containers (when the template has any): "" once they completed, "running" while one
     # runs, else the waiting reason of the first one (CrashLoopBackOff ...).
     init: str = ""
@@ -1237,6 +1243,28 @@ class Cluster:
     def pods_of(self, workload: str, t: int) -> list[Pod]:
         return [pod for pod in self.pods if pod.workload == workload and pod.exists(t)]
 
+    def node_cpu(self, node: str, t: int) -> tuple[float, float]:
+        """(cores used, cores asked for) on ``node`` at ``t``: the demo's running pods at their
+        usual CPU times their factor, the platform pods there, and the system's own share
+        (kubelet, container runtime, kernel). What is asked for beyond the node's cores waits
+        in the run queue (the load average counts it)."""
+        used = _SYSTEM_CPU_CORES
+        asked = _SYSTEM_CPU_CORES
+        for pod in self.pods:
+            if pod.node != node or not pod.exists(t):
+                continue
+            state = pod.state(t)
+            if state.running_since is None or not state.scheduled or state.phase == "Failed":
+                continue
+            cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * state.cpu_factor
+            used += cores
+            asked += max(cores, state.cpu_demand)
+        for platform in self.platform_pods:
+            if platform.node == node and platform.created <= t:
+                used += platform.cpu_cores
+                asked += platform.cpu_cores
+        return min(used, float(NODE_CPU_CORES)), asked
+
     def ready_pods(self, workload: str, t: int) -> list[Pod]:
         key = (workload, t // SECOND)
         cached = self._pod_ready_cache.get(key)
@@ -1677,7 +1705,12 @@ class Cluster:
             if node == CONTROL_PLANE:
                 labels["node-role.kubernetes.io/control-plane"] = ""
                 taints = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
-            capacity = {"cpu": "4", "ephemeral-storage": "102626232Ki", "memory": "16365628Ki", "pods": "110"}
+            capacity = {
+                "cpu": str(NODE_CPU_CORES),
+                "ephemeral-storage": "102626232Ki",
+                "memory": "16365628Ki",
+                "pods": "110",
+            }
             body: JsonObject = {
                 "apiVersion": "v1",
                 "kind": "Node",

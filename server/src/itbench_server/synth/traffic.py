@@ -551,7 +551,9 @@ def exception_event(span: Span) -> dict[str, str] | None:
     stack trace in the language's own form), or None when its instrumentation records none."""
     if span.status != "Error":
         return None
-    language = WORKLOAD_BY_NAME[span.service].language
+    # BookInfo's spans are its Envoy sidecars', which record no exception events.
+    workload = WORKLOAD_BY_NAME.get(span.service)
+    language = workload.language if workload is not None else "envoy"
     if language not in _RECORDS_EXCEPTIONS:
         return None
     kind = span.exception or _exception_type(span.service)

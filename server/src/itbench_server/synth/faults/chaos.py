@@ -17,7 +17,16 @@ import copy
 import random
 from typing import Any, ClassVar
 
-from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, JsonObject, Pod, PodState, iso
+from itbench_server.synth.cluster import (
+    MINUTE,
+    NODE_CPU_CORES,
+    SECOND,
+    Cluster,
+    JsonObject,
+    Pod,
+    PodState,
+    iso,
+)
 from itbench_server.synth.faults.base import (
     Fault,
     Group,
@@ -622,12 +631,22 @@ class StressFault(ChaosFault):
 
     def on_spawn(self, incident: Incident, start: int, end: int, pods: list[Pod]) -> None:
         if self.stressor == "cpu":
+            cluster = incident.cluster
+            demand = self.workers * self.load / 100.0
             for pod in pods:
                 state = pod.state(start)
                 if state.phase == "Failed":
                     continue
-                pod.states.append(_copy_state(state, start, cpu_factor=40.0))
-                pod.states.append(_copy_state(state, end, cpu_factor=1.0))
+                # The container has no CPU limit: its stressors take every core the node's other
+                # tenants leave (30 threads against their few win nearly all of the time).
+                usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+                used, _asked = cluster.node_cpu(pod.node, start)
+                free = max(0.0, NODE_CPU_CORES - 0.05 - (used - usual * state.cpu_factor))
+                got = max(usual, min(usual + demand, free))
+                pod.states.append(
+                    _copy_state(state, start, cpu_factor=got / usual, cpu_demand=usual + demand)
+                )
+                pod.states.append(_copy_state(state, end, cpu_factor=1.0, cpu_demand=0.0))
             return
         # Memory: the container is OOMKilled within seconds each time the stress starts; the
         # kubelet restarts it after a back-off that doubles with every kill.
