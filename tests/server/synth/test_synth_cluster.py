@@ -204,7 +204,14 @@ def test_the_quotas_used_memory_is_what_the_namespaces_pods_request(small_quota:
     assert _quantity_mi(quota["status"]["used"]["memory"]) == pytest.approx(requested, rel=0.25)
 
 
-def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> None:
+@pytest.fixture(scope="module")
+def small_hpa_misconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario(
+        "hpa-misconfig", 1, tmp_path_factory.mktemp("cluster") / "hpa-misconfig", size="small"
+    )
+
+
+def _check_autoscalers_cpu(small_hpa: Path) -> None:
     listing = _last_listing(small_hpa)
     autoscalers = _by_kind(listing, "HorizontalPodAutoscaler")
     assert autoscalers
@@ -235,6 +242,46 @@ def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> Non
         assert current["averageUtilization"] == pytest.approx(
             measured * 100 / int(request.removesuffix("m")), rel=0.1
         )
+
+
+def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> None:
+    _check_autoscalers_cpu(small_hpa)
+
+
+def test_a_maxed_out_misconfigured_autoscaler_reports_its_pods_cpu_and_memory_above_its_target(
+    small_hpa_misconfig: Path,
+) -> None:
+    _check_autoscalers_cpu(small_hpa_misconfig)
+    listing = _last_listing(small_hpa_misconfig)
+    maxed = [
+        hpa
+        for hpa in _by_kind(listing, "HorizontalPodAutoscaler")
+        if any(c["type"] == "ScalingLimited" and c["status"] == "True" for c in hpa["status"]["conditions"])
+    ]
+    assert maxed
+    for hpa in maxed:
+        targets = {
+            m["resource"]["name"]: m["resource"]["target"]["averageUtilization"]
+            for m in hpa["spec"]["metrics"]
+        }
+        current = {m["resource"]["name"]: m["resource"]["current"] for m in hpa["status"]["currentMetrics"]}
+        assert set(current) == {"cpu", "memory"}
+        # Memory above its target is the reason the events give for every rescale.
+        assert current["memory"]["averageUtilization"] > targets["memory"]
+        name = hpa["spec"]["scaleTargetRef"]["name"]
+        measured = []
+        for pod in _by_kind(listing, "Pod"):
+            if pod["metadata"]["labels"].get("opentelemetry.io/name") != name:
+                continue
+            rows = _rows(small_hpa_misconfig / "metrics" / f"pod_{pod['metadata']['name']}_raw.tsv")
+            measured.extend(
+                float(row["value"]) / 1048576
+                for row in rows
+                if row["metric_name"] == "container_memory_working_set_bytes"
+            )
+        assert measured, name
+        value = int(current["memory"]["averageValue"].removesuffix("Mi"))
+        assert value == pytest.approx(sum(measured) / len(measured), rel=0.1), name
 
 
 def test_the_platform_around_the_demo_is_listed(small_quota: Path) -> None:
