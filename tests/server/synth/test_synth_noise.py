@@ -159,3 +159,21 @@ def test_noise_alerts_fire_but_stay_out_of_the_ground_truth(tiny_scenarios: dict
             assert subject not in truth
             checked += 1
     assert checked >= 2
+
+
+def test_a_resources_bump_schedules_its_new_pod_at_once_because_the_workers_have_room(
+    tiny_scenarios: dict[str, Path],
+) -> None:
+    bumped = 0
+    for fault, scenario in sorted(tiny_scenarios.items()):
+        items = [item for item in scenario_noise(fault, TINY_SEED).items if item.kind == "resources-bump"]
+        if not items:
+            continue
+        pods = {entity.rsplit("/", 1)[-1] for item in items for entity in item.objects if "/Pod/" in entity}
+        with (scenario / "k8s_events_raw.tsv").open(newline="", encoding="utf-8") as stream:
+            for row in csv.DictReader(stream, delimiter="\t"):
+                event = json.loads(row["Body"])["object"]
+                if event["involvedObject"]["name"] in pods:
+                    assert event["reason"] != "FailedScheduling", (fault, event["message"])
+        bumped += 1
+    assert bumped

@@ -30,7 +30,6 @@ from itbench_server.synth.cluster import (
     Cluster,
     JsonObject,
     Pod,
-    PodState,
     iso,
     node_ip,
 )
@@ -392,7 +391,6 @@ class _Planter:
             major, minor, patch = (int(x) for x in tag.split("."))
             image = f"{repository}:{major}.{minor}.{patch + 1}"
         limit = f"{workload.memory_limit_mi * 3 // 2}Mi"
-        delay = self.rng.randrange(12, 30) * SECOND if not change_image and self.rng.random() < 0.6 else 0
 
         def change(template: JsonObject) -> None:
             container = template["spec"]["containers"][0]
@@ -401,47 +399,15 @@ class _Planter:
             else:
                 container["resources"]["limits"]["memory"] = limit
 
-        def waiting_for_memory(created: int) -> list[PodState]:
-            scheduled = created + delay
-            started = scheduled + self.rng.randrange(2, 5) * SECOND
-            message = (
-                "0/4 nodes are available: 1 node(s) had untolerated taint "
-                "{node-role.kubernetes.io/control-plane: }, 3 Insufficient memory. preemption: 0/4 nodes are "
-                "available: 1 Preemption is not helpful for scheduling, 3 No preemption victims found for "
-                "incoming pod."
-            )
-            return [
-                PodState(
-                    created, phase="Pending", ready=False, scheduled=False, unschedulable_message=message
-                ),
-                PodState(scheduled, phase="Pending", ready=False, waiting="ContainerCreating"),
-                PodState(started, running_since=started, ready=False),
-                PodState(started + self.rng.randrange(2, 6) * SECOND, running_since=started),
-            ]
-
-        _replicaset, pods = cluster.rollout(name, at, change, waiting_for_memory if delay else None)
+        # The workers have room for the raised limit (requested at the limit): the new pod is
+        # scheduled at once, as a real cluster's would be.
+        _replicaset, pods = cluster.rollout(name, at, change)
         objects = [f"{namespace}/Deployment/{name}"]
         for pod in pods:
-            if delay:
-                self._late_start(pod, delay)
             if change_image:
                 self._pulled_new_image(pod, image)
             objects.append(f"{namespace}/Pod/{pod.name}")
         self._record(kind, objects, at)
-
-    def _late_start(self, pod: Pod, delay: int) -> None:
-        """A pod that waited ``delay`` for room: FailedScheduling, then the usual start-up events."""
-        cluster = self.cluster
-        scheduled = pod.created + delay
-        cluster.event(
-            pod.created,
-            cluster.pod_ref(pod, container=False),
-            "FailedScheduling",
-            pod.states[0].unschedulable_message,
-            type_="Warning",
-            component="default-scheduler",
-        )
-        cluster.startup_events(pod, scheduled)
 
     def _image_bump(self) -> None:
         self._rollout("image-bump", change_image=True)
