@@ -518,3 +518,22 @@ def test_a_cpu_stress_saturates_its_nodes_load_and_the_key_lists_the_node_alert_
 def test_a_quiet_incident_fires_no_node_alert(tiny_scenarios: dict[str, Path]) -> None:
     for _moment, alerts in _alert_files(tiny_scenarios["bad-image"]):
         assert not [alert for alert in alerts if str(alert["labels"]["alertname"]).startswith("Node")]  # type: ignore[index]
+
+
+def test_a_cpu_stressed_containers_cpu_counter_counts_the_stress_and_never_falls(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "stress", 6, tmp_path / "cpu", size="small", params={"target": "recommendation", "stressor": "cpu"}
+    )
+    (path,) = sorted((scenario / "metrics").glob("pod_recommendation-*_raw.tsv"))
+    samples = [
+        (_ns(row["timestamp"]), float(row["value"]))
+        for row in _rows(path)
+        if row["metric_name"] == "container_cpu_usage_seconds_total"
+    ]
+    values = [value for _at, value in samples]
+    assert values == sorted(values)
+    (first_at, first), (second_at, second) = samples[0], samples[1]
+    (last_at, last) = samples[-1]
+    usual = (second - first) / (second_at - first_at)
+    # The stress runs 52 s of each minute from about 4 minutes in, on most of a node's cores.
+    assert (last - second) / (last_at - second_at) > 20 * usual

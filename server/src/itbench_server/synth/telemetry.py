@@ -833,7 +833,15 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
             memory = workload.memory_mi * 1048576.0 * wobble
         alive = max(0, t - pod.created) / SECOND
         rate = workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
-        cpu = alive * rate + (state.cpu_factor - 1.0) * rate * max(0, t - state.at) / SECOND
+        # A counter: the extra CPU of every state so far (a stress, a hot loop) stays counted
+        # after the state ends.
+        extra = 0.0
+        for index, earlier in enumerate(pod.states):
+            if earlier.at > t:
+                break
+            until = pod.states[index + 1].at if index + 1 < len(pod.states) else t
+            extra += (earlier.cpu_factor - 1.0) * max(0, min(t, until) - earlier.at) / SECOND
+        cpu = alive * rate + extra * rate
         tags = {**container, "node": pod.node}
         samples.append(PodSample("container_cpu_usage_seconds_total", round(cpu, 6), tags))
         samples.append(PodSample("container_memory_working_set_bytes", float(int(memory)), tags))
