@@ -19,7 +19,7 @@ import copy
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from itbench_server.synth.application import DEMO, Application
@@ -786,6 +786,15 @@ class _Planter:
         up = self._when(grows=True)
         down = up + self.rng.randrange(300, 420) * SECOND
         objects = [f"{NAMESPACE}/HorizontalPodAutoscaler/{name}"]
+        # A burst of work takes the one pod above the 80% target (to 90-120% of its 100m request)
+        # for a minute and a half before the scale-out, shared by both pods after it, and ends
+        # early enough (scale-down's 5-minute stabilization) for the scale-in at ``down``.
+        burst_millis = self.rng.randrange(90, 121)
+        usual = self.app.workload_by_name[name].cpu_millis
+        burst_from, burst_to = up - 90 * SECOND, max(up + 30 * SECOND, down - 300 * SECOND)
+        for pod in cluster.pods_of(name, burst_from):
+            self._cpu_at(pod, burst_from, burst_millis / usual)
+        self._hpa_cpu(name, burst_from + 15 * SECOND, burst_millis)
         for at, size, reason in (
             (up, 2, "cpu resource utilization (percentage of request) above target"),
             (down, 1, "All metrics below target"),
@@ -794,7 +803,14 @@ class _Planter:
                 break
             cluster.event(at, hpa_ref, "SuccessfulRescale", f"New size: {size}; reason: {reason}",
                           component="horizontal-pod-autoscaler")  # fmt: skip
-            objects += [f"{NAMESPACE}/Pod/{pod.name}" for pod in cluster.scale(name, at, size)]
+            created = cluster.scale(name, at, size)
+            objects += [f"{NAMESPACE}/Pod/{pod.name}" for pod in created]
+            if size == 2:
+                for pod in cluster.pods_of(name, at + 20 * SECOND):
+                    self._cpu_at(pod, max(pod.created, at) + 10 * SECOND, burst_millis / 2 / usual)
+                    self._cpu_at(pod, burst_to, 1.0)
+                self._hpa_cpu(name, at + 30 * SECOND, burst_millis // 2)
+                self._hpa_cpu(name, burst_to + 15 * SECOND, usual)
 
             def status(body: JsonObject, size: int = size, at: int = at) -> None:
                 body["status"]["currentReplicas"] = size
@@ -803,6 +819,27 @@ class _Planter:
 
             cluster.update_static("horizontalpodautoscalers", NAMESPACE, name, at + 15 * SECOND, status)
         self._record("autoscaler", objects, up)
+
+    @staticmethod
+    def _cpu_at(pod: Pod, at: int, factor: float) -> None:
+        """From ``at`` on, the pod uses ``factor`` times its usual CPU."""
+        state = pod.state(at)
+        later = [s for s in pod.states if s.at > at]
+        pod.states = [s for s in pod.states if s.at <= at]
+        pod.states.append(replace(state, at=at, cpu_factor=factor))
+        pod.states.extend(replace(s, cpu_factor=factor) for s in later)
+
+    def _hpa_cpu(self, name: str, at: int, millis: int) -> None:
+        """The autoscaler's status reports ``millis`` per pod from ``at`` (its request is 100m)."""
+
+        def current(body: JsonObject) -> None:
+            body["status"]["currentMetrics"][0]["resource"]["current"] = {
+                "averageUtilization": millis,
+                "averageValue": f"{millis}m",
+            }
+
+        if at < self.incident.end:
+            self.cluster.update_static("horizontalpodautoscalers", NAMESPACE, name, at, current)
 
     def _install_autoscaler(self, name: str) -> None:
         """An HPA installed with the demo (CPU target 80%), and the CPU request it needs."""
