@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kube_recording import Kubectl
 
 from itbench_server.kube.facade import KubeFacade
@@ -203,7 +204,14 @@ def test_the_quotas_used_memory_is_what_the_namespaces_pods_request(small_quota:
     assert _quantity_mi(quota["status"]["used"]["memory"]) == pytest.approx(requested, rel=0.25)
 
 
-def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> None:
+@pytest.fixture(scope="module")
+def small_hpa_misconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_scenario(
+        "hpa-misconfig", 1, tmp_path_factory.mktemp("cluster") / "hpa-misconfig", size="small"
+    )
+
+
+def _check_autoscalers_cpu(small_hpa: Path) -> None:
     listing = _last_listing(small_hpa)
     autoscalers = _by_kind(listing, "HorizontalPodAutoscaler")
     assert autoscalers
@@ -224,7 +232,8 @@ def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> Non
             ]
             if len(samples) < 2:
                 continue
-            (first_at, first), (last_at, last) = samples[0], samples[-1]
+            # The metrics server reports the latest rate, not the window's average.
+            (first_at, first), (last_at, last) = samples[-2], samples[-1]
             rates.append((last - first) / (_seconds(last_at) - _seconds(first_at)) * 1000)
         assert rates, target
         measured = sum(rates) / len(rates)
@@ -234,6 +243,46 @@ def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> Non
         assert current["averageUtilization"] == pytest.approx(
             measured * 100 / int(request.removesuffix("m")), rel=0.1
         )
+
+
+def test_an_autoscalers_cpu_agrees_with_its_pods_metrics(small_hpa: Path) -> None:
+    _check_autoscalers_cpu(small_hpa)
+
+
+def test_a_maxed_out_misconfigured_autoscaler_reports_its_pods_cpu_and_memory_above_its_target(
+    small_hpa_misconfig: Path,
+) -> None:
+    _check_autoscalers_cpu(small_hpa_misconfig)
+    listing = _last_listing(small_hpa_misconfig)
+    maxed = [
+        hpa
+        for hpa in _by_kind(listing, "HorizontalPodAutoscaler")
+        if any(c["type"] == "ScalingLimited" and c["status"] == "True" for c in hpa["status"]["conditions"])
+    ]
+    assert maxed
+    for hpa in maxed:
+        targets = {
+            m["resource"]["name"]: m["resource"]["target"]["averageUtilization"]
+            for m in hpa["spec"]["metrics"]
+        }
+        current = {m["resource"]["name"]: m["resource"]["current"] for m in hpa["status"]["currentMetrics"]}
+        assert set(current) == {"cpu", "memory"}
+        # Memory above its target is the reason the events give for every rescale.
+        assert current["memory"]["averageUtilization"] > targets["memory"]
+        name = hpa["spec"]["scaleTargetRef"]["name"]
+        measured = []
+        for pod in _by_kind(listing, "Pod"):
+            if pod["metadata"]["labels"].get("opentelemetry.io/name") != name:
+                continue
+            rows = _rows(small_hpa_misconfig / "metrics" / f"pod_{pod['metadata']['name']}_raw.tsv")
+            measured.extend(
+                float(row["value"]) / 1048576
+                for row in rows
+                if row["metric_name"] == "container_memory_working_set_bytes"
+            )
+        assert measured, name
+        value = int(current["memory"]["averageValue"].removesuffix("Mi"))
+        assert value == pytest.approx(sum(measured) / len(measured), rel=0.1), name
 
 
 def test_the_platform_around_the_demo_is_listed(small_quota: Path) -> None:
@@ -385,3 +434,39 @@ def test_every_background_template_of_a_service_is_written(service: str) -> None
     written = {_SHAPE.sub("#", body) for _at, _severity, body in lines}
     assert len(written) >= min(len(templates), 5) * 0.8
     assert {severity for _at, severity, _body in lines} <= {"DEBUG", "INFO", "WARN", "ERROR"}
+
+
+@pytest.mark.parametrize("target", ["valkey-cart", "ad"])
+def test_a_memory_stress_evicts_a_pod_whose_failed_phase_fires_failed_pods_detected_on_its_group(
+    tmp_path: Path, target: str
+) -> None:
+    scenario = generate_scenario(
+        "stress", 4, tmp_path / target, size="tiny", params={"target": target, "stressor": "memory"}
+    )
+    failed = [
+        body
+        for body in _by_kind(_last_listing(scenario), "Pod")
+        if body["metadata"]["name"].startswith(f"{target}-") and body["status"]["phase"] == "Failed"
+    ]
+    assert len(failed) == 1
+    pod = failed[0]
+    assert pod["status"]["reason"] == "Evicted"
+    assert pod["status"]["message"].startswith("The node was low on resource: memory.")
+    node = pod["spec"]["nodeName"]
+    events = [body for _, body in _events(scenario)]
+    evicted = [e for e in events if e["reason"] == "Evicted"]
+    assert [e["involvedObject"]["name"] for e in evicted] == [pod["metadata"]["name"]]
+    assert evicted[0]["message"] == pod["status"]["message"]
+    assert any(e["reason"] == "EvictionThresholdMet" and e["involvedObject"]["name"] == node for e in events)
+    # The ReplicaSet replaced the evicted pod.
+    assert any(e["reason"] == "SuccessfulCreate" and target in e["message"] for e in events)
+    metric_rows = _rows(scenario / "metrics" / f"pod_{pod['metadata']['name']}_raw.tsv")
+    assert any(
+        row["metric_name"] == "kube_pod_status_phase" and "'phase': 'Failed'" in row["tags"]
+        for row in metric_rows
+    )
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text())
+    key = key.get("spec", key)
+    assert {(a.get("group_id"), a["id"]) for a in key["alerts"]} >= {
+        (f"{target}-pod-1", "FailedPodsDetected")
+    }

@@ -43,6 +43,8 @@ FOR = {
     "KubePodCrashLooping": 180,
     "KubeDeploymentReplicasMismatch": 300,
     "KubeHpaMaxedOut": 300,
+    "NodeCPUHighUsage": 300,
+    "NodeSystemSaturation": 300,
 }
 # Faults checked at the larger size (each takes a few seconds to write).
 LARGE_FAULTS = ("feature-flag", "network-partition", "bad-image")
@@ -484,3 +486,54 @@ def test_a_consumer_cut_from_kafka_leaves_its_group_and_its_client_closes_connec
     assert {"group_id": "fraud-detection-service-1", "id": "KafkaConsumerGroupInactive"} in [
         {"group_id": alert["group_id"], "id": alert["id"]} for alert in key["alerts"]
     ]
+
+
+def test_a_cpu_stress_saturates_its_nodes_load_and_the_key_lists_the_node_alert_without_a_group(
+    tmp_path: Path,
+) -> None:
+    scenario = generate_scenario(
+        "stress",
+        5,
+        tmp_path / "cpu",
+        size="tiny",
+        params={"target": "recommendation", "stressor": "cpu", "load": 100, "workers": 30},
+    )
+    saturated: set[str] = set()
+    for _moment, alerts in _alert_files(scenario):
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            if labels["alertname"] == "NodeSystemSaturation":
+                saturated.add(str(labels["instance"]))
+                # 30 stressor threads on 4 cores: a load per core far above the rule's 2.
+                assert float(str(alert["value"])) > 4.0
+    assert len(saturated) == 1  # the stressed pod's node only
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text())
+    key = key.get("spec", key)
+    node_alerts = [entry for entry in key["alerts"] if entry["id"].startswith("Node")]
+    assert [entry["id"] for entry in node_alerts] == ["NodeSystemSaturation"]
+    assert all("group_id" not in entry for entry in node_alerts)
+
+
+def test_a_quiet_incident_fires_no_node_alert(tiny_scenarios: dict[str, Path]) -> None:
+    for _moment, alerts in _alert_files(tiny_scenarios["bad-image"]):
+        assert not [alert for alert in alerts if str(alert["labels"]["alertname"]).startswith("Node")]  # type: ignore[index]
+
+
+def test_a_cpu_stressed_containers_cpu_counter_counts_the_stress_and_never_falls(tmp_path: Path) -> None:
+    scenario = generate_scenario(
+        "stress", 6, tmp_path / "cpu", size="small", params={"target": "recommendation", "stressor": "cpu"}
+    )
+    (path,) = sorted((scenario / "metrics").glob("pod_recommendation-*_raw.tsv"))
+    samples = [
+        (_ns(row["timestamp"]), float(row["value"]))
+        for row in _rows(path)
+        if row["metric_name"] == "container_cpu_usage_seconds_total"
+    ]
+    values = [value for _at, value in samples]
+    assert values == sorted(values)
+    (first_at, first), (second_at, second) = samples[0], samples[1]
+    (last_at, last) = samples[-1]
+    usual = (second - first) / (second_at - first_at)
+    # The stress runs 52 s of each minute from about 4 minutes in, on most of a node's cores.
+    assert (last - second) / (last_at - second_at) > 20 * usual

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from datetime import UTC, datetime
@@ -159,3 +160,55 @@ def test_noise_alerts_fire_but_stay_out_of_the_ground_truth(tiny_scenarios: dict
             assert subject not in truth
             checked += 1
     assert checked >= 2
+
+
+def test_a_resources_bump_schedules_its_new_pod_at_once_because_the_workers_have_room(
+    tiny_scenarios: dict[str, Path],
+) -> None:
+    bumped = 0
+    for fault, scenario in sorted(tiny_scenarios.items()):
+        items = [item for item in scenario_noise(fault, TINY_SEED).items if item.kind == "resources-bump"]
+        if not items:
+            continue
+        pods = {entity.rsplit("/", 1)[-1] for item in items for entity in item.objects if "/Pod/" in entity}
+        with (scenario / "k8s_events_raw.tsv").open(newline="", encoding="utf-8") as stream:
+            for row in csv.DictReader(stream, delimiter="\t"):
+                event = json.loads(row["Body"])["object"]
+                if event["involvedObject"]["name"] in pods:
+                    assert event["reason"] != "FailedScheduling", (fault, event["message"])
+        bumped += 1
+    assert bumped
+
+
+def test_the_noise_autoscaler_scales_out_after_its_pods_cpu_rose_above_its_target(tmp_path: Path) -> None:
+    seed = next(
+        s
+        for s in range(50)
+        if any(item.kind == "autoscaler" for item in scenario_noise("bad-image", s).items)
+    )
+    (item,) = [item for item in scenario_noise("bad-image", seed).items if item.kind == "autoscaler"]
+    name = item.objects[0].rsplit("/", 1)[-1]
+    scenario = generate_scenario("bad-image", seed, tmp_path / "hpa", size="small")
+    # The pods' CPU rates around the scale-out, in millicores.
+    before: list[float] = []
+    for path in sorted((scenario / "metrics").glob(f"pod_{name}-*_raw.tsv")):
+        with path.open(newline="", encoding="utf-8") as stream:
+            samples = [
+                (
+                    datetime.fromisoformat(row["timestamp"][:19]).replace(tzinfo=UTC).timestamp(),
+                    float(row["value"]),
+                )
+                for row in csv.DictReader(stream, delimiter="\t")
+                if row["metric_name"] == "container_cpu_usage_seconds_total"
+            ]
+        up = item.at / 1e9
+        # The per-minute rates between consecutive samples around the scale-out (one of them
+        # lies within the burst's 100 s before the load is shared by two pods).
+        before.extend(
+            (last - first) / (last_at - first_at) * 1000
+            for (first_at, first), (last_at, last) in itertools.pairwise(samples)
+            if up - 150 <= first_at and last_at <= up + 70
+        )
+    assert before, name
+    # The HPA's request is 100m and its target 80%.
+    assert max(before) > 80

@@ -29,6 +29,7 @@ __all__ = [
     "FLAGS",
     "MINUTE",
     "NODES",
+    "NODE_CPU_CORES",
     "SECOND",
     "Cluster",
     "Deployment",
@@ -55,6 +56,8 @@ JsonObject = dict[str, Any]
 
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NODES = ("worker-1", "worker-2", "worker-3")
+NODE_CPU_CORES = 4  # each worker's CPU capacity
+_SYSTEM_CPU_CORES = 0.2  # what the kubelet, the container runtime and the kernel use on a worker
 CONTROL_PLANE = "control-plane"
 
 
@@ -114,11 +117,17 @@ class PodState:
     memory_fraction: float | None = None  # working set as a share of the memory limit
     memory_per_minute: float = 0.75  # how fast that share grows while the state lasts
     cpu_factor: float = 1.0  # CPU use as a multiple of the workload's usual, from ``at`` on
+    # Cores a CPU stressor in the container asks for: its runnable threads, which the node's
+    # load average counts whether or not they get a core.
+    cpu_demand: float = 0.0
     # Init containers (when the template has any): "" once they completed, "running" while one
     # runs, else the waiting reason of the first one (CrashLoopBackOff ...).
     init: str = ""
     init_restarts: int = 0
     init_last_terminated: JsonObject | None = None
+    # A Failed pod's status.reason and status.message (the kubelet's ``Evicted`` and its text).
+    reason: str = ""
+    message: str = ""
 
 
 @dataclass
@@ -1234,6 +1243,28 @@ class Cluster:
     def pods_of(self, workload: str, t: int) -> list[Pod]:
         return [pod for pod in self.pods if pod.workload == workload and pod.exists(t)]
 
+    def node_cpu(self, node: str, t: int) -> tuple[float, float]:
+        """(cores used, cores asked for) on ``node`` at ``t``: the demo's running pods at their
+        usual CPU times their factor, the platform pods there, and the system's own share
+        (kubelet, container runtime, kernel). What is asked for beyond the node's cores waits
+        in the run queue (the load average counts it)."""
+        used = _SYSTEM_CPU_CORES
+        asked = _SYSTEM_CPU_CORES
+        for pod in self.pods:
+            if pod.node != node or not pod.exists(t):
+                continue
+            state = pod.state(t)
+            if state.running_since is None or not state.scheduled or state.phase == "Failed":
+                continue
+            cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * state.cpu_factor
+            used += cores
+            asked += max(cores, state.cpu_demand)
+        for platform in self.platform_pods:
+            if platform.node == node and platform.created <= t:
+                used += platform.cpu_cores
+                asked += platform.cpu_cores
+        return min(used, float(NODE_CPU_CORES)), asked
+
     def ready_pods(self, workload: str, t: int) -> list[Pod]:
         key = (workload, t // SECOND)
         cached = self._pod_ready_cache.get(key)
@@ -1503,6 +1534,17 @@ class Cluster:
                 if state.waiting_message:
                     waiting["message"] = state.waiting_message
                 container_state = {"waiting": waiting}
+            elif state.phase == "Failed":
+                # An evicted pod's containers were killed by the kubelet and are not restarted.
+                container_state = {
+                    "terminated": {
+                        "containerID": pod.container_ids[container["name"]],
+                        "exitCode": 137,
+                        "finishedAt": since,
+                        "reason": "Error",
+                        "startedAt": iso(pod.state(state.at - 1).running_since or pod.created),
+                    }
+                }
             else:
                 container_state = {"running": {"startedAt": iso(state.running_since or pod.created)}}
             entry: JsonObject = {
@@ -1511,9 +1553,11 @@ class Cluster:
                 "imageID": ""
                 if (main and state.waiting in ("ErrImagePull", "ImagePullBackOff", "ContainerCreating"))
                 else f"{container['image'].split(':')[0]}@sha256:{hashlib.sha256(container['image'].encode()).hexdigest()}",
-                "ready": state.ready or not main,
+                "ready": (state.ready or not main) and state.phase != "Failed",
                 "restartCount": state.restarts if main else 0,
-                "started": bool(state.running_since) and not (main and state.waiting),
+                "started": bool(state.running_since)
+                and not (main and state.waiting)
+                and state.phase != "Failed",
                 "state": container_state,
                 "lastState": {"terminated": state.last_terminated}
                 if (main and state.last_terminated)
@@ -1523,6 +1567,23 @@ class Cluster:
                 entry["containerID"] = pod.container_ids[container["name"]]
             statuses.append(entry)
         phase = state.phase
+        if phase == "Failed" and state.reason:
+            # The kubelet marks a pod it evicts (Kubernetes 1.26 and later) with this condition.
+            conditions.insert(
+                0,
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "TerminationByKubelet",
+                    "message": state.message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": since,
+                },
+            )
+            for condition in conditions:
+                if condition["type"] in ("Ready", "ContainersReady"):
+                    condition["reason"] = "PodFailed"
+                    condition.pop("message", None)
         status = {
             "phase": phase,
             "conditions": conditions,
@@ -1536,6 +1597,9 @@ class Cluster:
                 _init_status(container, state, pod.created) for container in init_containers
             ]
         status["containerStatuses"] = statuses
+        if phase == "Failed" and state.reason:
+            status["reason"] = state.reason
+            status["message"] = state.message
         status["qosClass"] = "Burstable"
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
@@ -1641,7 +1705,12 @@ class Cluster:
             if node == CONTROL_PLANE:
                 labels["node-role.kubernetes.io/control-plane"] = ""
                 taints = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
-            capacity = {"cpu": "4", "ephemeral-storage": "102626232Ki", "memory": "16365628Ki", "pods": "110"}
+            capacity = {
+                "cpu": str(NODE_CPU_CORES),
+                "ephemeral-storage": "102626232Ki",
+                "memory": "16365628Ki",
+                "pods": "110",
+            }
             body: JsonObject = {
                 "apiVersion": "v1",
                 "kind": "Node",

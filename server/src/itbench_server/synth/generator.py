@@ -663,7 +663,8 @@ class _Scenario:
                         attributes = quote(style.attrs(span.attributes))
                     language = by_name[span.service].language if span.service in by_name else ""
                     scope_name, scope_version = scope_text.get(language, ("", ""))
-                    exception = exception_event(span, language)
+                    # an uninstrumented application's spans are its Envoy sidecars': no exception events
+                    exception = exception_event(span, language if self.app.instrumented else "envoy")
                     if exception is not None:
                         events = (
                             style.ts_list([span.start + span.duration - 100_000]),

@@ -19,7 +19,7 @@ import copy
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from itbench_server.synth.application import DEMO, Application
@@ -30,7 +30,6 @@ from itbench_server.synth.cluster import (
     Cluster,
     JsonObject,
     Pod,
-    PodState,
     iso,
     node_ip,
 )
@@ -392,7 +391,6 @@ class _Planter:
             major, minor, patch = (int(x) for x in tag.split("."))
             image = f"{repository}:{major}.{minor}.{patch + 1}"
         limit = f"{workload.memory_limit_mi * 3 // 2}Mi"
-        delay = self.rng.randrange(12, 30) * SECOND if not change_image and self.rng.random() < 0.6 else 0
 
         def change(template: JsonObject) -> None:
             container = template["spec"]["containers"][0]
@@ -401,47 +399,15 @@ class _Planter:
             else:
                 container["resources"]["limits"]["memory"] = limit
 
-        def waiting_for_memory(created: int) -> list[PodState]:
-            scheduled = created + delay
-            started = scheduled + self.rng.randrange(2, 5) * SECOND
-            message = (
-                "0/4 nodes are available: 1 node(s) had untolerated taint "
-                "{node-role.kubernetes.io/control-plane: }, 3 Insufficient memory. preemption: 0/4 nodes are "
-                "available: 1 Preemption is not helpful for scheduling, 3 No preemption victims found for "
-                "incoming pod."
-            )
-            return [
-                PodState(
-                    created, phase="Pending", ready=False, scheduled=False, unschedulable_message=message
-                ),
-                PodState(scheduled, phase="Pending", ready=False, waiting="ContainerCreating"),
-                PodState(started, running_since=started, ready=False),
-                PodState(started + self.rng.randrange(2, 6) * SECOND, running_since=started),
-            ]
-
-        _replicaset, pods = cluster.rollout(name, at, change, waiting_for_memory if delay else None)
+        # The workers have room for the raised limit (requested at the limit): the new pod is
+        # scheduled at once, as a real cluster's would be.
+        _replicaset, pods = cluster.rollout(name, at, change)
         objects = [f"{namespace}/Deployment/{name}"]
         for pod in pods:
-            if delay:
-                self._late_start(pod, delay)
             if change_image:
                 self._pulled_new_image(pod, image)
             objects.append(f"{namespace}/Pod/{pod.name}")
         self._record(kind, objects, at)
-
-    def _late_start(self, pod: Pod, delay: int) -> None:
-        """A pod that waited ``delay`` for room: FailedScheduling, then the usual start-up events."""
-        cluster = self.cluster
-        scheduled = pod.created + delay
-        cluster.event(
-            pod.created,
-            cluster.pod_ref(pod, container=False),
-            "FailedScheduling",
-            pod.states[0].unschedulable_message,
-            type_="Warning",
-            component="default-scheduler",
-        )
-        cluster.startup_events(pod, scheduled)
 
     def _image_bump(self) -> None:
         self._rollout("image-bump", change_image=True)
@@ -820,6 +786,15 @@ class _Planter:
         up = self._when(grows=True)
         down = up + self.rng.randrange(300, 420) * SECOND
         objects = [f"{NAMESPACE}/HorizontalPodAutoscaler/{name}"]
+        # A burst of work takes the one pod above the 80% target (to 90-120% of its 100m request)
+        # for a minute and a half before the scale-out, shared by both pods after it, and ends
+        # early enough (scale-down's 5-minute stabilization) for the scale-in at ``down``.
+        burst_millis = self.rng.randrange(90, 121)
+        usual = self.app.workload_by_name[name].cpu_millis
+        burst_from, burst_to = up - 90 * SECOND, max(up + 30 * SECOND, down - 300 * SECOND)
+        for pod in cluster.pods_of(name, burst_from):
+            self._cpu_at(pod, burst_from, burst_millis / usual)
+        self._hpa_cpu(name, burst_from + 15 * SECOND, burst_millis)
         for at, size, reason in (
             (up, 2, "cpu resource utilization (percentage of request) above target"),
             (down, 1, "All metrics below target"),
@@ -828,7 +803,14 @@ class _Planter:
                 break
             cluster.event(at, hpa_ref, "SuccessfulRescale", f"New size: {size}; reason: {reason}",
                           component="horizontal-pod-autoscaler")  # fmt: skip
-            objects += [f"{NAMESPACE}/Pod/{pod.name}" for pod in cluster.scale(name, at, size)]
+            created = cluster.scale(name, at, size)
+            objects += [f"{NAMESPACE}/Pod/{pod.name}" for pod in created]
+            if size == 2:
+                for pod in cluster.pods_of(name, at + 20 * SECOND):
+                    self._cpu_at(pod, max(pod.created, at) + 10 * SECOND, burst_millis / 2 / usual)
+                    self._cpu_at(pod, burst_to, 1.0)
+                self._hpa_cpu(name, at + 30 * SECOND, burst_millis // 2)
+                self._hpa_cpu(name, burst_to + 15 * SECOND, usual)
 
             def status(body: JsonObject, size: int = size, at: int = at) -> None:
                 body["status"]["currentReplicas"] = size
@@ -837,6 +819,27 @@ class _Planter:
 
             cluster.update_static("horizontalpodautoscalers", NAMESPACE, name, at + 15 * SECOND, status)
         self._record("autoscaler", objects, up)
+
+    @staticmethod
+    def _cpu_at(pod: Pod, at: int, factor: float) -> None:
+        """From ``at`` on, the pod uses ``factor`` times its usual CPU."""
+        state = pod.state(at)
+        later = [s for s in pod.states if s.at > at]
+        pod.states = [s for s in pod.states if s.at <= at]
+        pod.states.append(replace(state, at=at, cpu_factor=factor))
+        pod.states.extend(replace(s, cpu_factor=factor) for s in later)
+
+    def _hpa_cpu(self, name: str, at: int, millis: int) -> None:
+        """The autoscaler's status reports ``millis`` per pod from ``at`` (its request is 100m)."""
+
+        def current(body: JsonObject) -> None:
+            body["status"]["currentMetrics"][0]["resource"]["current"] = {
+                "averageUtilization": millis,
+                "averageValue": f"{millis}m",
+            }
+
+        if at < self.incident.end:
+            self.cluster.update_static("horizontalpodautoscalers", NAMESPACE, name, at, current)
 
     def _install_autoscaler(self, name: str) -> None:
         """An HPA installed with the demo (CPU target 80%), and the CPU request it needs."""

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from itbench_server.synth.application import DEMO
-from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, Pod
+from itbench_server.synth.cluster import MINUTE, NODE_CPU_CORES, NODES, SECOND, Cluster, Pod, node_ip
 from itbench_server.synth.formats import _go_float  # pyright: ignore[reportPrivateUsage]
 from itbench_server.synth.traffic import MS, Span
 
@@ -290,6 +290,12 @@ class KafkaGroups:
         return total / (width / SECOND)
 
 
+# The node model's resolution, and how long before the window it starts (the load average's
+# history).
+_NODE_STEP = 5 * SECOND
+_NODE_LEAD = 5 * MINUTE
+
+
 @dataclass
 class Alert:
     name: str
@@ -344,6 +350,7 @@ class AlertEvaluator:
         self.start = stats.start
         self.end = stats.end
         self._streaks: dict[tuple[str, ...], int] = {}
+        self._node_series: dict[str, tuple[list[float], list[float]]] = {}
         self._history: list[tuple[int, list[Alert]]] = []
         t = self.start
         while t <= self.end:
@@ -464,6 +471,7 @@ class AlertEvaluator:
                 )
         if "accounting" not in app.traced:
             self._kube(out, t)
+            self._node(out, t)
             out.extend(alert for since, until, alert in self.extra if since <= t < until)
             return out
         window = stats._range(t, 5 * MINUTE)
@@ -489,8 +497,78 @@ class AlertEvaluator:
         )
         self._kafka(out, t)
         self._kube(out, t)
+        self._node(out, t)
         out.extend(alert for since, until, alert in self.extra if since <= t < until)
         return out
+
+    def _node_cpu_series(self, node: str) -> tuple[list[float], list[float]]:
+        """The node's busy share of its cores and its load average (``node_load1``), every
+        ``_NODE_STEP`` from ``_NODE_LEAD`` before the window. The snapshot layout has no node
+        metrics files (the recorder writes pod and service series only), so the node-exporter
+        rules are evaluated on this model of what node-exporter would read: the cores the pods
+        use, and a load average that decays toward the threads asking for a core as the kernel's
+        one-minute average does."""
+        cached = self._node_series.get(node)
+        if cached is not None:
+            return cached
+        busy: list[float] = []
+        load: list[float] = []
+        decay = math.exp(-_NODE_STEP / MINUTE)
+        average: float | None = None
+        at = self.start - _NODE_LEAD
+        while at <= self.end:
+            used, asked = self.cluster.node_cpu(node, at)
+            average = asked if average is None else average * decay + asked * (1.0 - decay)
+            busy.append(used / NODE_CPU_CORES)
+            load.append(average)
+            at += _NODE_STEP
+        self._node_series[node] = (busy, load)
+        return busy, load
+
+    def _node(self, out: list[Alert], t: int) -> None:
+        """kube-prometheus' node-exporter rules ``NodeCPUHighUsage`` (busy share over 2 minutes
+        above 90%) and ``NodeSystemSaturation`` (one-minute load per core above 2); their
+        ``for: 15m`` is shortened to 5 minutes as the other kube-prometheus rules are."""
+        index = (t - (self.start - _NODE_LEAD)) // _NODE_STEP
+        span = 2 * MINUTE // _NODE_STEP
+        for node in NODES:
+            busy, load = self._node_cpu_series(node)
+            window = busy[max(0, index - span + 1) : index + 1]
+            usage = 100.0 * sum(window) / len(window)
+            instance = f"{node_ip(node)}:9100"
+            labels = {"instance": instance, "job": "node-exporter"}
+            self._track(
+                out,
+                t,
+                usage > 90.0,
+                5 * MINUTE,
+                Alert(
+                    "NodeCPUHighUsage",
+                    {"alertname": "NodeCPUHighUsage", **labels, "severity": "info"},
+                    f"CPU usage at {instance} has been above 90% for the last 15 minutes, "
+                    f"is currently at {usage:.2f}%.",
+                    0,
+                    usage,
+                    "info",
+                ),
+            )
+            per_core = load[index] / NODE_CPU_CORES
+            self._track(
+                out,
+                t,
+                per_core > 2.0,
+                5 * MINUTE,
+                Alert(
+                    "NodeSystemSaturation",
+                    {"alertname": "NodeSystemSaturation", **labels, "severity": "warning"},
+                    f"System load per core at {instance} has been above 2 for the last 15 minutes, "
+                    f"is currently at {per_core:.2f}.\nThis might indicate this instance resources "
+                    "saturation and can cause it becoming unresponsive.",
+                    0,
+                    per_core,
+                    "warning",
+                ),
+            )
 
     def _kafka(self, out: list[Alert], t: int) -> None:
         kafka = self.kafka
@@ -755,7 +833,15 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
             memory = workload.memory_mi * 1048576.0 * wobble
         alive = max(0, t - pod.created) / SECOND
         rate = workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
-        cpu = alive * rate + (state.cpu_factor - 1.0) * rate * max(0, t - state.at) / SECOND
+        # A counter: the extra CPU of every state so far (a stress, a hot loop) stays counted
+        # after the state ends.
+        extra = 0.0
+        for index, earlier in enumerate(pod.states):
+            if earlier.at > t:
+                break
+            until = pod.states[index + 1].at if index + 1 < len(pod.states) else t
+            extra += (earlier.cpu_factor - 1.0) * max(0, min(t, until) - earlier.at) / SECOND
+        cpu = alive * rate + extra * rate
         tags = {**container, "node": pod.node}
         samples.append(PodSample("container_cpu_usage_seconds_total", round(cpu, 6), tags))
         samples.append(PodSample("container_memory_working_set_bytes", float(int(memory)), tags))

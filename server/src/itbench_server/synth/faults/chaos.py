@@ -17,7 +17,16 @@ import copy
 import random
 from typing import Any, ClassVar
 
-from itbench_server.synth.cluster import MINUTE, SECOND, Cluster, JsonObject, Pod, PodState, iso
+from itbench_server.synth.cluster import (
+    MINUTE,
+    NODE_CPU_CORES,
+    SECOND,
+    Cluster,
+    JsonObject,
+    Pod,
+    PodState,
+    iso,
+)
 from itbench_server.synth.faults.base import (
     Fault,
     Group,
@@ -160,7 +169,12 @@ class ChaosFault(Fault):
     def selected_pods(self, cluster: Cluster, t: int) -> list[str]:
         if self.target in CONTROL_PLANE:
             return [f"{self.target}-control-plane"]
-        pods = [pod.name for pod in cluster.pods_of(self.target, t) if pod.state(t).scheduled]
+        # A Failed (evicted) pod runs no container to inject into; Chaos Mesh leaves it out.
+        pods = [
+            pod.name
+            for pod in cluster.pods_of(self.target, t)
+            if pod.state(t).scheduled and pod.state(t).phase != "Failed"
+        ]
         return pods[:1] if self.mode == "one" else pods
 
     def inject(self, incident: Incident) -> None:
@@ -596,6 +610,7 @@ class StressFault(ChaosFault):
         if self.stressor == "memory":
             self.size: str = str(self.param("size", lambda: "100%"))
             self.workers: int = int(self.param("workers", lambda: 4))
+            self.evicted = False
         else:
             self.load: int = int(self.param("load", lambda: 100))
             self.workers = int(self.param("workers", lambda: 30))
@@ -616,10 +631,22 @@ class StressFault(ChaosFault):
 
     def on_spawn(self, incident: Incident, start: int, end: int, pods: list[Pod]) -> None:
         if self.stressor == "cpu":
+            cluster = incident.cluster
+            demand = self.workers * self.load / 100.0
             for pod in pods:
                 state = pod.state(start)
-                pod.states.append(_copy_state(state, start, cpu_factor=40.0))
-                pod.states.append(_copy_state(state, end, cpu_factor=1.0))
+                if state.phase == "Failed":
+                    continue
+                # The container has no CPU limit: its stressors take every core the node's other
+                # tenants leave (30 threads against their few win nearly all of the time).
+                usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+                used, _asked = cluster.node_cpu(pod.node, start)
+                free = max(0.0, NODE_CPU_CORES - 0.05 - (used - usual * state.cpu_factor))
+                got = max(usual, min(usual + demand, free))
+                pod.states.append(
+                    _copy_state(state, start, cpu_factor=got / usual, cpu_demand=usual + demand)
+                )
+                pod.states.append(_copy_state(state, end, cpu_factor=1.0, cpu_demand=0.0))
             return
         # Memory: the container is OOMKilled within seconds each time the stress starts; the
         # kubelet restarts it after a back-off that doubles with every kill.
@@ -627,6 +654,10 @@ class StressFault(ChaosFault):
         for pod in pods:
             state = pod.state(start)
             if not state.ready:
+                continue
+            if not self.evicted:
+                self.evicted = True
+                self._evict(incident, start, end, pod)
                 continue
             restarts = state.restarts + 1
             killed = start + (3 + self.rng.randrange(0, 4)) * SECOND
@@ -676,6 +707,55 @@ class StressFault(ChaosFault):
                 cluster.event(back, ref, "Started", f"Started container {self.target}", component="kubelet",
                               host=pod.node)  # fmt: skip
         cluster.invalidate()
+
+    def _evict(self, incident: Incident, start: int, end: int, pod: Pod) -> None:
+        """The first stress drives the node's available memory under the kubelet's eviction
+        threshold (100Mi): the kubelet evicts the pod, which stays listed in phase ``Failed``
+        (what ``FailedPodsDetected`` counts), and the ReplicaSet creates a replacement that the
+        later stresses OOM-kill. The pod is at its limit (its request), so the message names no
+        container that exceeds its request, as the kubelet writes it then."""
+        cluster = incident.cluster
+        state = pod.state(start)
+        evicted = start + (8 + self.rng.randrange(0, 6)) * SECOND
+        available = self.rng.randrange(52_000, 98_000)
+        message = (
+            f"The node was low on resource: memory. Threshold quantity: 100Mi, available: {available}Ki. "
+        )
+        pod.states.append(_copy_state(state, start, memory_fraction=0.9, memory_per_minute=6.0))
+        pod.states.append(
+            PodState(
+                evicted,
+                phase="Failed",
+                ready=False,
+                restarts=state.restarts,
+                running_since=None,
+                memory_fraction=0.0,
+                reason="Evicted",
+                message=message,
+            )
+        )
+        node_ref = cluster.ref("Node", pod.node, "", pod.node, "v1")
+        container = cluster.app.container_of(pod.workload)
+        cluster.event(evicted - SECOND, node_ref, "EvictionThresholdMet", "Attempting to reclaim memory",
+                      type_="Warning", component="kubelet", host=pod.node)  # fmt: skip
+        cluster.event(evicted - SECOND, node_ref, "NodeHasInsufficientMemory",
+                      f"Node {pod.node} status is now: NodeHasInsufficientMemory", component="kubelet",
+                      host=pod.node)  # fmt: skip
+        if end + 10 * SECOND < incident.end:
+            cluster.event(end + 10 * SECOND, node_ref, "NodeHasSufficientMemory",
+                          f"Node {pod.node} status is now: NodeHasSufficientMemory", component="kubelet",
+                          host=pod.node)  # fmt: skip
+        ref = cluster.pod_ref(pod)
+        cluster.event(evicted, cluster.pod_ref(pod, container=False), "Evicted", message, type_="Warning",
+                      component="kubelet", host=pod.node)  # fmt: skip
+        cluster.event(evicted, ref, "Killing", f"Stopping container {container}", component="kubelet",
+                      host=pod.node)  # fmt: skip
+        replicaset = cluster.current_replicaset(pod.workload, evicted)
+        created = evicted + SECOND
+        if created < incident.end:
+            replacement = cluster.new_pod(replicaset, created)
+            cluster.event(created, cluster.replicaset_ref(replicaset), "SuccessfulCreate",
+                          f"Created pod: {replacement.name}", component="replicaset-controller")  # fmt: skip
 
     def disruption(self) -> Disruption:
         if self.stressor == "cpu":

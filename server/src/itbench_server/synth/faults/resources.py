@@ -539,20 +539,46 @@ class HpaFault(Fault):
                 replicas = new_size
                 step_at += 15 * SECOND
 
-            def maxed(body: JsonObject, step_at: int = step_at) -> None:
+            # What the metrics server measures of the pods (their usual CPU and working set, as
+            # the pod metrics write them) against their requests; memory stays above the patched
+            # 30% target, which is why the autoscaler keeps asking for more than its maximum.
+            workload = cluster.app.workload_by_name[name]
+            requests = cluster.deployments[name].spec(step_at)[0]["template"]["spec"]["containers"][0][
+                "resources"
+            ]["requests"]
+            cpu_request = int(str(requests["cpu"]).removesuffix("m"))
+            memory_request = int(str(requests["memory"]).removesuffix("Mi"))
+            current_metrics = [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "current": {
+                            "averageUtilization": round(workload.cpu_millis * 100 / cpu_request),
+                            "averageValue": f"{workload.cpu_millis}m",
+                        },
+                    },
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "current": {
+                            "averageUtilization": round(workload.memory_mi * 100 / memory_request),
+                            "averageValue": f"{workload.memory_mi}Mi",
+                        },
+                    },
+                },
+            ]
+
+            def maxed(
+                body: JsonObject, step_at: int = step_at, current_metrics: list[JsonObject] = current_metrics
+            ) -> None:
                 body["status"] = {
                     "currentReplicas": self.max_replicas,
                     "desiredReplicas": self.max_replicas,
                     "lastScaleTime": iso(step_at - 15 * SECOND),
-                    "currentMetrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "current": {"averageUtilization": 18, "averageValue": "18m"},
-                            },
-                        }
-                    ],
+                    "currentMetrics": current_metrics,
                     "conditions": [
                         {
                             "type": "AbleToScale",
