@@ -270,8 +270,12 @@ def test_istio_metrics_count_the_denied_requests_and_the_connections_that_stop(l
     )
     assert opened[0] > 0
     assert opened[-1] == opened[-5]  # no connection to productpage in the last minutes
-    to_ratings = _series(scenario, "ratings", "istio_tcp_connections_opened_total")
-    assert to_ratings[-1] == to_ratings[-5]
+    for reviews in ("reviews-v2", "reviews-v3"):  # the versions that call ratings
+        to_ratings = _series(
+            scenario, "ratings", "istio_tcp_connections_opened_total", source_workload=reviews
+        )
+        assert to_ratings[0] > 0
+        assert to_ratings[-1] == to_ratings[-5]
 
 
 def test_a_size_in_megabytes_holds_for_bookinfo_too(tmp_path: Path) -> None:
