@@ -25,9 +25,9 @@ from itbench_server.synth.topology import (
     PRODUCT_IDS,
     TRACED,
     WORKLOADS,
-    Call,
     Flow,
     Workload,
+    callers_of,
 )
 
 if TYPE_CHECKING:
@@ -143,19 +143,7 @@ class Application:
 
     def callers_of(self, service: str) -> list[str]:
         """Services with a call edge to ``service`` in the flows, in a fixed order."""
-        found: dict[str, None] = {}
-
-        def walk(parent: str, calls: tuple[Call, ...]) -> None:
-            for call in calls:
-                if call.service == service:
-                    found[parent] = None
-                walk(call.service, call.calls)
-
-        for flow in self.flows:
-            if flow.route == service:
-                found[self.edge] = None
-            walk(flow.route, flow.calls)
-        return sorted(found)
+        return callers_of(service, self.flows, self.edge)
 
 
 DEMO: Final = Application(

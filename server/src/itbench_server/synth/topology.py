@@ -457,8 +457,9 @@ IMAGE_FILES: Final = (
 )
 
 
-def callers_of(service: str) -> list[str]:
-    """Services with a call edge to ``service`` in the flows, in a fixed order."""
+def callers_of(service: str, flows: tuple[Flow, ...] = FLOWS, edge: str = "frontend-proxy") -> list[str]:
+    """Services with a call edge to ``service`` in ``flows`` (the demo's by default; ``edge``
+    receives every flow's first request), in a fixed order."""
     found: dict[str, None] = {}
 
     def walk(parent: str, calls: tuple[Call, ...]) -> None:
@@ -467,8 +468,8 @@ def callers_of(service: str) -> list[str]:
                 found[parent] = None
             walk(call.service, call.calls)
 
-    for flow in FLOWS:
+    for flow in flows:
         if flow.route == service:
-            found["frontend-proxy"] = None
+            found[edge] = None
         walk(flow.route, flow.calls)
     return sorted(found)
