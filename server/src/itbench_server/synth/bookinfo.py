@@ -23,7 +23,7 @@ import random
 from typing import Any, Final
 
 from itbench_server.synth.application import Application, ServiceSpec
-from itbench_server.synth.cluster import Cluster, iso
+from itbench_server.synth.cluster import Cluster, custom_resource_definition, iso
 from itbench_server.synth.topology import Call, Flow, Workload
 
 __all__ = [
@@ -192,34 +192,6 @@ def bookinfo_request_log(span: Any, rng: random.Random) -> tuple[str, str] | Non
     return None
 
 
-def _crd(cluster: Cluster, group: str, kind: str, plural: str, version: str, at: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": cluster.metadata(f"{plural}.{group}", None, at, generation=1),
-        "spec": {
-            "group": group,
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": [
-                        {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                    "subresources": {"status": {}},
-                }
-            ],
-        },
-        "status": {"acceptedNames": {"kind": kind, "plural": plural}, "storedVersions": [version]},
-    }
-
-
 # The Istio and Gateway API kinds the recorder lists (their CRDs, and any object of them).
 CUSTOM_KINDS: Final = (
     ("gateway.networking.k8s.io", "Gateway", "gateways", "v1"),
@@ -271,7 +243,11 @@ def _install(cluster: Cluster, at: int) -> None:
         },
     )
     for group, kind, plural, version in CUSTOM_KINDS:
-        cluster.add_static("customresourcedefinitions", at, _crd(cluster, group, kind, plural, version, at))
+        cluster.add_static(
+            "customresourcedefinitions",
+            at,
+            custom_resource_definition(cluster, group, kind, plural, version, at),
+        )
     gateway_spec = {
         "gatewayClassName": "istio",
         "listeners": [

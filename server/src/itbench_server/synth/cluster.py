@@ -41,6 +41,7 @@ __all__ = [
     "ReplicaSet",
     "StaticObject",
     "chaos_crd",
+    "custom_resource_definition",
     "flagd_json",
     "hpa_manifest",
     "iso",
@@ -2242,6 +2243,37 @@ def _node_subnet(node: str) -> int:
 
 def node_ip(node: str) -> str:
     return f"172.18.0.{(NODES.index(node) + 3) if node in NODES else 2}"
+
+
+def custom_resource_definition(
+    cluster: Cluster, group: str, kind: str, plural: str, version: str, at: int
+) -> JsonObject:
+    """A namespaced CRD of ``kind`` with one served ``version``, any schema and the ``Age`` column."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": cluster.metadata(f"{plural}.{group}", None, at, generation=1),
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": [
+                        {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+        "status": {"acceptedNames": {"kind": kind, "plural": plural}, "storedVersions": [version]},
+    }
 
 
 def chaos_crd(cluster: Cluster, kind: str, plural: str, at: int) -> JsonObject:

@@ -24,6 +24,7 @@ from itbench_server.synth.cluster import (
     SECOND,
     Cluster,
     PlatformPod,
+    custom_resource_definition,
     iso,
     node_ip,
 )
@@ -213,7 +214,13 @@ def install_platform(cluster: Cluster) -> None:
         },
     )
     for kind, plural, group in _CRDS:
-        cluster.add_static("customresourcedefinitions", at, _crd(cluster, kind, plural, group, at))
+        cluster.add_static(
+            "customresourcedefinitions",
+            at,
+            custom_resource_definition(
+                cluster, group, kind, plural, "v1beta1" if group == "opentelemetry.io" else "v1", at
+            ),
+        )
     for name, resources, verbs in _SYSTEM_ROLES:
         cluster.add_static("clusterroles", at, _cluster_role(cluster, name, resources, verbs, at))
     for name, subject in (
@@ -692,35 +699,4 @@ def _binding(cluster: Cluster, name: str, role: str, subjects: list[JsonObject],
         "metadata": cluster.metadata(name, None, at),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
         "subjects": subjects,
-    }
-
-
-def _crd(cluster: Cluster, kind: str, plural: str, group: str, at: int) -> JsonObject:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": cluster.metadata(f"{plural}.{group}", None, at, generation=1),
-        "spec": {
-            "group": group,
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": "v1" if group != "opentelemetry.io" else "v1beta1",
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": [
-                        {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                    "subresources": {"status": {}},
-                }
-            ],
-        },
-        "status": {
-            "acceptedNames": {"kind": kind, "plural": plural},
-            "storedVersions": ["v1" if group != "opentelemetry.io" else "v1beta1"],
-        },
     }
