@@ -43,6 +43,7 @@ from typing import Literal, Protocol, TextIO
 
 import anyio
 import anyio.streams.text
+from anyio.abc import Process
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,14 @@ from itbench_eval.agents.base import (
 from itbench_eval.agents.loader import AgentFactory, DescribesSettings, agent_label
 from itbench_eval.backends import get_backend, shard_slice
 from itbench_eval.errors import EvalError
+from itbench_eval.forkserver import (
+    ForkedProcess,
+    ForkServer,
+    ForkServerError,
+    forked_stdio_client,
+    open_forked_process,
+    shared_fork_server,
+)
 from itbench_eval.process import process_metrics
 from itbench_eval.prompt import build_prompt
 from itbench_eval.results import RESULTS_FILE, ErrorClass, RunResult, append_result, read_results
@@ -159,6 +168,11 @@ class EvalSettings(BaseModel):
     cache_dir: Path | None = Field(default=None, description="the servers' index cache (--cache-dir)")
     server_command: tuple[str, ...] | None = Field(
         default=None, description="how to start the server; default: the itbench-server next to Python"
+    )
+    server_start: Literal["fork", "spawn"] = Field(
+        default="fork",
+        description="start each run's server by forking one process that has loaded the server "
+        "(itbench_eval.forkserver), or as a fresh process; a server_command is always spawned",
     )
     profile: Literal["full", "aa"] = Field(
         default="full", description="the server's tool profile: investigation tools, or ITBench-AA's shell"
@@ -351,15 +365,33 @@ def _server_args(
     return args
 
 
+async def _fork_server(settings: EvalSettings, stderr: TextIO) -> ForkServer | None:
+    """The forking server to start this run's server from; None: spawn it (a ``server_command``,
+    ``server_start="spawn"``, or a forking server that cannot start, which ``stderr`` is told)."""
+    if settings.server_command is not None or settings.server_start != "fork":
+        return None
+    try:
+        return await anyio.to_thread.run_sync(shared_fork_server, server_environment())
+    except ForkServerError as error:
+        stderr.write(f"itbench-eval: {error}; starting the server as a fresh process\n")
+        return None
+
+
 @contextlib.asynccontextmanager
 async def _stdio_server(
-    command: Sequence[str], args: list[str], run_dir: Path, stderr: TextIO
+    command: Sequence[str], args: list[str], run_dir: Path, stderr: TextIO, fork_server: ForkServer | None
 ) -> AsyncIterator[Client]:
-    """The run's server as a stdio subprocess, with an MCP client connected to it."""
-    parameters = StdioServerParameters(
-        command=command[0], args=[*command[1:], *args], env=server_environment(), cwd=run_dir
-    )
-    async with Client(stdio_client(parameters, errlog=stderr)) as client:
+    """The run's server as a stdio subprocess (or forked one), with an MCP client connected to it."""
+    if fork_server is not None:
+        transport = forked_stdio_client(
+            fork_server, args, cwd=run_dir, environment=server_environment(), errlog=stderr
+        )
+    else:
+        parameters = StdioServerParameters(
+            command=command[0], args=[*command[1:], *args], env=server_environment(), cwd=run_dir
+        )
+        transport = stdio_client(parameters, errlog=stderr)
+    async with Client(transport) as client:
         yield client
 
 
@@ -368,17 +400,27 @@ _SERVING = re.compile(r"serving MCP over Streamable HTTP at (?P<url>http://\S+)"
 
 @contextlib.asynccontextmanager
 async def _http_server(
-    command: Sequence[str], args: list[str], run_dir: Path, stderr: TextIO, startup_timeout: float
+    command: Sequence[str],
+    args: list[str],
+    run_dir: Path,
+    stderr: TextIO,
+    startup_timeout: float,
+    fork_server: ForkServer | None,
 ) -> AsyncIterator[McpEndpoint]:
     """The run's server over Streamable HTTP on loopback, behind a fresh token; yields where it listens."""
     token = secrets.token_urlsafe(32)
     token_file = run_dir / TOKEN_FILE
     token_file.touch(mode=0o600)
     token_file.write_text(token + "\n", encoding="utf-8")
-    process = await anyio.open_process(
-        [*command, *args], env=server_environment(), cwd=run_dir, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    if fork_server is not None:
+        process: Process | ForkedProcess = await open_forked_process(
+            fork_server, args, cwd=run_dir, environment=server_environment()
+        )
+    else:
+        process = await anyio.open_process(
+            [*command, *args], env=server_environment(), cwd=run_dir, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
     assert process.stderr is not None
     listening = anyio.Event()
     url: list[str] = []
@@ -444,10 +486,13 @@ async def _serve_and_drive(
     with (run_dir / SERVER_STDERR_FILE).open("w", encoding="utf-8") as server_stderr:
         try:
             with anyio.move_on_after(settings.startup_timeout_s) as whole:
+                fork_server = await _fork_server(settings, server_stderr)
                 if external:
-                    server = _http_server(command, args, run_dir, server_stderr, settings.startup_timeout_s)
+                    server = _http_server(
+                        command, args, run_dir, server_stderr, settings.startup_timeout_s, fork_server
+                    )
                 else:
-                    server = _stdio_server(command, args, run_dir, server_stderr)
+                    server = _stdio_server(command, args, run_dir, server_stderr, fork_server)
                 async with server as connection:
                     # Started: from now on the agent's own limit applies, plus time to stop.
                     whole.deadline = anyio.current_time() + (settings.timeout_s or float("inf")) + 60.0

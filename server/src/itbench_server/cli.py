@@ -28,7 +28,7 @@ from itbench_server.errors import ItbenchError
 from itbench_server.kube.command import add_kube_api_parser
 from itbench_server.synth.command import add_synth_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_without_teardown", "main"]
 
 
 def _add_index(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -225,18 +225,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("itbench-server: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     if argv is None and args.handler is _run_serve:
-        _exit_without_teardown(status)
+        exit_without_teardown(status)
     return status
 
 
-def _exit_without_teardown(status: int) -> None:
+def exit_without_teardown(status: int) -> None:
     """End the process at once, once ``serve`` has released everything it holds.
 
     Freeing every module and model the MCP SDK loaded takes the interpreter 0.1-0.35 s after
     ``serve`` returns, which every evaluation run waits for (docs/benchmarks.md). The exit
     handlers (kubectl's API server and private directory, logging) still run, and the standard
-    streams are flushed; only the teardown is skipped. Only when running as the program
-    (``argv`` from the command line), never for a caller that goes on.
+    streams are flushed; only the teardown is skipped. Only for the program itself (``main``
+    given the command line, or a server forked by :mod:`itbench_server.forkserver`), never for
+    a caller that goes on.
     """
     import atexit
     import contextlib
