@@ -7,6 +7,8 @@ With the scenario's index already cached, alternating, ``--samples`` times each:
 * the server: spawn ``itbench-server serve SCENARIO``, send ``initialize`` and wait for the
   answer (a ready session), then one ``get_overview`` call (the first call), then close its
   stdin and wait for it to exit (what a client waits for at the end of a run);
+* the same, the server forked by the evaluator's forking server (``itbench_eval.forkserver``,
+  what ``itbench-eval`` does by default), whose own start, once per evaluation, is printed apart;
 * anchor: a bare interpreter start (``python -c pass``);
 * anchor: the interpreter importing the MCP SDK's server (``import mcp.server``), which every
   MCP server built on the SDK pays;
@@ -27,6 +29,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
+
+from itbench_eval.forkserver import ForkServer
+from itbench_eval.runner import server_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,24 +48,57 @@ def _message(payload: dict[str, object]) -> bytes:
     return (json.dumps(payload) + "\n").encode()
 
 
-def server_session(scenario: Path, cache_dir: Path) -> tuple[float, float, float]:
+Session = tuple[IO[bytes], IO[bytes], Callable[[], None]]  # its stdin, its stdout, wait for its exit
+
+
+def spawned_server(scenario: Path, cache_dir: Path) -> Session:
+    """``itbench-server serve`` as a fresh process."""
+    command = [str(Path(sys.executable).with_name("itbench-server")), "serve", str(scenario)]
+    process = subprocess.Popen(
+        [*command, "--cache-dir", str(cache_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+
+    def wait_for_exit() -> None:
+        process.wait(timeout=30)
+
+    return process.stdin, process.stdout, wait_for_exit
+
+
+def forked_server(fork_server: ForkServer) -> Callable[[Path, Path], Session]:
+    """``itbench-server serve`` forked by the evaluator's forking server (already started)."""
+
+    def start(scenario: Path, cache_dir: Path) -> Session:
+        to_server, from_us = os.pipe()
+        to_us, from_server = os.pipe()
+        with open(os.devnull, "wb") as null:
+            process = fork_server.fork(
+                ["serve", str(scenario), "--cache-dir", str(cache_dir)], cwd=ROOT,
+                environment=server_environment(), stdin=to_server, stdout=from_server, stderr=null.fileno(),
+            )  # fmt: skip
+        os.close(to_server)
+        os.close(from_server)
+        stdout = open(to_us, "rb")  # noqa: SIM115
+
+        def wait_for_exit() -> None:
+            stdout.read()  # its end of the pipe closes when it exits
+            stdout.close()
+            process.close()
+
+        return open(from_us, "wb"), stdout, wait_for_exit
+
+    return start
+
+
+def server_session(
+    start: Callable[[Path, Path], Session], scenario: Path, cache_dir: Path
+) -> tuple[float, float, float]:
     """Seconds to the answer of ``initialize``, then to the answer of the first tool call, and
     from closing the server's stdin to its exit."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("itbench-server")),
-            "serve",
-            str(scenario),
-            "--cache-dir",
-            str(cache_dir),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(
+    stdin, stdout, wait_for_exit = start(scenario, cache_dir)
+    stdin.write(
         _message(
             {
                 "jsonrpc": "2.0",
@@ -73,19 +112,19 @@ def server_session(scenario: Path, cache_dir: Path) -> tuple[float, float, float
             }
         )
     )
-    process.stdin.flush()
-    if b'"result"' not in process.stdout.readline():
+    stdin.flush()
+    if b'"result"' not in stdout.readline():
         raise SystemExit("the server did not answer initialize")
     ready = time.perf_counter() - started
-    process.stdin.write(_message({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    stdin.write(_message({"jsonrpc": "2.0", "method": "notifications/initialized"}))
     call = {"name": "get_overview", "arguments": {}}
-    process.stdin.write(_message({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}))
-    process.stdin.flush()
-    process.stdout.readline()
+    stdin.write(_message({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}))
+    stdin.flush()
+    stdout.readline()
     first_call = time.perf_counter() - started
     closed = time.perf_counter()
-    process.stdin.close()
-    process.wait(timeout=30)
+    stdin.close()
+    wait_for_exit()
     return ready, first_call, time.perf_counter() - closed
 
 
@@ -106,24 +145,27 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "benchmarks" / "out" / "index-cache")
     parser.add_argument("--samples", type=int, default=7)
     args = parser.parse_args()
-    server_session(args.scenario, args.cache_dir)  # builds the index if needed; not kept
+    server_session(spawned_server, args.scenario, args.cache_dir)  # builds the index if needed; not kept
+    started = time.perf_counter()
+    fork_server = ForkServer.start(server_environment())
+    fork_server_start = time.perf_counter() - started
+    forked = forked_server(fork_server)
     anchors = {
         "anchor: python -c pass": python_running("pass"),
         "anchor: python -c 'import mcp.server'": python_running("import mcp.server"),
         "anchor: python -c 'import itbench_server.cli'": python_running("import itbench_server.cli"),
     }
-    samples: dict[str, list[float]] = {
-        "serve to a ready session": [],
-        "serve to the first call answered": [],
-        "serve: stdin closed to process exit": [],
-    }
+    sessions = {"serve": spawned_server, "forked serve": forked}
+    steps = ("to a ready session", "to the first call answered", "stdin closed to process exit")
+    samples: dict[str, list[float]] = {f"{name}: {step}": [] for name in sessions for step in steps}
     samples.update({label: [] for label in anchors})
     machine, wall = _machine_cpu_s(), time.perf_counter()
     for _ in range(args.samples):
-        ready, first, stop = server_session(args.scenario, args.cache_dir)
-        samples["serve to a ready session"].append(ready)
-        samples["serve to the first call answered"].append(first)
-        samples["serve: stdin closed to process exit"].append(stop)
+        for name, start in sessions.items():
+            for step, seconds in zip(
+                steps, server_session(start, args.scenario, args.cache_dir), strict=True
+            ):
+                samples[f"{name}: {step}"].append(seconds)
         for label, measure in anchors.items():
             samples[label].append(measure())
     elapsed = time.perf_counter() - wall
@@ -136,6 +178,8 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     for label, values in samples.items():
         print(f"| {label} | {statistics.median(values) * 1000:.0f} | {min(values) * 1000:.0f} |")
+    print(f"\nthe forking server's own start (once per evaluator process): {fork_server_start * 1000:.0f} ms")
+    fork_server.close()
 
 
 if __name__ == "__main__":

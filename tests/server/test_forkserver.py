@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +18,8 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "Scenario-synth-1"
 
 
 @pytest.fixture
-def control() -> Iterator[socket.socket]:
+def forkserver() -> Iterator[tuple[socket.socket, subprocess.Popen[bytes]]]:
+    """The program's control socket, and the program."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     process = subprocess.Popen(
         [sys.executable, "-m", "itbench_server.forkserver", "--control-fd", str(theirs.fileno())],
@@ -25,9 +28,14 @@ def control() -> Iterator[socket.socket]:
     theirs.close()
     ours.settimeout(60)
     assert json.loads(ours.recv(1024)) == {"ready": True}
-    yield ours
+    yield ours, process
     ours.close()
     assert process.wait(timeout=30) == 0
+
+
+@pytest.fixture
+def control(forkserver: tuple[socket.socket, subprocess.Popen[bytes]]) -> socket.socket:
+    return forkserver[0]
 
 
 def request(control: socket.socket, message: bytes, tmp_path: Path) -> dict[str, object]:
@@ -47,12 +55,16 @@ def request(control: socket.socket, message: bytes, tmp_path: Path) -> dict[str,
 def test_a_request_runs_itbench_server_with_its_arguments_and_reports_the_exit(
     control: socket.socket, tmp_path: Path
 ) -> None:
-    message = json.dumps({"argv": ["index", str(FIXTURE), "--cache-dir", str(tmp_path / "cache")], "cwd": "/"})
+    message = json.dumps(
+        {"argv": ["index", str(FIXTURE), "--cache-dir", str(tmp_path / "cache")], "cwd": "/"}
+    )
 
     assert request(control, message.encode(), tmp_path) == {"pid": "a pid", "then": {"exit": 0}}
 
 
-def test_a_malformed_request_is_answered_and_the_next_one_is_served(control: socket.socket, tmp_path: Path) -> None:
+def test_a_malformed_request_is_answered_and_the_next_one_is_served(
+    control: socket.socket, tmp_path: Path
+) -> None:
     control.send(b'{"argv": ["--version"], "cwd": "/"}')  # no descriptors: no one to answer, ignored
     assert request(control, b"not json", tmp_path) == {
         "error": "bad request: Expecting value: line 1 column 1 (char 0)"
@@ -71,3 +83,27 @@ def test_a_server_that_fails_reports_its_status_and_says_why_on_its_stderr(
 
     assert request(control, message, tmp_path) == {"pid": "a pid", "then": {"exit": 2}}
     assert (tmp_path / "stderr").read_text(encoding="utf-8").startswith("error: ")
+
+
+def test_a_server_that_exits_as_its_requester_lets_go_leaves_the_forking_server_serving(
+    forkserver: tuple[socket.socket, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    control, process = forkserver
+    status, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    gone = json.dumps({"argv": ["--version"], "cwd": str(tmp_path / "no such directory")}).encode()
+    with open(os.devnull, "r+b") as null, theirs:
+        socket.send_fds(control, [gone], [null.fileno(), null.fileno(), null.fileno(), theirs.fileno()])
+    status.settimeout(60)
+    pid = json.loads(status.recv(1 << 16))["pid"]
+    # Held still while the server exits and the requester lets go: both reach it in one wake-up.
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        pidfd = os.pidfd_open(pid)
+        select.select([pidfd], [], [], 60)
+        os.close(pidfd)
+        status.close()
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+    message = json.dumps({"argv": ["--version"], "cwd": "/"}).encode()
+    assert request(control, message, tmp_path) == {"pid": "a pid", "then": {"exit": 0}}

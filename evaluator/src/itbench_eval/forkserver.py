@@ -22,10 +22,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import anyio
 import anyio.abc
@@ -131,9 +132,10 @@ class ForkedProcess:
 class ForkServer:
     """A running ``python -m itbench_server.forkserver``, and the socket that drives it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket, stderr: IO[bytes]) -> None:
         self._process = process
         self._control = control
+        self._stderr = stderr
         self._lock = threading.Lock()
 
     @classmethod
@@ -144,11 +146,13 @@ class ForkServer:
             ForkServerError: it exited, or did not get ready within two minutes.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Its own stderr (its servers get theirs): a file without a name, read to say why it died.
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115
         with ours, theirs:
             process = subprocess.Popen(
                 [python, "-m", "itbench_server.forkserver", "--control-fd", str(theirs.fileno())],
                 env=dict(environment), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, pass_fds=[theirs.fileno()],
+                stderr=stderr, pass_fds=[theirs.fileno()],
             )  # fmt: skip
             theirs.close()
             ours.settimeout(_START_TIMEOUT_S)
@@ -161,13 +165,12 @@ class ForkServer:
                 reason = "it exited"
             if not ready:
                 process.kill()
-                _, stderr = process.communicate()
-                last = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [reason]
-                raise ForkServerError(f"the forking server did not start: {last[0]}")
+                process.wait()
+                said = _last_line(stderr) or reason
+                stderr.close()
+                raise ForkServerError(f"the forking server did not start: {said}")
             ours.settimeout(None)
-            assert process.stderr is not None
-            process.stderr.close()  # from now on its servers write to their own stderr
-            return cls(process, ours.dup())
+            return cls(process, ours.dup(), stderr)
 
     def fork(
         self,
@@ -187,7 +190,12 @@ class ForkServer:
                 socket.send_fds(self._control, [request], [stdin, stdout, stderr, theirs.fileno()])
             except OSError as error:
                 ours.close()
-                raise ForkServerError(f"the forking server is gone: {error}") from None
+                status = self._process.poll()
+                how = f"exit status {status}" if status is not None else error.strerror or str(error)
+                said = _last_line(self._stderr)
+                raise ForkServerError(
+                    f"the forking server is gone ({how}){': ' + said if said else ''}"
+                ) from None
         return ForkedProcess(ours)
 
     @property
@@ -207,6 +215,13 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        self._stderr.close()
+
+
+def _last_line(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    lines = stream.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 _shared: dict[str, ForkServer] = {}

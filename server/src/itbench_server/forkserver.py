@@ -31,6 +31,7 @@ import selectors
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,12 +94,17 @@ class _ForkServer:
                     if not self._accept_request():
                         self._stop_all()
                         return
-                else:
-                    kind, child = key.data
+                    continue
+                kind, child = key.data
+                if self.children.get(child.pid) is not child:
+                    continue  # reaped by an earlier event of the same batch
+                try:
                     if kind == "exit":
                         self._reap(child)
                     else:
                         self._read_status(child)
+                except Exception:  # a bug here must not take down the other servers
+                    traceback.print_exc()
 
     def _accept_request(self) -> bool:
         """Fork one server for the request on the control socket; False once the socket closed."""
@@ -205,8 +211,6 @@ def _become_server(argv: list[str], cwd: str, environment: dict[str, str], fds: 
         exit_without_teardown(status)
     except BaseException:  # anything at all: report it as a fresh interpreter would, then go
         with contextlib.suppress(BaseException):
-            import traceback
-
             traceback.print_exc()
             sys.stderr.flush()
     finally:
