@@ -2,9 +2,10 @@
 
 1. ``oracle`` on each fixture, one run at a time: the wall time of a run is almost all evaluator
    overhead (server start, one tool call, server stop, scoring), reported per fixture as the
-   median of ``--samples`` runs, with the index cache already warm.
-2. Every fixture x 3 repeats with ``oracle`` at concurrency 1, 2 and 4: total wall time and
-   runs per second.
+   median of ``--samples`` runs, with the index cache already warm; with each run's server
+   forked (``--server-start fork``, the default) and spawned (``spawn``), alternating.
+2. Every fixture x 3 repeats with ``oracle`` at concurrency 1, 2 and 4, both ways: total wall
+   time and runs per second.
 
 Usage: ``python benchmarks/bench_evaluator.py [--scenarios DIR ...] [--samples 5]``; prints a
 Markdown table. Timings depend on the machine; record them with the command that made them.
@@ -26,6 +27,8 @@ from itbench_eval.agents import resolve_agent
 from itbench_eval.results import RESULTS_FILE, read_results
 from itbench_eval.runner import TRANSCRIPT_FILE, EvalSettings, run_evaluation
 from itbench_eval.tasks import Task, discover_tasks
+
+STARTS = ("fork", "spawn")
 
 
 async def timed_evaluation(tasks: list[Task], settings: EvalSettings) -> float:
@@ -66,26 +69,32 @@ async def main_async(scenarios: list[Path], samples: int) -> None:
         warm_up = await timed_evaluation(tasks, settings("warm-up", concurrency=2))
         print(f"index build + first runs of {len(tasks)} fixtures: {warm_up:.2f} s\n")
 
-        print("| fixture | median run (s) | min (s) | max (s) | median server start (s) |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        print("| fixture | server | median run (s) | min (s) | max (s) | median server start (s) |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
         for task in tasks:
-            times, starts = [], []
+            times: dict[str, list[float]] = {start: [] for start in STARTS}
+            starts: dict[str, list[float]] = {start: [] for start in STARTS}
             for sample in range(samples):
-                out = f"single-{task.id}-{sample}"
-                times.append(await timed_evaluation([task], settings(out)))
-                starts.append(server_start_time(root / out))
-            print(
-                f"| {task.id} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} "
-                f"| {statistics.median(starts):.2f} |"
-            )
+                for start in STARTS:
+                    out = f"single-{task.id}-{start}-{sample}"
+                    times[start].append(await timed_evaluation([task], settings(out, server_start=start)))
+                    starts[start].append(server_start_time(root / out))
+            for start in STARTS:
+                print(
+                    f"| {task.id} | {start} | {statistics.median(times[start]):.2f} | {min(times[start]):.2f} "
+                    f"| {max(times[start]):.2f} | {statistics.median(starts[start]):.2f} |"
+                )
 
-        print("\n| concurrency | runs | wall time (s) | runs/s |")
-        print("| ---: | ---: | ---: | ---: |")
+        print("\n| concurrency | server | runs | wall time (s) | runs/s |")
+        print("| ---: | --- | ---: | ---: | ---: |")
         for concurrency in (1, 2, 4):
-            out = f"all-c{concurrency}"
-            elapsed = await timed_evaluation(tasks, settings(out, repeats=3, concurrency=concurrency))
-            runs = 3 * len(tasks)
-            print(f"| {concurrency} | {runs} | {elapsed:.2f} | {runs / elapsed:.2f} |")
+            for start in STARTS:
+                out = f"all-c{concurrency}-{start}"
+                elapsed = await timed_evaluation(
+                    tasks, settings(out, repeats=3, concurrency=concurrency, server_start=start)
+                )
+                runs = 3 * len(tasks)
+                print(f"| {concurrency} | {start} | {runs} | {elapsed:.2f} | {runs / elapsed:.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import select
 import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,7 +142,9 @@ def test_a_forking_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     python.write_text("#!/bin/sh\necho 'no such module: itbench_server' >&2\nexit 1\n", encoding="utf-8")
     python.chmod(0o755)
 
-    with pytest.raises(ForkServerError, match="the forking server did not start: no such module: itbench_server"):
+    with pytest.raises(
+        ForkServerError, match="the forking server did not start: no such module: itbench_server"
+    ):
         ForkServer.start(server_environment(), python=str(python))
 
 
@@ -150,3 +154,59 @@ def test_the_evaluator_runs_the_forking_server_with_its_own_python() -> None:
         assert Path(os.readlink(f"/proc/{server.pid}/exe")).resolve() == Path(sys.executable).resolve()
     finally:
         server.close()
+
+
+async def test_a_forking_server_started_from_a_thread_outlives_the_thread(tmp_path: Path) -> None:
+    started: list[ForkServer] = []
+    thread = threading.Thread(target=lambda: started.append(ForkServer.start(server_environment())))
+    thread.start()
+    thread.join()
+    [server] = started
+    try:
+        with open(os.devnull, "r+b") as null:
+            process = server.fork(
+                ["--version"], cwd=tmp_path, environment=server_environment(), stdin=null.fileno(),
+                stdout=null.fileno(), stderr=null.fileno(),
+            )  # fmt: skip
+        assert await process.wait() == 0
+        process.close()
+    finally:
+        server.close()
+
+
+def test_when_the_evaluator_is_killed_its_forking_server_and_servers_end(
+    task: Task, cache_dir: Path, tmp_path: Path
+) -> None:
+    evaluator = subprocess.Popen(
+        [sys.executable, "-c", EVALUATOR_THAT_FORKS_A_SERVER, str(task.scenario_dir), str(cache_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tmp_path, text=True,
+    )  # fmt: skip
+    assert evaluator.stdout is not None
+    fork_server_pid, server_pid = map(int, evaluator.stdout.readline().split())
+
+    evaluator.kill()
+    evaluator.wait()
+
+    assert exited_within(fork_server_pid, 10)
+    assert exited_within(server_pid, 10)
+
+
+# Starts a forking server, forks a server that waits for its input, prints both pids, and waits.
+EVALUATOR_THAT_FORKS_A_SERVER = """
+import os, sys, anyio
+from pathlib import Path
+from itbench_eval.forkserver import ForkServer
+from itbench_eval.runner import server_environment
+
+async def main():
+    server = ForkServer.start(server_environment())
+    read_end, write_end = os.pipe()
+    process = server.fork(
+        ["serve", sys.argv[1], "--cache-dir", sys.argv[2]], cwd=Path.cwd(),
+        environment=server_environment(), stdin=read_end, stdout=2, stderr=2,
+    )
+    print(server.pid, await process.started(), flush=True)
+    sys.stdin.read()
+
+anyio.run(main)
+"""

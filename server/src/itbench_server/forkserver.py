@@ -15,9 +15,9 @@ stderr, and the request's *status socket* (also ``SOCK_SEQPACKET``). On the stat
 program answers ``{"pid": N}``, then ``{"exit": CODE}`` when the server ends (negative: killed
 by that signal, as ``subprocess`` reports it), and closes it. The requester may send
 ``{"signal": N}`` on its end to signal the server (never a process that has already been
-reaped); closing its end kills the server if it still runs. When the control socket closes,
-every server still running is killed and the program exits; a server also dies with the
-program (``PR_SET_PDEATHSIG``), and the program with the process that started it.
+reaped); closing its end kills the server if it still runs. When the control socket closes
+(the requester exited, however it ended), every server still running is killed and the program
+exits; a server also dies with the program (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when the one that started it (or forked it) exits."""
+    """Have the kernel SIGKILL this process when the thread that forked it ends (this program's
+    only thread: so when this program ends)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -224,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--control-fd", type=int, required=True, help="the SOCK_SEQPACKET control socket")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    # Not PR_SET_PDEATHSIG here: it fires when the *thread* that started this program ends (an
+    # evaluator starts it from a worker thread). When the evaluator dies, the kernel closes its
+    # end of the control socket, and that ends this program and its servers.
     # Ctrl-C reaches the whole process group: the servers answer it themselves, and this program
     # ends when its requester closes the control socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
