@@ -213,3 +213,28 @@ def test_the_sandbox_outlives_the_thread_that_started_it() -> None:
         assert run(sandbox, "cat /tmp/mark") == (0, "kept\n")  # the same sandbox's /tmp
     finally:
         sandbox.close()
+
+
+def test_a_nul_character_in_an_argument_is_refused_and_a_long_request_left_to_run_confined(
+    kept: KeptSandbox,
+) -> None:
+    # NUL separates a request's fields: passed on, it would move an argument into another field.
+    with pytest.raises(ValueError, match="null byte"):
+        kept.run(
+            ["/usr/bin/echo", "a\0HOME=/elsewhere"],
+            environment=ENVIRONMENT,
+            workdir="/tmp",
+            limits=ResourceLimits(),
+            timeout=10,
+        )
+
+    long = kept.run(
+        ["/usr/bin/echo", "x" * 70_000],
+        environment=ENVIRONMENT,
+        workdir="/tmp",
+        limits=ResourceLimits(),
+        timeout=10,
+    )
+
+    assert long is None
+    assert run(kept, "echo still") == (0, "still\n")

@@ -51,6 +51,8 @@ __all__ = [
 _LAUNCHER: Final = Path(__file__).with_name("_launcher.py")
 _LAUNCHER_INSIDE: Final = "/opt/itbench/launcher.py"
 _RELAY_DIR_INSIDE: Final = "/run/itbench-relay"
+_REQUEST_LIMIT: Final = 60_000
+"""The longest request a kept sandbox's launcher reads in one message (its buffer is 64 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -317,12 +319,14 @@ class KeptSandbox:
         stderr_limit: int = 64 << 10,
     ) -> ConfinedResult | None:
         """Run ``argv`` in the kept sandbox (started on first use); None if there is no sandbox to
-        run it in. Never raises for the command's failures."""
-        control = self._ready()
-        if control is None:
-            return None
+        run it in, or the request is too long for one message. Never raises for the command's
+        failures.
+
+        Raises:
+            ValueError: an argument, a variable or the directory holds a NUL character (which
+                separates the request's fields), as :class:`subprocess.Popen` refuses it too.
+        """
         request = str(next(self._ids))
-        pending = _PendingCommand(control)
         fields = [
             "run",
             request,
@@ -332,6 +336,15 @@ class KeptSandbox:
             *(f"{name}={value}" for name, value in sorted(environment.items())),
             *argv,
         ]
+        if any("\0" in field for field in fields):
+            raise ValueError("embedded null byte")
+        message = b"\0".join(field.encode() for field in fields)
+        if len(message) > _REQUEST_LIMIT:
+            return None
+        control = self._ready()
+        if control is None:
+            return None
+        pending = _PendingCommand(control)
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         try:
@@ -339,9 +352,7 @@ class KeptSandbox:
                 self._pending[request] = pending
             try:
                 with self._send_lock:
-                    socket.send_fds(
-                        control, [b"\0".join(field.encode() for field in fields)], [out_write, err_write]
-                    )
+                    socket.send_fds(control, [message], [out_write, err_write])
             except OSError:
                 self._forget(request)
                 self._broken()
