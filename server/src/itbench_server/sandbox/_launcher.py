@@ -133,7 +133,10 @@ def _start_child(fields: list[str], out: int, err: int) -> int:
         # The signals Python ignores for itself (SIGPIPE, SIGXFSZ) are reset for the command.
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
         _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
-        os.execvpe(argv[0], argv, environment)
+        if "/" in argv[0]:
+            os.execve(argv[0], argv, environment)
+        else:  # a search of PATH (os.execvpe imports warnings to do it: not for every command)
+            os.execvpe(argv[0], argv, environment)
     except BaseException as error:  # whatever failed, the child must end here
         try:  # noqa: SIM105 (contextlib is not among the modules loaded at start)
             os.write(2, f"cannot start {argv[0] if argv else '(nothing)'}: {error}\n".encode())
@@ -181,9 +184,20 @@ def _serve(control: _socket.socket) -> int:
         action, request, *fields = data.decode("utf-8", "surrogateescape").split("\0")
         if action == "run" and len(descriptors) == 2:
             with lock:  # the waiter must not report an exit before the pid is known here
-                pid = _start_child(fields, *descriptors)
-                running[request] = pid
-            _thread.start_new_thread(wait_for, (request, pid))
+                try:
+                    pid = _start_child(fields, *descriptors)
+                except (OSError, ValueError) as error:  # no fork (no memory, no pids left)
+                    pid = 0
+                    os.write(descriptors[1], f"cannot start the command: {error}\n".encode())
+                if pid:
+                    running[request] = pid
+            if pid:
+                _thread.start_new_thread(wait_for, (request, pid))
+            else:
+                try:  # noqa: SIM105
+                    control.send(f"exit\0{request}\0127".encode())
+                except OSError:
+                    pass
         elif action == "kill":
             with lock:
                 pid = running.get(request, 0)
