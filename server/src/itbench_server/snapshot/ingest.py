@@ -30,6 +30,7 @@ from itbench_server.errors import SnapshotFileError
 from itbench_server.snapshot.discover import ScenarioFiles, SourceFile, SourceKind
 from itbench_server.snapshot.logtemplates import mine_log_templates
 from itbench_server.snapshot.schema import SCHEMA_VERSION, TABLE_DDL
+from itbench_server.snapshot.servicegraph import build_service_calls
 from itbench_server.snapshot.sqlmacros import MACROS
 
 __all__ = [
@@ -370,6 +371,7 @@ class IndexBuilder:
         self._insert_values("inventory", self._inventory, 4)
         self._fill_missing_resources()
         mine_log_templates(self.db)
+        build_service_calls(self.db)
         self._write_meta()
         rows = {
             table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
