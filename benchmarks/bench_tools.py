@@ -291,7 +291,55 @@ async def time_tool_search(
             matched = parse(text_of(result))
             if attempt:  # the first call warms the index's pages
                 times.append(elapsed)
-    return {"p50_s": percentile(times, 0.5), "min_s": min(times), "matched_lines": matched}
+    return {
+        "p50_s": percentile(times, 0.5),
+        "p95_s": percentile(times, 0.95),
+        "min_s": min(times),
+        "matched_lines": matched,
+    }
+
+
+def time_prefilter(snapshot: Snapshot, repeat: int) -> dict[str, Any]:
+    """The full-log search of the analysis layer with the literal prefilter forced off and on,
+    alternated call by call (the answers must be equal), and the bodies file it reads."""
+    from itbench_server.analysis import logs
+    from itbench_server.snapshot.logbodies import SUFFIX, log_bodies
+
+    started = time.perf_counter()
+    bodies = log_bodies(snapshot)  # written on first use (unless an earlier run left it in the cache)
+    first_use_s = time.perf_counter() - started
+    bodies_file = snapshot.index_path.with_name(snapshot.index_path.name + SUFFIX)
+    scope = logs.LogScope(snapshot.window.start, snapshot.window.end, pattern=ERROR_PATTERN, ignore_case=True)
+    searches: dict[str, Callable[[bool], object]] = {
+        "lines": lambda prefilter: logs.search_lines(
+            snapshot, scope, offset=0, limit=20, prefilter=prefilter
+        ),
+        "counts": lambda prefilter: logs.log_counts(snapshot, scope, by="service", prefilter=prefilter),
+        "patterns": lambda prefilter: logs.log_templates(snapshot, scope, prefilter=prefilter),
+    }
+    figures: dict[str, Any] = {
+        "bodies_file_mb": round(bodies_file.stat().st_size / 1e6, 1) if bodies is not None else None,
+        "bodies_first_use_s": first_use_s,
+    }
+    for mode, search in searches.items():
+        times: dict[bool, list[float]] = {False: [], True: []}
+        answers: dict[bool, object] = {}
+        for attempt in range(repeat + 1):
+            for prefilter in (False, True):
+                begun = time.perf_counter()
+                answers[prefilter] = search(prefilter)
+                if attempt:
+                    times[prefilter].append(time.perf_counter() - begun)
+        if answers[False] != answers[True]:
+            raise SystemExit(f"{mode}: the prefilter changed the answer")
+        figures[mode] = {
+            ("prefilter" if prefilter else "plain"): {
+                "p50_s": percentile(elapsed, 0.5),
+                "p95_s": percentile(elapsed, 0.95),
+            }
+            for prefilter, elapsed in times.items()
+        }
+    return figures
 
 
 def time_ripgrep(rg: str, pattern: str, path: Path, repeat: int, *, ignore_case: bool) -> dict[str, Any]:
@@ -309,6 +357,7 @@ def time_ripgrep(rg: str, pattern: str, path: Path, repeat: int, *, ignore_case:
             times.append(elapsed)
     return {
         "p50_s": percentile(times, 0.5),
+        "p95_s": percentile(times, 0.95),
         "min_s": min(times),
         "matched_lines": matched,
         "command": command,
@@ -351,6 +400,7 @@ def time_pandas(logs_tsv: Path, repeat: int) -> tuple[dict[str, Any], dict[str, 
 async def compare_log_search(snapshot: Snapshot, logs_tsv: Path, repeat: int) -> dict[str, Any]:
     rg = shutil.which("rg") or "/usr/bin/rg"
     rg_version = subprocess.run([rg, "--version"], capture_output=True, text=True, check=True).stdout
+    prefilter = time_prefilter(snapshot, repeat)
     whole_tool_lines = await time_tool_search(
         snapshot, {"pattern": ERROR_PATTERN, "limit": 1}, tool_matched_lines, repeat
     )
@@ -402,6 +452,7 @@ async def compare_log_search(snapshot: Snapshot, logs_tsv: Path, repeat: int) ->
             "rg_pattern_only_over_tool": scoped_rg_unfiltered["p50_s"] / scoped_tool["p50_s"],
         },
         "pandas_read": pandas_read,
+        "prefilter": prefilter,
     }
 
 
@@ -603,38 +654,59 @@ def print_log_search(search: dict[str, Any]) -> None:
     print(
         f"\n### One log search, three ways ({search['logs_tsv_mb']} MB of logs, {search['pandas_read']['rows']} lines)\n"
     )
-    print("| search | matched lines | p50 |")
-    print("| --- | ---: | ---: |")
-    print(f"| all logs, `{whole['pattern']}` (case-insensitive) | | |")
+    print("| search | matched lines | p50 | p95 |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| all logs, `{whole['pattern']}` (case-insensitive) | | | |")
+    for mode in ("lines", "counts"):
+        row = whole[f"search_logs_{mode}"]
+        print(
+            f"| - search_logs, {mode} mode | {row['matched_lines']} | {ms(row['p50_s'])} | {ms(row['p95_s'])} |"
+        )
     print(
-        f"| - search_logs, lines mode | {whole['search_logs_lines']['matched_lines']} | {ms(whole['search_logs_lines']['p50_s'])} |"
+        f"| - rg -c -i | {whole['rg']['matched_lines']} | {ms(whole['rg']['p50_s'])} | {ms(whole['rg']['p95_s'])} |"
     )
-    print(
-        f"| - search_logs, counts mode | {whole['search_logs_counts']['matched_lines']} | {ms(whole['search_logs_counts']['p50_s'])} |"
-    )
-    print(f"| - rg -c -i | {whole['rg']['matched_lines']} | {ms(whole['rg']['p50_s'])} |")
     print(
         f"| - pandas str.contains (+ read_csv {ms(search['pandas_read']['read_csv_s'])}) "
-        f"| {whole['pandas']['matched_lines']} | {ms(whole['pandas']['p50_s'])} (+read: {ms(whole['pandas']['p50_with_read_s'])}) |"
+        f"| {whole['pandas']['matched_lines']} | {ms(whole['pandas']['p50_s'])} (+read: {ms(whole['pandas']['p50_with_read_s'])}) | |"
     )
-    print(f"| service {scoped['service']}, {scoped['since']}..{scoped['until']}, `{scoped['pattern']}` | | |")
     print(
-        f"| - search_logs | {scoped['search_logs_lines']['matched_lines']} | {ms(scoped['search_logs_lines']['p50_s'])} |"
+        f"| service {scoped['service']}, {scoped['since']}..{scoped['until']}, `{scoped['pattern']}` | | | |"
     )
-    print(f"| - rg -c, one anchored regex | {scoped['rg']['matched_lines']} | {ms(scoped['rg']['p50_s'])} |")
+    print(
+        f"| - search_logs | {scoped['search_logs_lines']['matched_lines']} | {ms(scoped['search_logs_lines']['p50_s'])} "
+        f"| {ms(scoped['search_logs_lines']['p95_s'])} |"
+    )
+    print(
+        f"| - rg -c, one anchored regex | {scoped['rg']['matched_lines']} | {ms(scoped['rg']['p50_s'])} "
+        f"| {ms(scoped['rg']['p95_s'])} |"
+    )
     print(
         f"| - rg -c -i, the pattern alone (no service/time filter; rg's lower bound) "
-        f"| {scoped['rg_pattern_only']['matched_lines']} | {ms(scoped['rg_pattern_only']['p50_s'])} |"
+        f"| {scoped['rg_pattern_only']['matched_lines']} | {ms(scoped['rg_pattern_only']['p50_s'])} "
+        f"| {ms(scoped['rg_pattern_only']['p95_s'])} |"
     )
     print(
         f"| - pandas filter + str.contains | {scoped['pandas']['matched_lines']} "
-        f"| {ms(scoped['pandas']['p50_s'])} (+read: {ms(scoped['pandas']['p50_with_read_s'])}) |"
+        f"| {ms(scoped['pandas']['p50_s'])} (+read: {ms(scoped['pandas']['p50_with_read_s'])}) | |"
     )
     print(
         f"\nrg time / search_logs time: all logs {whole['rg_over_tool_lines']:.2f}x (lines), "
         f"{whole['rg_over_tool_counts']:.2f}x (counts); service + window {scoped['rg_over_tool']:.1f}x "
         f"(pattern alone: {scoped['rg_pattern_only_over_tool']:.1f}x)"
     )
+    prefilter = search["prefilter"]
+    print(
+        f"\nThe literal prefilter, forced off and on, alternated (analysis calls, answers equal; bodies file "
+        f"{prefilter['bodies_file_mb']} MB, its first use in this run {ms(prefilter['bodies_first_use_s'])}):\n"
+    )
+    print("| all logs, the same pattern | plain RE2 p50 / p95 | prefilter p50 / p95 |")
+    print("| --- | ---: | ---: |")
+    for mode in ("lines", "counts", "patterns"):
+        plain, narrowed = prefilter[mode]["plain"], prefilter[mode]["prefilter"]
+        print(
+            f"| {mode} | {ms(plain['p50_s'])} / {ms(plain['p95_s'])} "
+            f"| {ms(narrowed['p50_s'])} / {ms(narrowed['p95_s'])} |"
+        )
 
 
 def print_http(http: dict[str, Any]) -> None:

@@ -187,6 +187,9 @@ class _Search:
     parameters: list[object]
     match: str
     prefiltered: bool
+    body: str = "body"
+    """The column of the body of a matching row (when prefiltered: the candidates' bodies, read
+    from the bodies file, so that DuckDB does not read every row's body from the index)."""
 
     def source(self, tables: str = "logs") -> str:
         """``tables`` (logs, or logs positionally joined with row-aligned tables), with the flags."""
@@ -205,28 +208,39 @@ def _searching(snapshot: Snapshot, scope: LogScope, *, prefilter: bool | None) -
             yield _Search(cursor, where, parameters, "TRUE", prefiltered=False)
         return
     check_regex(snapshot, scope.pattern)
-    match = regex_match_sql("body", scope.pattern, ignore_case=scope.ignore_case)
     with snapshot.cursor() as cursor:
-        wanted = _worth_prefiltering(snapshot, scope, cursor) if prefilter is None else prefilter
-        flags = _candidate_flags(snapshot, scope) if wanted else None
-        if flags is None:
+        prefiltered = _prefiltered(snapshot, scope, cursor, prefilter)
+        if prefiltered is None:
+            match = regex_match_sql("body", scope.pattern, ignore_case=scope.ignore_case)
             yield _Search(cursor, where, parameters, match, prefiltered=False)
             return
-        cursor.register(_FLAGS_VIEW, {"candidate": flags})
+        flags, bodies = prefiltered
+        cursor.register(_FLAGS_VIEW, {"candidate": flags, "candidate_body": bodies})
+        match = regex_match_sql("candidate_body", scope.pattern, ignore_case=scope.ignore_case)
         try:
-            yield _Search(cursor, where, parameters, f"candidate AND {match}", prefiltered=True)
+            yield _Search(
+                cursor, where, parameters, f"candidate AND {match}", prefiltered=True, body="candidate_body"
+            )
         finally:
             cursor.unregister(_FLAGS_VIEW)
 
 
-def _candidate_flags(snapshot: Snapshot, scope: LogScope) -> Any:
-    """One flag per logs row, False where the row cannot match the pattern; None: no prefilter."""
+def _prefiltered(
+    snapshot: Snapshot, scope: LogScope, cursor: duckdb.DuckDBPyConnection, prefilter: bool | None
+) -> tuple[Any, Any] | None:
+    """One flag per logs row (False where the row cannot match the pattern) and the flagged rows'
+    bodies; None: search without the prefilter."""
     assert scope.pattern is not None
     need = required_literals(scope.pattern, ignore_case=scope.ignore_case)
-    if need is None:
+    if need is None or prefilter is False:
+        return None
+    if prefilter is None and not _worth_prefiltering(snapshot, scope, cursor):
         return None
     bodies = log_bodies(snapshot)
-    return bodies.candidates(need) if bodies is not None else None
+    flags = bodies.candidates(need) if bodies is not None else None
+    if bodies is None or flags is None:
+        return None
+    return flags, bodies.bodies_of(flags)
 
 
 def _worth_prefiltering(snapshot: Snapshot, scope: LogScope, cursor: duckdb.DuckDBPyConnection) -> bool:
@@ -275,10 +289,10 @@ def search_lines(
         # over all of them, computed before LIMIT), so only an empty page needs a second query.
         rows = search.query(
             f"""
-            SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''), left(body, {BODY_CUT + 1}),
-                   count(*) OVER () AS matched
+            SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''),
+                   left({search.body}, {BODY_CUT + 1}), count(*) OVER () AS matched
             FROM {search.source()} WHERE {search.where} AND {search.match}
-            ORDER BY ts {order}, service, pod, body
+            ORDER BY ts {order}, service, pod, {search.body}
             LIMIT ? OFFSET ?
             """,
             [*search.parameters, limit, offset],
@@ -310,7 +324,7 @@ def log_templates(snapshot: Snapshot, scope: LogScope, *, prefilter: bool | None
         WITH grouped AS (
             SELECT coalesce(service, '') AS service, template_id, count(*) AS n,
                    min(ts) AS first_seen, max(ts) AS last_seen, max({SEVERITY_NUMBER_SQL}) AS severity_number,
-                   left(arg_min(body, ts), {DISTINCT_CUT}) AS example
+                   left(arg_min({search.body}, ts), {DISTINCT_CUT}) AS example
             FROM {search.source("logs POSITIONAL JOIN log_row_templates")}
             WHERE {search.where} AND {search.match}
             GROUP BY ALL

@@ -133,6 +133,23 @@ class LogBodies:
         flags[self._non_ascii] = True
         return flags
 
+    def bodies_of(self, flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.object_]:
+        """The body of every flagged row (as text), None for the others: one value per row.
+
+        Read from the file's pages, so that DuckDB can match the candidates without reading the
+        index's body column for every row. A NULL body reads as ``''``; no prefilter flags one
+        (every requirement holds a literal of at least three bytes, and ``''`` is ASCII).
+        """
+        import numpy as np
+
+        bodies = np.full(self.rows, None, dtype=np.object_)
+        rows = np.flatnonzero(flags)
+        starts = self._offsets[rows].tolist()
+        ends = self._offsets[rows + 1].tolist()
+        text = self._bodies
+        bodies[rows] = [str(text[start:end], "utf-8") for start, end in zip(starts, ends, strict=True)]
+        return bodies
+
 
 def _literals_of(need: Requirement) -> list[Literal]:
     if isinstance(need, Literal):
