@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from incident_index import WINDOW_END, WINDOW_START, build_index
 
@@ -28,6 +29,7 @@ from itbench_server.analysis.logs import (
 )
 from itbench_server.errors import QueryError
 from itbench_server.snapshot.logbodies import SUFFIX, log_bodies
+from itbench_server.snapshot.logtemplates import mine_log_templates
 from itbench_server.snapshot.regexliterals import AnyOf, Literal, required_literals
 from itbench_server.snapshot.snapshot import Snapshot
 
@@ -361,4 +363,52 @@ def test_while_another_process_writes_the_bodies_file_the_search_runs_without_it
         assert log_bodies(snapshot) is not None
     finally:
         os.close(lock)
+        snapshot.close()
+
+
+def _index_of_bodies(directory: Path, bodies_sql: str, count: int) -> Snapshot:
+    """An index of ``count`` log lines whose bodies are ``bodies_sql`` of ``number`` (0, 1, ...)."""
+    build_index(directory, {"logs": []}).close()
+    index_path = directory / "index.duckdb"
+    with duckdb.connect(str(index_path)) as connection:
+        connection.execute(
+            f"""
+            INSERT INTO logs (ts, service, pod, severity, severity_number, body)
+            SELECT ?::TIMESTAMP + to_milliseconds(number), 'frontend', 'frontend-5d9f7c6b8-x2x9q', 'INFO', 9,
+                   {bodies_sql}
+            FROM range(?) AS numbers(number)
+            """,
+            [WINDOW_START, count],
+        )
+        connection.execute("DROP TABLE log_templates")
+        connection.execute("DROP TABLE log_row_templates")
+        mine_log_templates(connection)
+    return Snapshot(directory, index_path)
+
+
+def test_a_literal_on_most_lines_is_not_prefiltered_and_a_rare_one_is(tmp_path: Path) -> None:
+    # over 4 MB of bodies, every one holding "common", one in 97 "rare"
+    snapshot = _index_of_bodies(
+        tmp_path,
+        "'common ' || CASE WHEN number % 97 = 0 THEN 'rare ' ELSE '' END || repeat('z', 600) || number",
+        8000,
+    )
+    try:
+        bodies = log_bodies(snapshot)
+        assert bodies is not None
+        common, rare = (
+            required_literals("common", ignore_case=True),
+            required_literals("rare", ignore_case=True),
+        )
+        assert common is not None and rare is not None
+
+        assert bodies.candidates(common) is None
+        rare_candidates = bodies.candidates(rare)
+        assert rare_candidates is not None and int(rare_candidates.sum()) == 83
+        for pattern in ("common", "rare", "common rare"):
+            scope = LogScope(WINDOW_START, WINDOW_END, pattern=pattern, ignore_case=True)
+            assert log_counts(snapshot, scope, by="service", prefilter=True) == log_counts(
+                snapshot, scope, by="service", prefilter=False
+            )
+    finally:
         snapshot.close()
