@@ -174,6 +174,8 @@ FIXED_PATTERNS = [
     "\\Aerror",
     "error\\z",
     "\\Cerror",
+    "\\x00abc",
+    "ab\\x00c|abc",
 ]
 
 

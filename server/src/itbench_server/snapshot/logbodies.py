@@ -96,12 +96,16 @@ class LogBodies:
 
         literals = _literals_of(need)
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(
-            expressions=[literal.text for literal in literals],
-            ids=list(range(len(literals))),
-            flags=[hyperscan.HS_FLAG_CASELESS if literal.caseless else 0 for literal in literals],
-            literal=True,
-        )
+        try:
+            database.compile(
+                expressions=[literal.text for literal in literals],
+                ids=list(range(len(literals))),
+                flags=[hyperscan.HS_FLAG_CASELESS if literal.caseless else 0 for literal in literals],
+                literal=True,
+            )
+        except hyperscan.error:
+            logger.warning("Hyperscan refused the literals %r", literals)
+            return None
         hits: list[int] = []
         record = hits.append
         most = int(MOST_HITS_PER_ROW * self.rows) + 1024

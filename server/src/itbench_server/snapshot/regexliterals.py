@@ -142,6 +142,8 @@ def _has_letters(text: str) -> bool:
 
 def _char(char: str, caseless: bool) -> _Info:
     """One literal character under the current case flag."""
+    if char == "\0":
+        return _ANY  # Hyperscan's Python binding cuts a literal at a NUL byte
     if caseless:
         if not char.isascii():
             return _ANY  # RE2 folds some non-ASCII letters onto ASCII ones and back
