@@ -291,7 +291,66 @@ async def time_tool_search(
             matched = parse(text_of(result))
             if attempt:  # the first call warms the index's pages
                 times.append(elapsed)
-    return {"p50_s": percentile(times, 0.5), "min_s": min(times), "matched_lines": matched}
+    return {
+        "p50_s": percentile(times, 0.5),
+        "p95_s": percentile(times, 0.95),
+        "min_s": min(times),
+        "matched_lines": matched,
+    }
+
+
+def open_log_bodies(snapshot: Snapshot, rewrite: bool) -> dict[str, Any]:
+    """Open the prefilter's bodies file beside the index (``rewrite``: remove it first, so that
+    its writing is timed, as a server's first full-log search pays it)."""
+    from itbench_server.snapshot.logbodies import SUFFIX, log_bodies
+
+    path = snapshot.index_path.with_name(snapshot.index_path.name + SUFFIX)
+    if rewrite:
+        path.unlink(missing_ok=True)
+    existed = path.exists()
+    cpu_started, started = time.process_time(), time.perf_counter()
+    opened = log_bodies(snapshot)
+    return {
+        "written": not existed and opened is not None,
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu_started,
+        "mb": round(path.stat().st_size / 1e6, 1) if opened is not None else None,
+    }
+
+
+def time_prefilter(snapshot: Snapshot, repeat: int) -> dict[str, Any]:
+    """The full-log search of the analysis layer with the literal prefilter forced off and on,
+    alternated call by call (the answers must be equal), and the bodies file it reads."""
+    from itbench_server.analysis import logs
+
+    scope = logs.LogScope(snapshot.window.start, snapshot.window.end, pattern=ERROR_PATTERN, ignore_case=True)
+    searches: dict[str, Callable[[bool], object]] = {
+        "lines": lambda prefilter: logs.search_lines(
+            snapshot, scope, offset=0, limit=20, prefilter=prefilter
+        ),
+        "counts": lambda prefilter: logs.log_counts(snapshot, scope, by="service", prefilter=prefilter),
+        "patterns": lambda prefilter: logs.log_templates(snapshot, scope, prefilter=prefilter),
+    }
+    figures: dict[str, Any] = {}
+    for mode, search in searches.items():
+        times: dict[bool, list[float]] = {False: [], True: []}
+        answers: dict[bool, object] = {}
+        for attempt in range(repeat + 1):
+            for prefilter in (False, True):
+                begun = time.perf_counter()
+                answers[prefilter] = search(prefilter)
+                if attempt:
+                    times[prefilter].append(time.perf_counter() - begun)
+        if answers[False] != answers[True]:
+            raise SystemExit(f"{mode}: the prefilter changed the answer")
+        figures[mode] = {
+            ("prefilter" if prefilter else "plain"): {
+                "p50_s": percentile(elapsed, 0.5),
+                "p95_s": percentile(elapsed, 0.95),
+            }
+            for prefilter, elapsed in times.items()
+        }
+    return figures
 
 
 def time_ripgrep(rg: str, pattern: str, path: Path, repeat: int, *, ignore_case: bool) -> dict[str, Any]:
@@ -309,6 +368,7 @@ def time_ripgrep(rg: str, pattern: str, path: Path, repeat: int, *, ignore_case:
             times.append(elapsed)
     return {
         "p50_s": percentile(times, 0.5),
+        "p95_s": percentile(times, 0.95),
         "min_s": min(times),
         "matched_lines": matched,
         "command": command,
@@ -351,6 +411,7 @@ def time_pandas(logs_tsv: Path, repeat: int) -> tuple[dict[str, Any], dict[str, 
 async def compare_log_search(snapshot: Snapshot, logs_tsv: Path, repeat: int) -> dict[str, Any]:
     rg = shutil.which("rg") or "/usr/bin/rg"
     rg_version = subprocess.run([rg, "--version"], capture_output=True, text=True, check=True).stdout
+    prefilter = time_prefilter(snapshot, repeat)
     whole_tool_lines = await time_tool_search(
         snapshot, {"pattern": ERROR_PATTERN, "limit": 1}, tool_matched_lines, repeat
     )
@@ -402,6 +463,7 @@ async def compare_log_search(snapshot: Snapshot, logs_tsv: Path, repeat: int) ->
             "rg_pattern_only_over_tool": scoped_rg_unfiltered["p50_s"] / scoped_tool["p50_s"],
         },
         "pandas_read": pandas_read,
+        "prefilter": prefilter,
     }
 
 
@@ -577,6 +639,13 @@ async def load_http(
 
 def print_report(figures: dict[str, Any]) -> None:
     print(f"## MCP tools ({figures['date']}, {figures['machine']})\n")
+    bodies = figures["log_bodies"]
+    if bodies["mb"] is not None:
+        done = "written" if bodies["written"] else "opened (written by an earlier run)"
+        print(
+            f"- the log search's bodies file ({bodies['mb']} MB beside the index): {done} in "
+            f"{ms(bodies['wall_s'])} ({ms(bodies['cpu_s'])} CPU)"
+        )
     for phase, use in figures["cpu_by_phase"].items():
         print(
             f"- {phase}: {use['wall_s']:.1f} s; CPU: this benchmark {use['benchmark_cpu_s']:.1f} s, "
@@ -603,38 +672,56 @@ def print_log_search(search: dict[str, Any]) -> None:
     print(
         f"\n### One log search, three ways ({search['logs_tsv_mb']} MB of logs, {search['pandas_read']['rows']} lines)\n"
     )
-    print("| search | matched lines | p50 |")
-    print("| --- | ---: | ---: |")
-    print(f"| all logs, `{whole['pattern']}` (case-insensitive) | | |")
+    print("| search | matched lines | p50 | p95 |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| all logs, `{whole['pattern']}` (case-insensitive) | | | |")
+    for mode in ("lines", "counts"):
+        row = whole[f"search_logs_{mode}"]
+        print(
+            f"| - search_logs, {mode} mode | {row['matched_lines']} | {ms(row['p50_s'])} | {ms(row['p95_s'])} |"
+        )
     print(
-        f"| - search_logs, lines mode | {whole['search_logs_lines']['matched_lines']} | {ms(whole['search_logs_lines']['p50_s'])} |"
+        f"| - rg -c -i | {whole['rg']['matched_lines']} | {ms(whole['rg']['p50_s'])} | {ms(whole['rg']['p95_s'])} |"
     )
-    print(
-        f"| - search_logs, counts mode | {whole['search_logs_counts']['matched_lines']} | {ms(whole['search_logs_counts']['p50_s'])} |"
-    )
-    print(f"| - rg -c -i | {whole['rg']['matched_lines']} | {ms(whole['rg']['p50_s'])} |")
     print(
         f"| - pandas str.contains (+ read_csv {ms(search['pandas_read']['read_csv_s'])}) "
-        f"| {whole['pandas']['matched_lines']} | {ms(whole['pandas']['p50_s'])} (+read: {ms(whole['pandas']['p50_with_read_s'])}) |"
+        f"| {whole['pandas']['matched_lines']} | {ms(whole['pandas']['p50_s'])} (+read: {ms(whole['pandas']['p50_with_read_s'])}) | |"
     )
-    print(f"| service {scoped['service']}, {scoped['since']}..{scoped['until']}, `{scoped['pattern']}` | | |")
     print(
-        f"| - search_logs | {scoped['search_logs_lines']['matched_lines']} | {ms(scoped['search_logs_lines']['p50_s'])} |"
+        f"| service {scoped['service']}, {scoped['since']}..{scoped['until']}, `{scoped['pattern']}` | | | |"
     )
-    print(f"| - rg -c, one anchored regex | {scoped['rg']['matched_lines']} | {ms(scoped['rg']['p50_s'])} |")
+    print(
+        f"| - search_logs | {scoped['search_logs_lines']['matched_lines']} | {ms(scoped['search_logs_lines']['p50_s'])} "
+        f"| {ms(scoped['search_logs_lines']['p95_s'])} |"
+    )
+    print(
+        f"| - rg -c, one anchored regex | {scoped['rg']['matched_lines']} | {ms(scoped['rg']['p50_s'])} "
+        f"| {ms(scoped['rg']['p95_s'])} |"
+    )
     print(
         f"| - rg -c -i, the pattern alone (no service/time filter; rg's lower bound) "
-        f"| {scoped['rg_pattern_only']['matched_lines']} | {ms(scoped['rg_pattern_only']['p50_s'])} |"
+        f"| {scoped['rg_pattern_only']['matched_lines']} | {ms(scoped['rg_pattern_only']['p50_s'])} "
+        f"| {ms(scoped['rg_pattern_only']['p95_s'])} |"
     )
     print(
         f"| - pandas filter + str.contains | {scoped['pandas']['matched_lines']} "
-        f"| {ms(scoped['pandas']['p50_s'])} (+read: {ms(scoped['pandas']['p50_with_read_s'])}) |"
+        f"| {ms(scoped['pandas']['p50_s'])} (+read: {ms(scoped['pandas']['p50_with_read_s'])}) | |"
     )
     print(
         f"\nrg time / search_logs time: all logs {whole['rg_over_tool_lines']:.2f}x (lines), "
         f"{whole['rg_over_tool_counts']:.2f}x (counts); service + window {scoped['rg_over_tool']:.1f}x "
         f"(pattern alone: {scoped['rg_pattern_only_over_tool']:.1f}x)"
     )
+    prefilter = search["prefilter"]
+    print("\nThe literal prefilter, forced off and on, alternated (analysis calls; the answers are equal):\n")
+    print("| all logs, the same pattern | plain RE2 p50 / p95 | prefilter p50 / p95 |")
+    print("| --- | ---: | ---: |")
+    for mode in ("lines", "counts", "patterns"):
+        plain, narrowed = prefilter[mode]["plain"], prefilter[mode]["prefilter"]
+        print(
+            f"| {mode} | {ms(plain['p50_s'])} / {ms(plain['p95_s'])} "
+            f"| {ms(narrowed['p50_s'])} / {ms(narrowed['p95_s'])} |"
+        )
 
 
 def print_http(http: dict[str, Any]) -> None:
@@ -711,6 +798,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         (quota,) = snapshot.query(
             "SELECT min(name) FROM objects WHERE kind = 'ResourceQuota' AND namespace = 'otel-demo'"
         )[0]
+        log_bodies = open_log_bodies(snapshot, args.rewrite_log_bodies)
         print("measuring per-tool latency ...", file=sys.stderr)
         meter = CpuMeter()
         tools = await measure_tools(snapshot, tool_mix(str(error_trace_id), str(quota)), args.repeat)
@@ -742,6 +830,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         "scenario": str(scenario.relative_to(OUT.parent.parent)),
         "index_open_s": open_s,
+        "log_bodies": log_bodies,
         "cpu_by_phase": cpu,
         "tools": tools,
         "log_search": log_search,
@@ -766,6 +855,11 @@ def main() -> None:
         "--phases",
         default="tools,log-search,http",
         help="what to measure, separated by commas: tools, log-search (needs rg), http (default: all)",
+    )
+    parser.add_argument(
+        "--rewrite-log-bodies",
+        action="store_true",
+        help="remove the log search's bodies file beside the cached index first, to time its writing",
     )
     args = parser.parse_args()
     args.phases = {phase.strip() for phase in args.phases.split(",")}

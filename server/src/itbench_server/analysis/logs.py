@@ -1,26 +1,38 @@
 """Log search: matching lines, log templates with counts, and counts per service or minute.
 
-All filtering, matching and grouping runs in DuckDB; only the rows shown come back.
+All filtering, matching and grouping runs in DuckDB; only the rows shown come back. A regular
+expression over most of the logs is narrowed first by a literal prefilter: the text it needs
+(:func:`~itbench_server.snapshot.regexliterals.required_literals`) is looked up in the bodies file
+beside the index (:mod:`itbench_server.snapshot.logbodies`), and RE2 reads only the lines that
+hold it. RE2 still decides every match, so the results are the same with and without it.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import dropwhile
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+import duckdb
 
 from itbench_server.analysis.minutes import minutes_between, onset_of
 from itbench_server.analysis.sqltext import check_regex, member_of_sql, regex_match_sql
 from itbench_server.analysis.timeparse import format_time
 from itbench_server.errors import QueryError, quoted
+from itbench_server.snapshot.logbodies import log_bodies
 from itbench_server.snapshot.logtemplates import DISTINCT_CUT, TEMPLATE_CUT
+from itbench_server.snapshot.regexliterals import required_literals
 from itbench_server.snapshot.snapshot import Snapshot
 
 __all__ = [
     "BODY_CUT",
     "DISTINCT_CUT",
     "EXAMPLE_CUT",
+    "PREFILTER_MIN_ROWS",
+    "PREFILTER_MIN_SHARE",
     "SEVERITY_LEVELS",
     "SEVERITY_NUMBER_SQL",
     "TEMPLATE_CUT",
@@ -136,8 +148,8 @@ SEVERITY_NUMBER_SQL: Final = (
 )
 
 
-def _scope_sql(snapshot: Snapshot, scope: LogScope) -> tuple[str, list[object]]:
-    """The WHERE clause (without the pattern) and its parameters."""
+def _scope_sql(snapshot: Snapshot, scope: LogScope, *, exclude: bool = True) -> tuple[str, list[object]]:
+    """The WHERE clause (without the pattern; without ``exclude`` if told) and its parameters."""
     conditions = ["ts BETWEEN ? AND ?"]
     parameters: list[object] = [scope.since, scope.until]
     if scope.service:
@@ -150,17 +162,93 @@ def _scope_sql(snapshot: Snapshot, scope: LogScope) -> tuple[str, list[object]]:
         parameters.append(scope.container)
     if scope.min_severity:
         conditions.append(f"{SEVERITY_NUMBER_SQL} >= {severity_threshold(scope.min_severity)}")
-    if scope.exclude:
+    if scope.exclude and exclude:
         check_regex(snapshot, scope.exclude, what="exclude")
         conditions.append("NOT " + regex_match_sql("body", scope.exclude, ignore_case=scope.ignore_case))
     return " AND ".join(conditions), parameters
 
 
-def _pattern_sql(snapshot: Snapshot, scope: LogScope) -> str:
+PREFILTER_MIN_ROWS: Final = 10_000
+PREFILTER_MIN_SHARE: Final = 1 / 3
+"""The prefilter reads every body and every row (it cannot skip the rows out of scope): it is used
+when the lines in scope (before the pattern) are at least this many and this share of all lines.
+On the 1 GB incident it costs about a third of RE2 over every line (docs/benchmarks.md)."""
+
+_FLAGS_VIEW: Final = "log_prefilter"
+
+
+@dataclass(frozen=True)
+class _Search:
+    """How one search reads the logs: its cursor, the WHERE clause without the pattern, the
+    pattern's condition and, when prefiltered, the view of candidate flags to join."""
+
+    cursor: duckdb.DuckDBPyConnection
+    where: str
+    parameters: list[object]
+    match: str
+    prefiltered: bool
+    body: str = "body"
+    """The column of the body of a matching row (when prefiltered: the candidates' bodies, read
+    from the bodies file, so that DuckDB does not read every row's body from the index)."""
+
+    def source(self, tables: str = "logs") -> str:
+        """``tables`` (logs, or logs positionally joined with row-aligned tables), with the flags."""
+        return f"{tables} POSITIONAL JOIN {_FLAGS_VIEW}" if self.prefiltered else tables
+
+    def query(self, sql: str, parameters: list[object] | None = None) -> list[tuple[Any, ...]]:
+        return self.cursor.execute(sql, parameters if parameters is not None else self.parameters).fetchall()
+
+
+@contextlib.contextmanager
+def _searching(snapshot: Snapshot, scope: LogScope, *, prefilter: bool | None) -> Iterator[_Search]:
+    """The search of ``scope`` (``prefilter``: None decides by the scope's size, True and False force it)."""
+    where, parameters = _scope_sql(snapshot, scope)
     if not scope.pattern:
-        return "TRUE"
+        with snapshot.cursor() as cursor:
+            yield _Search(cursor, where, parameters, "TRUE", prefiltered=False)
+        return
     check_regex(snapshot, scope.pattern)
-    return regex_match_sql("body", scope.pattern, ignore_case=scope.ignore_case)
+    with snapshot.cursor() as cursor:
+        prefiltered = _prefiltered(snapshot, scope, cursor, prefilter)
+        if prefiltered is None:
+            match = regex_match_sql("body", scope.pattern, ignore_case=scope.ignore_case)
+            yield _Search(cursor, where, parameters, match, prefiltered=False)
+            return
+        flags, bodies = prefiltered
+        cursor.register(_FLAGS_VIEW, {"candidate": flags, "candidate_body": bodies})
+        match = regex_match_sql("candidate_body", scope.pattern, ignore_case=scope.ignore_case)
+        try:
+            yield _Search(
+                cursor, where, parameters, f"candidate AND {match}", prefiltered=True, body="candidate_body"
+            )
+        finally:
+            cursor.unregister(_FLAGS_VIEW)
+
+
+def _prefiltered(
+    snapshot: Snapshot, scope: LogScope, cursor: duckdb.DuckDBPyConnection, prefilter: bool | None
+) -> tuple[Any, Any] | None:
+    """One flag per logs row (False where the row cannot match the pattern) and the flagged rows'
+    bodies; None: search without the prefilter."""
+    assert scope.pattern is not None
+    need = required_literals(scope.pattern, ignore_case=scope.ignore_case)
+    if need is None or prefilter is False:
+        return None
+    if prefilter is None and not _worth_prefiltering(snapshot, scope, cursor):
+        return None
+    bodies = log_bodies(snapshot)
+    flags = bodies.candidates(need) if bodies is not None else None
+    if bodies is None or flags is None:
+        return None
+    return flags, bodies.bodies_of(flags)
+
+
+def _worth_prefiltering(snapshot: Snapshot, scope: LogScope, cursor: duckdb.DuckDBPyConnection) -> bool:
+    where, parameters = _scope_sql(snapshot, scope, exclude=False)
+    in_scope, total = cursor.execute(
+        f"SELECT count(*) FILTER (WHERE {where}), count(*) FROM logs", parameters
+    ).fetchall()[0]
+    return in_scope >= PREFILTER_MIN_ROWS and in_scope >= PREFILTER_MIN_SHARE * total
 
 
 def check_log_filters(snapshot: Snapshot, scope: LogScope) -> None:
@@ -182,35 +270,44 @@ def check_log_filters(snapshot: Snapshot, scope: LogScope) -> None:
 
 
 def search_lines(
-    snapshot: Snapshot, scope: LogScope, *, offset: int, limit: int, newest_first: bool = False
+    snapshot: Snapshot,
+    scope: LogScope,
+    *,
+    offset: int,
+    limit: int,
+    newest_first: bool = False,
+    prefilter: bool | None = None,
 ) -> LogLines:
-    """The matching records in time order (``newest_first`` reverses it), one page of them."""
-    where, parameters = _scope_sql(snapshot, scope)
-    match = _pattern_sql(snapshot, scope)
+    """The matching records in time order (``newest_first`` reverses it), one page of them.
+
+    ``prefilter`` forces the literal prefilter on or off (None: on when the scope is large); the
+    result is the same either way.
+    """
     order = "DESC" if newest_first else "ASC"
-    # The pattern is evaluated once: the page carries the count of matching records (a window
-    # over all of them, computed before LIMIT), so only an empty page needs a second query.
-    rows = snapshot.query(
-        f"""
-        SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''), left(body, {BODY_CUT + 1}),
-               count(*) OVER () AS matched
-        FROM logs WHERE {where} AND {match}
-        ORDER BY ts {order}, service, pod, body
-        LIMIT ? OFFSET ?
-        """,
-        [*parameters, limit, offset],
-    )
-    if rows:
-        matched = rows[0][-1]
-        (in_scope,) = snapshot.query(f"SELECT count(*) FROM logs WHERE {where}", parameters)[0]
-    else:
-        in_scope, matched = snapshot.query(
-            f"SELECT count(*), count(*) FILTER (WHERE {match}) FROM logs WHERE {where}", parameters
-        )[0]
+    with _searching(snapshot, scope, prefilter=prefilter) as search:
+        # The pattern is evaluated once: the page carries the count of matching records (a window
+        # over all of them, computed before LIMIT), so only an empty page needs a second query.
+        rows = search.query(
+            f"""
+            SELECT ts, coalesce(service, ''), coalesce(pod, ''), coalesce(severity, ''),
+                   left({search.body}, {BODY_CUT + 1}), count(*) OVER () AS matched
+            FROM {search.source()} WHERE {search.where} AND {search.match}
+            ORDER BY ts {order}, service, pod, {search.body}
+            LIMIT ? OFFSET ?
+            """,
+            [*search.parameters, limit, offset],
+        )
+        if rows:
+            matched = rows[0][-1]
+            (in_scope,) = search.query(f"SELECT count(*) FROM logs WHERE {search.where}")[0]
+        else:
+            in_scope, matched = search.query(
+                f"SELECT count(*), count(*) FILTER (WHERE {search.match}) FROM {search.source()} WHERE {search.where}"
+            )[0]
     return LogLines(in_scope, matched, offset, [LogLine(*row[:-1]) for row in rows])
 
 
-def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
+def log_templates(snapshot: Snapshot, scope: LogScope, *, prefilter: bool | None = None) -> list[LogTemplate]:
     """Templates of the matching records per service, most frequent first.
 
     A template is the message with its variable parts masked (timestamps, numbers, hex ids,
@@ -218,37 +315,35 @@ def log_templates(snapshot: Snapshot, scope: LogScope) -> list[LogTemplate]:
     ``err.message`` fields. Identical bodies are grouped first, so the masking runs once per
     distinct body, not once per record.
     """
-    where, parameters = _scope_sql(snapshot, scope)
-    match = _pattern_sql(snapshot, scope)
     # Each record's template was mined at index time (log_row_templates, row-aligned with logs):
     # grouping is by integer id; the example is the earliest record's body, cut once per group
     # (cutting every record's body before arg_min cost half of the query).
-    rows = snapshot.query(
-        f"""
+    with _searching(snapshot, scope, prefilter=prefilter) as search:
+        rows = search.query(
+            f"""
         WITH grouped AS (
             SELECT coalesce(service, '') AS service, template_id, count(*) AS n,
                    min(ts) AS first_seen, max(ts) AS last_seen, max({SEVERITY_NUMBER_SQL}) AS severity_number,
-                   left(arg_min(body, ts), {DISTINCT_CUT}) AS example
-            FROM logs POSITIONAL JOIN log_row_templates
-            WHERE {where} AND {match}
+                   left(arg_min({search.body}, ts), {DISTINCT_CUT}) AS example
+            FROM {search.source("logs POSITIONAL JOIN log_row_templates")}
+            WHERE {search.where} AND {search.match}
             GROUP BY ALL
         )
         SELECT service, template, n, first_seen, last_seen, severity_number, left(example, {BODY_CUT})
         FROM grouped JOIN log_templates USING (template_id)
         ORDER BY n DESC, service, template
-        """,
-        parameters,
-    )
+        """
+        )
     return [
         LogTemplate(service, template, count, first, last, _severity_name(number), example)
         for service, template, count, first, last, number, example in rows
     ]
 
 
-def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogCount]:
+def log_counts(
+    snapshot: Snapshot, scope: LogScope, *, by: CountBy, prefilter: bool | None = None
+) -> list[LogCount]:
     """Matching records counted per service, pod, severity or minute, with WARN and ERROR+ counts."""
-    where, parameters = _scope_sql(snapshot, scope)
-    match = _pattern_sql(snapshot, scope)
     key = {
         "service": "coalesce(service, '')",
         "pod": "coalesce(pod, '')",
@@ -258,16 +353,16 @@ def log_counts(snapshot: Snapshot, scope: LogScope, *, by: CountBy) -> list[LogC
     if by == "service_minute":
         raise QueryError("count per service and minute with service_minutes()")
     order = "key" if by == "minute" else "total DESC, key"
-    rows = snapshot.query(
-        f"""
-        SELECT {key} AS key, count(*) AS total,
-               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} BETWEEN 13 AND 16),
-               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
-        FROM logs WHERE {where} AND {match}
-        GROUP BY key ORDER BY {order}
-        """,
-        parameters,
-    )
+    with _searching(snapshot, scope, prefilter=prefilter) as search:
+        rows = search.query(
+            f"""
+            SELECT {key} AS key, count(*) AS total,
+                   count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} BETWEEN 13 AND 16),
+                   count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
+            FROM {search.source()} WHERE {search.where} AND {search.match}
+            GROUP BY key ORDER BY {order}
+            """
+        )
     counts = [LogCount(*row) for row in rows]
     if by == "minute":  # every minute of the range, the silent ones too
         keys = [minute.strftime("%Y-%m-%dT%H:%MZ") for minute in minutes_between(scope.since, scope.until)]
@@ -299,20 +394,20 @@ class ServiceMinutes:
     the service had lines before them."""
 
 
-def service_minutes(snapshot: Snapshot, scope: LogScope) -> list[ServiceMinutes]:
+def service_minutes(
+    snapshot: Snapshot, scope: LogScope, *, prefilter: bool | None = None
+) -> list[ServiceMinutes]:
     """Matching lines per service and minute, zero-filled, with each service's error onset (ERROR
     or worse, as :func:`~itbench_server.analysis.minutes.onset_of` finds it) and when it fell silent."""
-    where, parameters = _scope_sql(snapshot, scope)
-    match = _pattern_sql(snapshot, scope)
-    rows = snapshot.query(
-        f"""
-        SELECT coalesce(service, '') AS service, date_trunc('minute', ts) AS minute, count(*),
-               count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
-        FROM logs WHERE {where} AND {match}
-        GROUP BY ALL ORDER BY service, minute
-        """,
-        parameters,
-    )
+    with _searching(snapshot, scope, prefilter=prefilter) as search:
+        rows = search.query(
+            f"""
+            SELECT coalesce(service, '') AS service, date_trunc('minute', ts) AS minute, count(*),
+                   count(*) FILTER (WHERE {SEVERITY_NUMBER_SQL} >= 17)
+            FROM {search.source()} WHERE {search.where} AND {search.match}
+            GROUP BY ALL ORDER BY service, minute
+            """
+        )
     minutes = minutes_between(scope.since, scope.until)
     per_service: dict[str, dict[datetime, tuple[int, int]]] = {}
     for service, minute, total, errors in rows:
