@@ -107,3 +107,11 @@ def test_a_server_that_exits_as_its_requester_lets_go_leaves_the_forking_server_
 
     message = json.dumps({"argv": ["--version"], "cwd": "/"}).encode()
     assert request(control, message, tmp_path) == {"pid": "a pid", "then": {"exit": 0}}
+
+
+def test_the_forking_server_forks_from_a_single_thread(
+    forkserver: tuple[socket.socket, subprocess.Popen[bytes]],
+) -> None:
+    _, process = forkserver
+
+    assert os.listdir(f"/proc/{process.pid}/task") == [str(process.pid)]

@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PRELOADED_MODULES", "main"]
+__all__ = ["OPTIONAL_PRELOADED_MODULES", "PRELOADED_MODULES", "main"]
 
 # What ``itbench-server serve`` imports before it can answer, over stdio or HTTP, its tools' own
 # modules included (``create_server`` imports them, and the SDK's logging imports rich).
@@ -60,6 +60,8 @@ PRELOADED_MODULES = (
     "itbench_server.mcp.submission",
     "itbench_server.snapshot",
 )
+# Imported on a search over every log line; preloaded where installed (hyperscan: x86-64 only).
+OPTIONAL_PRELOADED_MODULES = ("numpy", "hyperscan")
 
 _REQUEST_FDS = 4  # stdin, stdout, stderr, status socket
 _MAX_MESSAGE = 1 << 20
@@ -234,6 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     control = socket.socket(fileno=args.control_fd)
     for name in PRELOADED_MODULES:
         __import__(name)
+    # One thread only, so that forking is safe: numpy's OpenBLAS would start a pool of its own
+    # (the servers use numpy for array indexing, never for linear algebra).
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    for name in OPTIONAL_PRELOADED_MODULES:
+        with contextlib.suppress(ImportError):
+            __import__(name)
     control.send(b'{"ready": true}')
     _ForkServer(control).serve()
     return 0
