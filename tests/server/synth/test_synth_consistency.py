@@ -16,11 +16,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from itbench_server.synth import FAULTS, generate_scenario
+from itbench_server.synth import FAULTS, generate_lookalike, generate_scenario
 from itbench_server.synth.application import Application
 from itbench_server.synth.generator import APPLICATIONS
 
@@ -44,6 +45,7 @@ FOR = {
     "KubePodCrashLooping": 180,
     "KubeDeploymentReplicasMismatch": 300,
     "KubeHpaMaxedOut": 300,
+    "CPUThrottlingHigh": 300,
     "NodeCPUHighUsage": 300,
     "NodeSystemSaturation": 300,
 }
@@ -537,20 +539,129 @@ def test_a_quiet_incident_fires_no_node_alert(tiny_scenarios: dict[str, Path]) -
         assert not [alert for alert in alerts if str(alert["labels"]["alertname"]).startswith("Node")]  # type: ignore[index]
 
 
-def test_a_cpu_stressed_containers_cpu_counter_counts_the_stress_and_never_falls(tmp_path: Path) -> None:
+def test_a_cpu_stress_runs_outside_its_containers_quota_which_keeps_its_cpu_and_is_not_throttled(
+    tmp_path: Path,
+) -> None:
     scenario = generate_scenario(
         "stress", 6, tmp_path / "cpu", size="small", params={"target": "recommendation", "stressor": "cpu"}
     )
     (path,) = sorted((scenario / "metrics").glob("pod_recommendation-*_raw.tsv"))
-    samples = [
-        (_ns(row["timestamp"]), float(row["value"]))
-        for row in _rows(path)
-        if row["metric_name"] == "container_cpu_usage_seconds_total"
-    ]
-    values = [value for _at, value in samples]
-    assert values == sorted(values)
-    (first_at, first), (second_at, second) = samples[0], samples[1]
-    (last_at, last) = samples[-1]
-    usual = (second - first) / (second_at - first_at)
-    # The stress runs 52 s of each minute from about 4 minutes in, on most of a node's cores.
-    assert (last - second) / (last_at - second_at) > 20 * usual
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in _rows(path):
+        series.setdefault(row["metric_name"], []).append((_ns(row["timestamp"]), float(row["value"])))
+    for name in ("container_cpu_usage_seconds_total", "container_cpu_cfs_periods_total"):
+        values = [value for _at, value in series[name]]
+        assert values == sorted(values)  # counters never fall
+    (first_at, first), (last_at, last) = (
+        series["container_cpu_usage_seconds_total"][0],
+        series["container_cpu_usage_seconds_total"][-1],
+    )
+    # recommendation's container has a 200m CPU limit: its counter never grows faster, and the
+    # stressors' cores (outside its cgroup) are not in it.
+    assert (last - first) / ((last_at - first_at) / 1e9) < 0.2
+    periods = series["container_cpu_cfs_periods_total"]
+    throttled = series["container_cpu_cfs_throttled_periods_total"]
+    assert throttled[-1][1] - throttled[0][1] < 0.25 * (periods[-1][1] - periods[0][1])
+    names = {
+        str(dict(alert["labels"])["alertname"])  # type: ignore[call-overload]
+        for _moment, alerts in _alert_files(scenario)
+        for alert in alerts
+    }
+    assert "NodeSystemSaturation" in names and "CPUThrottlingHigh" not in names
+
+
+# ----------------------------------------------------------------------------- CPU throttling
+SHARED_KEYS = RULES.parent / "ground_truth"
+
+
+def _key_alerts(scenario: Path) -> list[tuple[str | None, str]]:
+    key = yaml.safe_load((scenario / "ground_truth.yaml").read_text(encoding="utf-8"))
+    key = key.get("spec", key)
+    return [(entry.get("group_id"), entry["id"]) for entry in key["alerts"]]
+
+
+def _real_key_alerts(number: int) -> list[tuple[str | None, str]]:
+    key = yaml.safe_load(
+        (SHARED_KEYS / f"scenario_{number}" / "groundtruth_v1.yaml").read_text(encoding="utf-8")
+    )
+    key = key.get("spec", key)
+    return [(entry.get("group_id"), entry["id"]) for entry in key["alerts"]]
+
+
+def _containers(scenario: Path, prefix: str) -> list[dict[str, Any]]:
+    """The first container of every listed Pod whose name starts with ``prefix``."""
+    out = []
+    for row in _rows(scenario / "k8s_objects_raw.tsv"):
+        body = json.loads(row["Body"])
+        if body["kind"] == "Pod" and body["metadata"]["name"].startswith(prefix):
+            out.append(body["spec"]["containers"][0])
+    return out
+
+
+@pytest.mark.parametrize(("number", "fires"), [(35, True), (3, False), (25, False)])
+def test_cpu_throttling_high_fires_where_the_real_key_lists_it(
+    tmp_path: Path, number: int, fires: bool
+) -> None:
+    scenario = generate_lookalike(number, 0, tmp_path / str(number), size="tiny")
+    throttled = [alert for alert in _key_alerts(scenario) if alert[1] == "CPUThrottlingHigh"]
+    assert throttled == ([("ad-pod-1", "CPUThrottlingHigh")] if fires else [])
+    if SHARED_KEYS.is_dir():
+        real = [alert for alert in _real_key_alerts(number) if alert[1] == "CPUThrottlingHigh"]
+        assert real == throttled
+
+
+def test_the_throttling_alert_reads_the_written_cfs_counters_of_a_container_held_at_its_limit(
+    tmp_path: Path,
+) -> None:
+    scenario = generate_lookalike(35, 1, tmp_path / "35", size="small")
+    for container in _containers(scenario, "ad-"):
+        assert container["resources"] == {
+            "limits": {"cpu": "150m", "memory": "300Mi"},
+            "requests": {"cpu": "50m", "memory": "300Mi"},
+        }
+    counters: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for path in (scenario / "metrics").glob("pod_ad-*_raw.tsv"):
+        for row in _rows(path):
+            counters[(row["pod_name"], row["metric_name"])][_ns(row["timestamp"])] = float(row["value"])
+    seen = 0
+    for moment, alerts in _alert_files(scenario):
+        for alert in alerts:
+            labels = alert["labels"]
+            assert isinstance(labels, dict)
+            if labels["alertname"] != "CPUThrottlingHigh":
+                continue
+            seen += 1
+            assert labels["container"] == "ad" and labels["severity"] == "info"
+            share = float(str(alert["value"]))
+            assert str(alert["annotations"]["description"]).startswith(  # type: ignore[index]
+                f"{share * 100:.4g}% throttling of CPU in namespace otel-demo for container ad in pod "
+            )
+            pod = str(labels["pod"])
+            now, before = int(moment * 1e9), int((moment - 300) * 1e9)
+            periods = counters[(pod, "container_cpu_cfs_periods_total")]
+            throttled = counters[(pod, "container_cpu_cfs_throttled_periods_total")]
+            if before in periods:  # the minute samples five minutes apart
+                written = (throttled[now] - throttled[before]) / (periods[now] - periods[before])
+                assert written > 0.25 and written == pytest.approx(share, abs=0.01)
+    assert seen
+    for (_pod, metric), samples in counters.items():
+        if metric == "container_cpu_usage_seconds_total":
+            times = sorted(samples)
+            for earlier, later in itertools.pairwise(times):
+                assert (samples[later] - samples[earlier]) / ((later - earlier) / 1e9) <= 0.15 + 1e-6
+
+
+def test_the_look_alikes_keyed_before_itbench_gave_the_demo_cpu_limits_run_without_them(
+    tmp_path: Path,
+) -> None:
+    scenario = generate_lookalike(3, 0, tmp_path / "3", size="tiny")
+    assert all(
+        "cpu" not in container["resources"].get("limits", {}) for container in _containers(scenario, "ad-")
+    )
+    for path in (scenario / "metrics").glob("pod_ad-*_raw.tsv"):
+        assert not [row for row in _rows(path) if "cfs" in row["metric_name"]]
+    # With the limits, the same flag holds ad at its quota and throttles it.
+    limited = generate_scenario(
+        "feature-flag", 0, tmp_path / "flag", size="tiny", params={"flags": {"adHighCpu": "on"}}
+    )
+    assert ("ad-pod-1", "CPUThrottlingHigh") in _key_alerts(limited)

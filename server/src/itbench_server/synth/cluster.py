@@ -121,6 +121,9 @@ class PodState:
     # Cores a CPU stressor in the container asks for: its runnable threads, which the node's
     # load average counts whether or not they get a core.
     cpu_demand: float = 0.0
+    # Cores those stressors get: the node's, outside the container's cgroup (its CPU counter and
+    # its CFS quota do not see them).
+    stressor_cpu: float = 0.0
     # Init containers (when the template has any): "" once they completed, "running" while one
     # runs, else the waiting reason of the first one (CrashLoopBackOff ...).
     init: str = ""
@@ -284,6 +287,9 @@ class Cluster:
 
     def __init__(self, rng: random.Random, start: int, end: int, app: Application = DEMO) -> None:
         self.app = app
+        # Whether the demo's containers carry the CPU requests and limits of ITBench's Helm
+        # values (since 2026-03-24); the values before set none.
+        self.cpu_limits = True
         self.rng = rng
         self.ids = Ids(rng)
         self.start = start
@@ -568,6 +574,30 @@ class Cluster:
         }
 
     # ---------------------------------------------------------------- workloads
+    def cpu_limit_m(self, workload: str) -> int | None:
+        """The CPU limit of the workload's container in millicores (None: no limit, no quota)."""
+        if not self.cpu_limits:
+            return None
+        return self.app.workload_by_name[workload].cpu_limit_m
+
+    def container_cores(self, workload: str, factor: float) -> float:
+        """The cores the workload's container uses at ``factor`` times its usual CPU: what its
+        processes ask for, up to its limit (the CFS quota holds it there)."""
+        cores = self.app.workload_by_name[workload].cpu_millis / 1000.0 * factor
+        limit = self.cpu_limit_m(workload)
+        return cores if limit is None else min(cores, limit / 1000.0)
+
+    def resources_of(self, workload: Workload) -> JsonObject:
+        """The container's ``resources`` as the template writes them."""
+        limits: JsonObject = {"memory": f"{workload.memory_limit_mi}Mi"}
+        limit = self.cpu_limit_m(workload.name)
+        if limit is None:
+            return {"limits": limits}
+        return {
+            "limits": {"cpu": f"{limit}m", **limits},
+            "requests": {"cpu": f"{workload.cpu_request_m}m"},
+        }
+
     def container_spec(self, workload: Workload) -> list[JsonObject]:
         env: list[JsonObject] = [
             {
@@ -589,7 +619,7 @@ class Cluster:
             "image": workload.container_image,
             "imagePullPolicy": "IfNotPresent",
             "env": env,
-            "resources": {"limits": {"memory": f"{workload.memory_limit_mi}Mi"}},
+            "resources": self.resources_of(workload),
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
         }
@@ -1257,9 +1287,9 @@ class Cluster:
             state = pod.state(t)
             if state.running_since is None or not state.scheduled or state.phase == "Failed":
                 continue
-            cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * state.cpu_factor
-            used += cores
-            asked += max(cores, state.cpu_demand)
+            cores = self.container_cores(pod.workload, state.cpu_factor)
+            used += cores + state.stressor_cpu
+            asked += max(cores + state.stressor_cpu, state.cpu_demand)
         for platform in self.platform_pods:
             if platform.node == node and platform.created <= t:
                 used += platform.cpu_cores

@@ -637,16 +637,16 @@ class StressFault(ChaosFault):
                 state = pod.state(start)
                 if state.phase == "Failed":
                     continue
-                # The container has no CPU limit: its stressors take every core the node's other
-                # tenants leave (30 threads against their few win nearly all of the time).
-                usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+                # The stressors run outside the container's CFS quota (scenario 25's real key:
+                # the node saturates, and the target, with a CPU limit, is not throttled): they
+                # take every core the node's other tenants leave (30 threads against their few
+                # win nearly all of the time); the container's own processes keep their usual CPU.
+                own = cluster.container_cores(pod.workload, state.cpu_factor)
                 used, _asked = cluster.node_cpu(pod.node, start)
-                free = max(0.0, NODE_CPU_CORES - 0.05 - (used - usual * state.cpu_factor))
-                got = max(usual, min(usual + demand, free))
-                pod.states.append(
-                    _copy_state(state, start, cpu_factor=got / usual, cpu_demand=usual + demand)
-                )
-                pod.states.append(_copy_state(state, end, cpu_factor=1.0, cpu_demand=0.0))
+                others = used - own - state.stressor_cpu
+                got = max(0.0, min(demand, NODE_CPU_CORES - 0.05 - others - own))
+                pod.states.append(_copy_state(state, start, stressor_cpu=got, cpu_demand=own + demand))
+                pod.states.append(_copy_state(state, end, stressor_cpu=0.0, cpu_demand=0.0))
             return
         # Memory: the container is OOMKilled within seconds each time the stress starts; the
         # kubelet restarts it after a back-off that doubles with every kill.
@@ -905,6 +905,23 @@ class JvmChaosFault(ChaosFault):
                 "DO return null\nENDRULE",
             }
         return {"action": "stress", "memType": "heap"}
+
+    def on_spawn(self, incident: Incident, start: int, end: int, pods: list[Pod]) -> None:
+        if self.action != "stress":
+            return
+        # A full heap keeps the collector running back to back: the JVM sizes its GC threads on
+        # the CPUs it sees (one, under ad's 150m limit), so the container asks for about a core
+        # more than usual, which its CFS quota throttles (scenario 35's key: CPUThrottlingHigh).
+        cluster = incident.cluster
+        for pod in pods:
+            state = pod.state(start)
+            if state.running_since is None or state.phase == "Failed":
+                continue
+            usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+            pod.states.append(_copy_state(state, start, cpu_factor=(usual + 1.0) / usual))
+            if end < incident.end:
+                pod.states.append(_copy_state(state, end, cpu_factor=1.0))
+        cluster.invalidate()
 
     def disruption(self) -> Disruption:
         if self.action == "ruleData":
