@@ -507,7 +507,7 @@ def test_a_consumer_cut_from_kafka_leaves_its_group_and_its_client_closes_connec
     ]
 
 
-def test_a_cpu_stress_saturates_its_nodes_load_and_the_key_lists_the_node_alert_without_a_group(
+def test_a_cpu_stress_saturates_the_hosts_cpu_and_load_and_the_key_lists_both_node_alerts_without_a_group(
     tmp_path: Path,
 ) -> None:
     scenario = generate_scenario(
@@ -526,11 +526,13 @@ def test_a_cpu_stress_saturates_its_nodes_load_and_the_key_lists_the_node_alert_
                 saturated.add(str(labels["instance"]))
                 # 30 stressor threads on 4 cores: a load per core far above the rule's 2.
                 assert float(str(alert["value"])) > 4.0
-    assert len(saturated) == 1  # the stressed pod's node only
+    # kind's nodes share one host, whose counters every node's exporter reads.
+    assert len(saturated) == 4
     key = yaml.safe_load((scenario / "ground_truth.yaml").read_text())
     key = key.get("spec", key)
     node_alerts = [entry for entry in key["alerts"] if entry["id"].startswith("Node")]
-    assert [entry["id"] for entry in node_alerts] == ["NodeSystemSaturation"]
+    # As scenario 25's real key: both rules, once each, without a group.
+    assert sorted(entry["id"] for entry in node_alerts) == ["NodeCPUHighUsage", "NodeSystemSaturation"]
     assert all("group_id" not in entry for entry in node_alerts)
 
 
@@ -599,15 +601,18 @@ def _containers(scenario: Path, prefix: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("number", "fires"), [(35, True), (3, False), (25, False)])
-def test_cpu_throttling_high_fires_where_the_real_key_lists_it(
+def test_cpu_throttling_and_node_alerts_fire_where_the_real_key_lists_them(
     tmp_path: Path, number: int, fires: bool
 ) -> None:
     scenario = generate_lookalike(number, 0, tmp_path / str(number), size="tiny")
     throttled = [alert for alert in _key_alerts(scenario) if alert[1] == "CPUThrottlingHigh"]
     assert throttled == ([("ad-pod-1", "CPUThrottlingHigh")] if fires else [])
+    node = sorted(alert for alert in _key_alerts(scenario) if alert[1].startswith("Node"))
+    assert node == ([(None, "NodeCPUHighUsage"), (None, "NodeSystemSaturation")] if number == 25 else [])
     if SHARED_KEYS.is_dir():
-        real = [alert for alert in _real_key_alerts(number) if alert[1] == "CPUThrottlingHigh"]
-        assert real == throttled
+        real = _real_key_alerts(number)
+        assert [alert for alert in real if alert[1] == "CPUThrottlingHigh"] == throttled
+        assert sorted(alert for alert in real if alert[1].startswith("Node")) == node
 
 
 def test_the_throttling_alert_reads_the_written_cfs_counters_of_a_container_held_at_its_limit(

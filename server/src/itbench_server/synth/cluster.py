@@ -58,7 +58,7 @@ JsonObject = dict[str, Any]
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NODES = ("worker-1", "worker-2", "worker-3")
 NODE_CPU_CORES = 4  # each worker's CPU capacity
-_SYSTEM_CPU_CORES = 0.2  # what the kubelet, the container runtime and the kernel use on a worker
+_SYSTEM_CPU_CORES = 0.2  # what a node's kubelet and container runtime use
 CONTROL_PLANE = "control-plane"
 
 
@@ -1274,15 +1274,17 @@ class Cluster:
     def pods_of(self, workload: str, t: int) -> list[Pod]:
         return [pod for pod in self.pods if pod.workload == workload and pod.exists(t)]
 
-    def node_cpu(self, node: str, t: int) -> tuple[float, float]:
-        """(cores used, cores asked for) on ``node`` at ``t``: the demo's running pods at their
-        usual CPU times their factor, the platform pods there, and the system's own share
-        (kubelet, container runtime, kernel). What is asked for beyond the node's cores waits
-        in the run queue (the load average counts it)."""
-        used = _SYSTEM_CPU_CORES
-        asked = _SYSTEM_CPU_CORES
+    def host_cpu(self, t: int) -> tuple[float, float]:
+        """(cores used, cores asked for) on the host at ``t``. The cluster is kind's: its nodes
+        are containers on one machine, whose cores each node reports as its capacity, and the
+        ``/proc/stat`` and ``/proc/loadavg`` every node's node-exporter reads are the host's (they
+        are not namespaced). So: the demo's running pods at their usual CPU times their factor
+        (up to their limits) and the stressors beside them, every platform pod, and each node's
+        system share (kubelet, container runtime). What is asked for beyond the host's cores
+        waits in the run queue (the load average counts it)."""
+        used = asked = _SYSTEM_CPU_CORES * (len(NODES) + 1)
         for pod in self.pods:
-            if pod.node != node or not pod.exists(t):
+            if not pod.exists(t):
                 continue
             state = pod.state(t)
             if state.running_since is None or not state.scheduled or state.phase == "Failed":
@@ -1291,7 +1293,7 @@ class Cluster:
             used += cores + state.stressor_cpu
             asked += max(cores + state.stressor_cpu, state.cpu_demand)
         for platform in self.platform_pods:
-            if platform.node == node and platform.created <= t:
+            if platform.created <= t:
                 used += platform.cpu_cores
                 asked += platform.cpu_cores
         return min(used, float(NODE_CPU_CORES)), asked

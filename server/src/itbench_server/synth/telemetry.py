@@ -17,7 +17,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from itbench_server.synth.application import DEMO
-from itbench_server.synth.cluster import MINUTE, NODE_CPU_CORES, NODES, SECOND, Cluster, Pod, node_ip
+from itbench_server.synth.cluster import (
+    CONTROL_PLANE,
+    MINUTE,
+    NODE_CPU_CORES,
+    NODES,
+    SECOND,
+    Cluster,
+    Pod,
+    node_ip,
+)
 from itbench_server.synth.formats import _go_float  # pyright: ignore[reportPrivateUsage]
 from itbench_server.synth.traffic import MS, Span
 
@@ -359,7 +368,7 @@ class AlertEvaluator:
         self.start = stats.start
         self.end = stats.end
         self._streaks: dict[tuple[str, ...], int] = {}
-        self._node_series: dict[str, tuple[list[float], list[float]]] = {}
+        self._node_series: tuple[list[float], list[float]] | None = None
         self._history: list[tuple[int, list[Alert]]] = []
         t = self.start
         while t <= self.end:
@@ -510,28 +519,27 @@ class AlertEvaluator:
         out.extend(alert for since, until, alert in self.extra if since <= t < until)
         return out
 
-    def _node_cpu_series(self, node: str) -> tuple[list[float], list[float]]:
-        """The node's busy share of its cores and its load average (``node_load1``), every
+    def _host_cpu_series(self) -> tuple[list[float], list[float]]:
+        """The host's busy share of its cores and its load average (``node_load1``), every
         ``_NODE_STEP`` from ``_NODE_LEAD`` before the window. The snapshot layout has no node
         metrics files (the recorder writes pod and service series only), so the node-exporter
         rules are evaluated on this model of what node-exporter would read: the cores the pods
         use, and a load average that decays toward the threads asking for a core as the kernel's
-        one-minute average does."""
-        cached = self._node_series.get(node)
-        if cached is not None:
-            return cached
+        one-minute average does. In kind every node's exporter reads the one host's counters."""
+        if self._node_series is not None:
+            return self._node_series
         busy: list[float] = []
         load: list[float] = []
         decay = math.exp(-_NODE_STEP / MINUTE)
         average: float | None = None
         at = self.start - _NODE_LEAD
         while at <= self.end:
-            used, asked = self.cluster.node_cpu(node, at)
+            used, asked = self.cluster.host_cpu(at)
             average = asked if average is None else average * decay + asked * (1.0 - decay)
             busy.append(used / NODE_CPU_CORES)
             load.append(average)
             at += _NODE_STEP
-        self._node_series[node] = (busy, load)
+        self._node_series = (busy, load)
         return busy, load
 
     def _node(self, out: list[Alert], t: int) -> None:
@@ -540,8 +548,8 @@ class AlertEvaluator:
         ``for: 15m`` is shortened to 5 minutes as the other kube-prometheus rules are."""
         index = (t - (self.start - _NODE_LEAD)) // _NODE_STEP
         span = 2 * MINUTE // _NODE_STEP
-        for node in NODES:
-            busy, load = self._node_cpu_series(node)
+        busy, load = self._host_cpu_series()
+        for node in (CONTROL_PLANE, *NODES):
             window = busy[max(0, index - span + 1) : index + 1]
             usage = 100.0 * sum(window) / len(window)
             instance = f"{node_ip(node)}:9100"

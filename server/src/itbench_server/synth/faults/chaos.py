@@ -639,10 +639,10 @@ class StressFault(ChaosFault):
                     continue
                 # The stressors run outside the container's CFS quota (scenario 25's real key:
                 # the node saturates, and the target, with a CPU limit, is not throttled): they
-                # take every core the node's other tenants leave (30 threads against their few
+                # take every core the host's other tenants leave (30 threads against their few
                 # win nearly all of the time); the container's own processes keep their usual CPU.
                 own = cluster.container_cores(pod.workload, state.cpu_factor)
-                used, _asked = cluster.node_cpu(pod.node, start)
+                used, _asked = cluster.host_cpu(start)
                 others = used - own - state.stressor_cpu
                 got = max(0.0, min(demand, NODE_CPU_CORES - 0.05 - others - own))
                 pod.states.append(_copy_state(state, start, stressor_cpu=got, cpu_demand=own + demand))
