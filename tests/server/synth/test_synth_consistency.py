@@ -670,3 +670,48 @@ def test_the_look_alikes_keyed_before_itbench_gave_the_demo_cpu_limits_run_witho
         "feature-flag", 0, tmp_path / "flag", size="tiny", params={"flags": {"adHighCpu": "on"}}
     )
     assert ("ad-pod-1", "CPUThrottlingHigh") in _key_alerts(limited)
+
+
+# ------------------------------------------------------------------------------- node pressure
+def test_an_evicting_node_lists_memory_pressure_while_its_events_say_so(tmp_path: Path) -> None:
+    scenario = generate_lookalike(22, 0, tmp_path / "22", size="small")
+    events = [json.loads(row["Body"])["object"] for row in _rows(scenario / "k8s_events_raw.tsv")]
+    (evicted,) = {event["involvedObject"]["name"] for event in events if event["reason"] == "Evicted"}
+    node = next(
+        event["involvedObject"]["name"] for event in events if event["reason"] == "EvictionThresholdMet"
+    )
+    since = min(
+        _rfc3339(event["lastTimestamp"])
+        for event in events
+        if event["reason"] == "NodeHasInsufficientMemory" and event["involvedObject"]["name"] == node
+    )
+    until = min(
+        (
+            _rfc3339(event["lastTimestamp"])
+            for event in events
+            if event["reason"] == "NodeHasSufficientMemory" and event["involvedObject"]["name"] == node
+        ),
+        default=math.inf,
+    )
+    listed = []
+    replacement_nodes = set()
+    for row in _rows(scenario / "k8s_objects_raw.tsv"):
+        body = json.loads(row["Body"])
+        moment = _ns(row["Timestamp"]) / 1e9
+        if body["kind"] == "Node" and body["metadata"]["name"] == node:
+            (condition,) = [c for c in body["status"]["conditions"] if c["type"] == "MemoryPressure"]
+            tainted = any(
+                t["key"] == "node.kubernetes.io/memory-pressure" for t in body["spec"].get("taints", [])
+            )
+            pressed = since <= moment < until
+            assert (condition["status"] == "True") == pressed == tainted, (row["Timestamp"], condition)
+            listed.append(pressed)
+        elif (
+            body["kind"] == "Pod"
+            and body["metadata"]["name"].startswith("ad-")
+            and body["metadata"]["name"] != evicted
+            and moment > since
+        ):
+            replacement_nodes.add(body["spec"]["nodeName"])
+    assert True in listed and False in listed
+    assert replacement_nodes and node not in replacement_nodes  # the scheduler avoids the tainted node

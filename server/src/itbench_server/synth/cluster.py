@@ -58,6 +58,23 @@ JsonObject = dict[str, Any]
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NODES = ("worker-1", "worker-2", "worker-3")
 NODE_CPU_CORES = 4  # each worker's CPU capacity
+# A node condition: (its taint, the kubelet's reason and message when True, and when False).
+_PRESSURE: dict[str, tuple[str, str, str, str, str]] = {
+    "DiskPressure": (
+        "node.kubernetes.io/disk-pressure",
+        "KubeletHasDiskPressure",
+        "kubelet has disk pressure",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+    ),
+    "MemoryPressure": (
+        "node.kubernetes.io/memory-pressure",
+        "KubeletHasInsufficientMemory",
+        "kubelet has insufficient memory available",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+    ),
+}
 _SYSTEM_CPU_CORES = 0.2  # what a node's kubelet and container runtime use
 CONTROL_PLANE = "control-plane"
 
@@ -301,6 +318,7 @@ class Cluster:
         self.static: dict[tuple[str, str, str], StaticObject] = {}
         self.events: list[EventRecord] = []
         self.platform_pods: list[PlatformPod] = []
+        self.pressured_nodes: set[str] = set()  # nodes whose pressure conditions something set
         self.cluster_ips: dict[str, str] = {}
         self.resource_version = 100_000 + rng.randrange(0, 900_000)
         self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
@@ -432,6 +450,30 @@ class Cluster:
             body["metadata"]["generation"] += 1
         self.add_static(resource, at, body)
         return body
+
+    def set_node_pressure(self, node: str, pressure: str, on: bool, at: int) -> None:
+        """A new version of the Node from ``at``: its ``DiskPressure`` or ``MemoryPressure``
+        condition as the kubelet reports it, and the ``NoSchedule`` taint the node lifecycle
+        controller keeps on the node while it holds."""
+        taint, true_reason, true_message, false_reason, false_message = _PRESSURE[pressure]
+        self.pressured_nodes.add(node)
+
+        def change(body: JsonObject) -> None:
+            for condition in body["status"]["conditions"]:
+                if condition["type"] == pressure:
+                    condition["status"] = "True" if on else "False"
+                    condition["reason"] = true_reason if on else false_reason
+                    condition["message"] = true_message if on else false_message
+                    condition["lastTransitionTime"] = iso(at)
+            taints = [t for t in body["spec"].get("taints", []) if t["key"] != taint]
+            if on:
+                taints.append({"effect": "NoSchedule", "key": taint, "timeAdded": iso(at)})
+            if taints:
+                body["spec"]["taints"] = taints
+            else:
+                body["spec"].pop("taints", None)
+
+        self.update_static("nodes", "", node, at, change)
 
     # ---------------------------------------------------------------- events
     def event(

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from itbench_server.synth.cluster import (
     MINUTE,
     NODE_CPU_CORES,
+    NODES,
     SECOND,
     Cluster,
     JsonObject,
@@ -741,10 +742,16 @@ class StressFault(ChaosFault):
         cluster.event(evicted - SECOND, node_ref, "NodeHasInsufficientMemory",
                       f"Node {pod.node} status is now: NodeHasInsufficientMemory", component="kubelet",
                       host=pod.node)  # fmt: skip
-        if end + 10 * SECOND < incident.end:
-            cluster.event(end + 10 * SECOND, node_ref, "NodeHasSufficientMemory",
+        # The listed Node says the same: MemoryPressure (and its NoSchedule taint) until the
+        # kubelet's eviction-pressure transition period (5 minutes) has passed since the stress
+        # ended and memory came back.
+        cluster.set_node_pressure(pod.node, "MemoryPressure", True, evicted - SECOND)
+        recovered = end + 5 * MINUTE
+        if recovered < incident.end:
+            cluster.event(recovered, node_ref, "NodeHasSufficientMemory",
                           f"Node {pod.node} status is now: NodeHasSufficientMemory", component="kubelet",
                           host=pod.node)  # fmt: skip
+            cluster.set_node_pressure(pod.node, "MemoryPressure", False, recovered)
         ref = cluster.pod_ref(pod)
         cluster.event(evicted, cluster.pod_ref(pod, container=False), "Evicted", message, type_="Warning",
                       component="kubelet", host=pod.node)  # fmt: skip
@@ -753,7 +760,9 @@ class StressFault(ChaosFault):
         replicaset = cluster.current_replicaset(pod.workload, evicted)
         created = evicted + SECOND
         if created < incident.end:
-            replacement = cluster.new_pod(replicaset, created)
+            # The scheduler keeps it off the tainted node.
+            elsewhere = [node for node in NODES if node != pod.node]
+            replacement = cluster.new_pod(replicaset, created, node=self.rng.choice(elsewhere))
             cluster.event(created, cluster.replicaset_ref(replicaset), "SuccessfulCreate",
                           f"Created pod: {replacement.name}", component="replicaset-controller")  # fmt: skip
 
