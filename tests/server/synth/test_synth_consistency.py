@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from itbench_server.synth import FAULTS, generate_lookalike, generate_scenario
+from itbench_server.synth import FAULTS, LOOKALIKES, generate_lookalike, generate_scenario
 from itbench_server.synth.application import Application
 from itbench_server.synth.generator import APPLICATIONS
 
@@ -715,3 +715,20 @@ def test_an_evicting_node_lists_memory_pressure_while_its_events_say_so(tmp_path
             replacement_nodes.add(body["spec"]["nodeName"])
     assert True in listed and False in listed
     assert replacement_nodes and node not in replacement_nodes  # the scheduler avoids the tainted node
+
+
+@pytest.mark.slow
+def test_every_look_alike_key_lists_the_cpu_and_node_alerts_its_real_key_lists(tmp_path: Path) -> None:
+    if not SHARED_KEYS.is_dir():
+        pytest.skip("../shared (real ITBench ground truths) is absent")
+    watched = ("CPUThrottlingHigh", "NodeCPUHighUsage", "NodeSystemSaturation")
+    compared = 0
+    for row in LOOKALIKES:
+        if not (SHARED_KEYS / f"scenario_{row.number}" / "groundtruth_v1.yaml").is_file():
+            continue
+        scenario = generate_lookalike(row.number, 0, tmp_path / str(row.number), size="tiny")
+        mine = sorted(alert[1] for alert in _key_alerts(scenario) if alert[1] in watched)
+        real = sorted(alert[1] for alert in _real_key_alerts(row.number) if alert[1] in watched)
+        assert mine == real, row.number
+        compared += 1
+    assert compared > 50

@@ -616,23 +616,34 @@ class Cluster:
         }
 
     # ---------------------------------------------------------------- workloads
-    def cpu_limit_m(self, workload: str) -> int | None:
-        """The CPU limit of the workload's container in millicores (None: no limit, no quota)."""
+    def values_cpu_limit_m(self, workload: str) -> int | None:
+        """The CPU limit ITBench's values give the workload's container, in millicores (None:
+        none, or a scenario recorded before the values set any)."""
         if not self.cpu_limits:
             return None
         return self.app.workload_by_name[workload].cpu_limit_m
 
-    def container_cores(self, workload: str, factor: float) -> float:
-        """The cores the workload's container uses at ``factor`` times its usual CPU: what its
+    @staticmethod
+    def pod_cpu_limit_m(pod: Pod) -> int | None:
+        """The CPU limit of the pod's container as its template says (a patched limit, a removed
+        one), in millicores; None: no limit, so no CFS quota."""
+        limit = pod.template["spec"]["containers"][0].get("resources", {}).get("limits", {}).get("cpu")
+        if limit is None:
+            return None
+        text = str(limit)
+        return int(text.removesuffix("m")) if text.endswith("m") else round(float(text) * 1000)
+
+    def container_cores(self, pod: Pod, factor: float) -> float:
+        """The cores the pod's container uses at ``factor`` times its usual CPU: what its
         processes ask for, up to its limit (the CFS quota holds it there)."""
-        cores = self.app.workload_by_name[workload].cpu_millis / 1000.0 * factor
-        limit = self.cpu_limit_m(workload)
+        cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * factor
+        limit = self.pod_cpu_limit_m(pod)
         return cores if limit is None else min(cores, limit / 1000.0)
 
     def resources_of(self, workload: Workload) -> JsonObject:
         """The container's ``resources`` as the template writes them."""
         limits: JsonObject = {"memory": f"{workload.memory_limit_mi}Mi"}
-        limit = self.cpu_limit_m(workload.name)
+        limit = self.values_cpu_limit_m(workload.name)
         if limit is None:
             return {"limits": limits}
         return {
@@ -1331,7 +1342,7 @@ class Cluster:
             state = pod.state(t)
             if state.running_since is None or not state.scheduled or state.phase == "Failed":
                 continue
-            cores = self.container_cores(pod.workload, state.cpu_factor)
+            cores = self.container_cores(pod, state.cpu_factor)
             used += cores + state.stressor_cpu
             asked += max(cores + state.stressor_cpu, state.cpu_demand)
         for platform in self.platform_pods:

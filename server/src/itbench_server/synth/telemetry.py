@@ -651,7 +651,7 @@ class AlertEvaluator:
         cluster = self.cluster
         namespace = cluster.app.namespace
         for pod in sorted(cluster.pods, key=lambda p: p.name):
-            if cluster.cpu_limit_m(pod.workload) is None or not pod.exists(t) or pod.created > t:
+            if cluster.pod_cpu_limit_m(pod) is None or not pod.exists(t) or pod.created > t:
                 continue
             now = cfs_periods(pod, t, cluster)
             before = cfs_periods(pod, t - 5 * MINUTE, cluster)
@@ -890,7 +890,7 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
             memory = workload.memory_mi * 1048576.0 * wobble
         alive = max(0, t - pod.created) / SECOND
         rate = workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
-        limit = cluster.cpu_limit_m(pod.workload)
+        limit = cluster.pod_cpu_limit_m(pod)
         # A counter: the extra CPU of every state so far (a hot loop, up to the container's limit)
         # stays counted after the state ends.
         extra = 0.0
@@ -912,6 +912,7 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
 
 
 CFS_PERIODS_PER_SECOND = 10  # the kernel's default CFS period, 100 ms
+_SCRAPES_FOR_INCREASE = 30 * SECOND
 
 
 def throttled_share(demand_cores: float, limit_cores: float) -> float:
@@ -926,18 +927,26 @@ def cfs_periods(pod: Pod, t: int, cluster: Cluster) -> tuple[float, float] | Non
     """cAdvisor's ``container_cpu_cfs_periods_total`` and ``..._throttled_periods_total`` of the
     pod's container at ``t`` (since the pod started; None without a CPU limit, hence no quota):
     a period every 100 ms while the container runs, throttled by the share its demand gives."""
-    limit = cluster.cpu_limit_m(pod.workload)
+    limit = cluster.pod_cpu_limit_m(pod)
     if limit is None:
         return None
     usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
     periods = 0.0
     throttled = 0.0
-    for index, state in enumerate(pod.states):
+    states = pod.states
+    for index, state in enumerate(states):
         if state.at > t:
             break
         if state.running_since is None or not state.scheduled or state.phase == "Failed":
             continue
-        until = pod.states[index + 1].at if index + 1 < len(pod.states) else t
+        # A container instance has its own counters, and a run shorter than two of the kubelet
+        # scrapes (30 s apart) leaves no increase() to read (a crash loop's second-long runs).
+        run_end = next(
+            (later.at for later in states[index + 1 :] if later.running_since != state.running_since), t
+        )
+        if min(run_end, t) - state.running_since < _SCRAPES_FOR_INCREASE:
+            continue
+        until = states[index + 1].at if index + 1 < len(states) else t
         span = CFS_PERIODS_PER_SECOND * max(0, min(t, until) - state.at) / SECOND
         periods += span
         throttled += span * throttled_share(usual * state.cpu_factor, limit / 1000.0)

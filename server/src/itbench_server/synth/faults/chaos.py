@@ -642,7 +642,7 @@ class StressFault(ChaosFault):
                 # the node saturates, and the target, with a CPU limit, is not throttled): they
                 # take every core the host's other tenants leave (30 threads against their few
                 # win nearly all of the time); the container's own processes keep their usual CPU.
-                own = cluster.container_cores(pod.workload, state.cpu_factor)
+                own = cluster.container_cores(pod, state.cpu_factor)
                 used, _asked = cluster.host_cpu(start)
                 others = used - own - state.stressor_cpu
                 got = max(0.0, min(demand, NODE_CPU_CORES - 0.05 - others - own))
