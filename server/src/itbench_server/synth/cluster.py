@@ -58,7 +58,24 @@ JsonObject = dict[str, Any]
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 NODES = ("worker-1", "worker-2", "worker-3")
 NODE_CPU_CORES = 4  # each worker's CPU capacity
-_SYSTEM_CPU_CORES = 0.2  # what the kubelet, the container runtime and the kernel use on a worker
+# A node condition: (its taint, the kubelet's reason and message when True, and when False).
+_PRESSURE: dict[str, tuple[str, str, str, str, str]] = {
+    "DiskPressure": (
+        "node.kubernetes.io/disk-pressure",
+        "KubeletHasDiskPressure",
+        "kubelet has disk pressure",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+    ),
+    "MemoryPressure": (
+        "node.kubernetes.io/memory-pressure",
+        "KubeletHasInsufficientMemory",
+        "kubelet has insufficient memory available",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+    ),
+}
+_SYSTEM_CPU_CORES = 0.2  # what a node's kubelet and container runtime use
 CONTROL_PLANE = "control-plane"
 
 
@@ -121,6 +138,9 @@ class PodState:
     # Cores a CPU stressor in the container asks for: its runnable threads, which the node's
     # load average counts whether or not they get a core.
     cpu_demand: float = 0.0
+    # Cores those stressors get: the node's, outside the container's cgroup (its CPU counter and
+    # its CFS quota do not see them).
+    stressor_cpu: float = 0.0
     # Init containers (when the template has any): "" once they completed, "running" while one
     # runs, else the waiting reason of the first one (CrashLoopBackOff ...).
     init: str = ""
@@ -284,6 +304,9 @@ class Cluster:
 
     def __init__(self, rng: random.Random, start: int, end: int, app: Application = DEMO) -> None:
         self.app = app
+        # Whether the demo's containers carry the CPU requests and limits of ITBench's Helm
+        # values (since 2026-03-24); the values before set none.
+        self.cpu_limits = True
         self.rng = rng
         self.ids = Ids(rng)
         self.start = start
@@ -295,6 +318,7 @@ class Cluster:
         self.static: dict[tuple[str, str, str], StaticObject] = {}
         self.events: list[EventRecord] = []
         self.platform_pods: list[PlatformPod] = []
+        self.pressured_nodes: set[str] = set()  # nodes whose pressure conditions something set
         self.cluster_ips: dict[str, str] = {}
         self.resource_version = 100_000 + rng.randrange(0, 900_000)
         self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
@@ -426,6 +450,30 @@ class Cluster:
             body["metadata"]["generation"] += 1
         self.add_static(resource, at, body)
         return body
+
+    def set_node_pressure(self, node: str, pressure: str, on: bool, at: int) -> None:
+        """A new version of the Node from ``at``: its ``DiskPressure`` or ``MemoryPressure``
+        condition as the kubelet reports it, and the ``NoSchedule`` taint the node lifecycle
+        controller keeps on the node while it holds."""
+        taint, true_reason, true_message, false_reason, false_message = _PRESSURE[pressure]
+        self.pressured_nodes.add(node)
+
+        def change(body: JsonObject) -> None:
+            for condition in body["status"]["conditions"]:
+                if condition["type"] == pressure:
+                    condition["status"] = "True" if on else "False"
+                    condition["reason"] = true_reason if on else false_reason
+                    condition["message"] = true_message if on else false_message
+                    condition["lastTransitionTime"] = iso(at)
+            taints = [t for t in body["spec"].get("taints", []) if t["key"] != taint]
+            if on:
+                taints.append({"effect": "NoSchedule", "key": taint, "timeAdded": iso(at)})
+            if taints:
+                body["spec"]["taints"] = taints
+            else:
+                body["spec"].pop("taints", None)
+
+        self.update_static("nodes", "", node, at, change)
 
     # ---------------------------------------------------------------- events
     def event(
@@ -568,6 +616,41 @@ class Cluster:
         }
 
     # ---------------------------------------------------------------- workloads
+    def values_cpu_limit_m(self, workload: str) -> int | None:
+        """The CPU limit ITBench's values give the workload's container, in millicores (None:
+        none, or a scenario recorded before the values set any)."""
+        if not self.cpu_limits:
+            return None
+        return self.app.workload_by_name[workload].cpu_limit_m
+
+    @staticmethod
+    def pod_cpu_limit_m(pod: Pod) -> int | None:
+        """The CPU limit of the pod's container as its template says (a patched limit, a removed
+        one), in millicores; None: no limit, so no CFS quota."""
+        limit = pod.template["spec"]["containers"][0].get("resources", {}).get("limits", {}).get("cpu")
+        if limit is None:
+            return None
+        text = str(limit)
+        return int(text.removesuffix("m")) if text.endswith("m") else round(float(text) * 1000)
+
+    def container_cores(self, pod: Pod, factor: float) -> float:
+        """The cores the pod's container uses at ``factor`` times its usual CPU: what its
+        processes ask for, up to its limit (the CFS quota holds it there)."""
+        cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * factor
+        limit = self.pod_cpu_limit_m(pod)
+        return cores if limit is None else min(cores, limit / 1000.0)
+
+    def resources_of(self, workload: Workload) -> JsonObject:
+        """The container's ``resources`` as the template writes them."""
+        limits: JsonObject = {"memory": f"{workload.memory_limit_mi}Mi"}
+        limit = self.values_cpu_limit_m(workload.name)
+        if limit is None:
+            return {"limits": limits}
+        return {
+            "limits": {"cpu": f"{limit}m", **limits},
+            "requests": {"cpu": f"{workload.cpu_request_m}m"},
+        }
+
     def container_spec(self, workload: Workload) -> list[JsonObject]:
         env: list[JsonObject] = [
             {
@@ -589,7 +672,7 @@ class Cluster:
             "image": workload.container_image,
             "imagePullPolicy": "IfNotPresent",
             "env": env,
-            "resources": {"limits": {"memory": f"{workload.memory_limit_mi}Mi"}},
+            "resources": self.resources_of(workload),
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
         }
@@ -1244,24 +1327,26 @@ class Cluster:
     def pods_of(self, workload: str, t: int) -> list[Pod]:
         return [pod for pod in self.pods if pod.workload == workload and pod.exists(t)]
 
-    def node_cpu(self, node: str, t: int) -> tuple[float, float]:
-        """(cores used, cores asked for) on ``node`` at ``t``: the demo's running pods at their
-        usual CPU times their factor, the platform pods there, and the system's own share
-        (kubelet, container runtime, kernel). What is asked for beyond the node's cores waits
-        in the run queue (the load average counts it)."""
-        used = _SYSTEM_CPU_CORES
-        asked = _SYSTEM_CPU_CORES
+    def host_cpu(self, t: int) -> tuple[float, float]:
+        """(cores used, cores asked for) on the host at ``t``. The cluster is kind's: its nodes
+        are containers on one machine, whose cores each node reports as its capacity, and the
+        ``/proc/stat`` and ``/proc/loadavg`` every node's node-exporter reads are the host's (they
+        are not namespaced). So: the demo's running pods at their usual CPU times their factor
+        (up to their limits) and the stressors beside them, every platform pod, and each node's
+        system share (kubelet, container runtime). What is asked for beyond the host's cores
+        waits in the run queue (the load average counts it)."""
+        used = asked = _SYSTEM_CPU_CORES * (len(NODES) + 1)
         for pod in self.pods:
-            if pod.node != node or not pod.exists(t):
+            if not pod.exists(t):
                 continue
             state = pod.state(t)
             if state.running_since is None or not state.scheduled or state.phase == "Failed":
                 continue
-            cores = self.app.workload_by_name[pod.workload].cpu_millis / 1000.0 * state.cpu_factor
-            used += cores
-            asked += max(cores, state.cpu_demand)
+            cores = self.container_cores(pod, state.cpu_factor)
+            used += cores + state.stressor_cpu
+            asked += max(cores + state.stressor_cpu, state.cpu_demand)
         for platform in self.platform_pods:
-            if platform.node == node and platform.created <= t:
+            if platform.created <= t:
                 used += platform.cpu_cores
                 asked += platform.cpu_cores
         return min(used, float(NODE_CPU_CORES)), asked

@@ -286,7 +286,15 @@ def generate_lookalike(
     _check_options(seed, variant)
     injections = [Injection(fault, dict(params)) for fault, params in row.injections]
     return _write(
-        f"like-{number}", injections, seed, out, size, variant, force, _application(row.application)
+        f"like-{number}",
+        injections,
+        seed,
+        out,
+        size,
+        variant,
+        force,
+        _application(row.application),
+        cpu_limits=row.cpu_limits,
     )
 
 
@@ -392,10 +400,12 @@ def _write(
     variant: str,
     force: bool,
     app: Application = DEMO,
+    *,
+    cpu_limits: bool = True,
 ) -> Path:
     preset = size_preset(str(size), app)
     scenario = _Scenario(
-        label, injections, seed, preset, variant, Path(out), app=app
+        label, injections, seed, preset, variant, Path(out), app=app, cpu_limits=cpu_limits
     )  # checks the parameters
     out = Path(out)
     _prepare_output(out, force)
@@ -425,6 +435,7 @@ class _Scenario:
         *,
         simulate: bool = True,
         app: Application = DEMO,
+        cpu_limits: bool = True,
     ) -> None:
         self.app = app
         self.home = next((flow for flow in app.flows if flow.name == "home"), app.flows[0])
@@ -444,6 +455,7 @@ class _Scenario:
         self.metric_scale = preset.traces_per_minute / 60 / simulated_per_second
         self.fault_at = self.start + FAULT_OFFSET + random.Random(f"{key}:offset").randrange(0, 30) * SECOND
         self.cluster = Cluster(random.Random(f"{key}:cluster"), self.start, self.end, app)
+        self.cluster.cpu_limits = cpu_limits
         self.cluster.build_static()
         for workload in app.workloads:
             self.cluster.add_workload(workload)

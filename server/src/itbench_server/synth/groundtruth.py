@@ -19,6 +19,8 @@ __all__ = ["build_ground_truth"]
 
 # The keys describe an alert without its value (which depends on how much traffic was written).
 _CURRENT = re.compile(r" \(current: [^)]*\)$")
+# ... and without the share a rule's text starts with (``CPUThrottlingHigh``'s).
+_LEADING_SHARE = re.compile(r"^[0-9.e+-]+% ")
 
 
 def _caller(service: str) -> str:
@@ -102,7 +104,7 @@ def build_ground_truth(
         seen.add((group_id, alert.name))
         entry: dict[str, Any] = {"group_id": group_id} if group_id else {}
         entry["id"] = alert.name
-        entry["metadata"] = {"description": _CURRENT.sub("", alert.description)}
+        entry["metadata"] = {"description": _LEADING_SHARE.sub("", _CURRENT.sub("", alert.description))}
         alerts.append(entry)
 
     propagations = list(root.propagations)

@@ -685,51 +685,14 @@ class _Planter:
 
     def _node_pressure(self) -> None:
         cluster, at = self.cluster, self._when()
-        node = self.rng.choice(NODES)
-        pressure, resource, taint = self.rng.choice(
-            (
-                ("DiskPressure", "ephemeral-storage", "node.kubernetes.io/disk-pressure"),
-                ("MemoryPressure", "memory", "node.kubernetes.io/memory-pressure"),
-            )
+        # Not a node whose conditions the fault sets (an eviction's memory pressure).
+        node = self.rng.choice([node for node in NODES if node not in cluster.pressured_nodes] or NODES)
+        pressure, resource = self.rng.choice(
+            (("DiskPressure", "ephemeral-storage"), ("MemoryPressure", "memory"))
         )
         cleared = at + self.rng.randrange(90, 240) * SECOND
-        true_reason = {
-            "DiskPressure": "KubeletHasDiskPressure",
-            "MemoryPressure": "KubeletHasInsufficientMemory",
-        }
-        false_reason = {
-            "DiskPressure": "KubeletHasNoDiskPressure",
-            "MemoryPressure": "KubeletHasSufficientMemory",
-        }
-        true_message = {
-            "DiskPressure": "kubelet has disk pressure",
-            "MemoryPressure": "kubelet has insufficient memory available",
-        }
-        false_message = {
-            "DiskPressure": "kubelet has no disk pressure",
-            "MemoryPressure": "kubelet has sufficient memory available",
-        }
-
-        def set_pressure(on: bool, when: int) -> None:
-            def change(body: JsonObject) -> None:
-                for condition in body["status"]["conditions"]:
-                    if condition["type"] == pressure:
-                        condition["status"] = "True" if on else "False"
-                        condition["reason"] = (true_reason if on else false_reason)[pressure]
-                        condition["message"] = (true_message if on else false_message)[pressure]
-                        condition["lastTransitionTime"] = iso(when)
-                taints = [t for t in body["spec"].get("taints", []) if t["key"] != taint]
-                if on:
-                    taints.append({"effect": "NoSchedule", "key": taint, "timeAdded": iso(when)})
-                if taints:
-                    body["spec"]["taints"] = taints
-                else:
-                    body["spec"].pop("taints", None)
-
-            cluster.update_static("nodes", "", node, when, change)
-
-        set_pressure(True, at)
-        set_pressure(False, cleared)
+        cluster.set_node_pressure(node, pressure, True, at)
+        cluster.set_node_pressure(node, pressure, False, cleared)
         node_uid = cluster.static_body("nodes", "", node)["metadata"]["uid"]
         ref = {"kind": "Node", "name": node, "uid": node_uid}
         state = {"DiskPressure": "NodeHasDiskPressure", "MemoryPressure": "NodeHasInsufficientMemory"}[

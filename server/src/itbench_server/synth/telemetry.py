@@ -17,7 +17,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from itbench_server.synth.application import DEMO
-from itbench_server.synth.cluster import MINUTE, NODE_CPU_CORES, NODES, SECOND, Cluster, Pod, node_ip
+from itbench_server.synth.cluster import (
+    CONTROL_PLANE,
+    MINUTE,
+    NODE_CPU_CORES,
+    NODES,
+    SECOND,
+    Cluster,
+    Pod,
+    node_ip,
+)
 from itbench_server.synth.formats import _go_float  # pyright: ignore[reportPrivateUsage]
 from itbench_server.synth.traffic import MS, Span
 
@@ -37,10 +46,13 @@ __all__ = [
     "SeriesKey",
     "SpanStats",
     "alert_json",
+    "cfs_periods",
+    "humanize_percentage",
     "pod_samples",
     "prometheus_value",
     "safe_file_part",
     "template_value",
+    "throttled_share",
 ]
 
 SLOT = 10 * SECOND
@@ -312,6 +324,12 @@ class Alert:
         return (self.name, *sorted(f"{k}={v}" for k, v in self.labels.items()))
 
 
+def humanize_percentage(value: float) -> str:
+    """A ratio as the rule templates' ``humanizePercentage`` prints it (Go's ``%.4g`` of the
+    percentage, then ``%``)."""
+    return f"{value * 100:.4g}%"
+
+
 def template_value(value: float) -> str:
     """A value as an alert rule's ``{{ $value }}`` prints it (Go's ``fmt.Sprint(float64)``)."""
     return _go_float(value)
@@ -350,7 +368,7 @@ class AlertEvaluator:
         self.start = stats.start
         self.end = stats.end
         self._streaks: dict[tuple[str, ...], int] = {}
-        self._node_series: dict[str, tuple[list[float], list[float]]] = {}
+        self._node_series: tuple[list[float], list[float]] | None = None
         self._history: list[tuple[int, list[Alert]]] = []
         t = self.start
         while t <= self.end:
@@ -501,28 +519,27 @@ class AlertEvaluator:
         out.extend(alert for since, until, alert in self.extra if since <= t < until)
         return out
 
-    def _node_cpu_series(self, node: str) -> tuple[list[float], list[float]]:
-        """The node's busy share of its cores and its load average (``node_load1``), every
+    def _host_cpu_series(self) -> tuple[list[float], list[float]]:
+        """The host's busy share of its cores and its load average (``node_load1``), every
         ``_NODE_STEP`` from ``_NODE_LEAD`` before the window. The snapshot layout has no node
         metrics files (the recorder writes pod and service series only), so the node-exporter
         rules are evaluated on this model of what node-exporter would read: the cores the pods
         use, and a load average that decays toward the threads asking for a core as the kernel's
-        one-minute average does."""
-        cached = self._node_series.get(node)
-        if cached is not None:
-            return cached
+        one-minute average does. In kind every node's exporter reads the one host's counters."""
+        if self._node_series is not None:
+            return self._node_series
         busy: list[float] = []
         load: list[float] = []
         decay = math.exp(-_NODE_STEP / MINUTE)
         average: float | None = None
         at = self.start - _NODE_LEAD
         while at <= self.end:
-            used, asked = self.cluster.node_cpu(node, at)
+            used, asked = self.cluster.host_cpu(at)
             average = asked if average is None else average * decay + asked * (1.0 - decay)
             busy.append(used / NODE_CPU_CORES)
             load.append(average)
             at += _NODE_STEP
-        self._node_series[node] = (busy, load)
+        self._node_series = (busy, load)
         return busy, load
 
     def _node(self, out: list[Alert], t: int) -> None:
@@ -531,8 +548,8 @@ class AlertEvaluator:
         ``for: 15m`` is shortened to 5 minutes as the other kube-prometheus rules are."""
         index = (t - (self.start - _NODE_LEAD)) // _NODE_STEP
         span = 2 * MINUTE // _NODE_STEP
-        for node in NODES:
-            busy, load = self._node_cpu_series(node)
+        busy, load = self._host_cpu_series()
+        for node in (CONTROL_PLANE, *NODES):
             window = busy[max(0, index - span + 1) : index + 1]
             usage = 100.0 * sum(window) / len(window)
             instance = f"{node_ip(node)}:9100"
@@ -627,7 +644,46 @@ class AlertEvaluator:
                 ),
             )
 
+    def _throttling(self, out: list[Alert], t: int) -> None:
+        """kube-prometheus' ``CPUThrottlingHigh``: a container's throttled CFS periods over its
+        periods, both ``increase(...[5m])``, above 25% (``for: 15m`` shortened to 5 minutes as the
+        other kube-prometheus rules are), read from the counters the pod metrics write."""
+        cluster = self.cluster
+        namespace = cluster.app.namespace
+        for pod in sorted(cluster.pods, key=lambda p: p.name):
+            if cluster.pod_cpu_limit_m(pod) is None or not pod.exists(t) or pod.created > t:
+                continue
+            now = cfs_periods(pod, t, cluster)
+            before = cfs_periods(pod, t - 5 * MINUTE, cluster)
+            if now is None or before is None:
+                continue
+            periods = now[0] - before[0]
+            share = (now[1] - before[1]) / periods if periods > 0 else 0.0
+            container = cluster.app.container_of(pod.workload)
+            self._track(
+                out,
+                t,
+                share > 0.25,
+                5 * MINUTE,
+                Alert(
+                    "CPUThrottlingHigh",
+                    {
+                        "alertname": "CPUThrottlingHigh",
+                        "container": container,
+                        "namespace": namespace,
+                        "pod": pod.name,
+                        "severity": "info",
+                    },
+                    f"{humanize_percentage(share)} throttling of CPU in namespace {namespace} for container "
+                    f"{container} in pod {pod.name}.",
+                    0,
+                    share,
+                    "info",
+                ),
+            )
+
     def _kube(self, out: list[Alert], t: int) -> None:
+        self._throttling(out, t)
         cluster = self.cluster
         namespace = cluster.app.namespace
         container_of = cluster.app.container_of
@@ -772,12 +828,13 @@ def _rfc3339_nano(ns: int) -> str:
 
 def alert_json(alert: Alert) -> dict[str, object]:
     annotations: dict[str, str] = {"description": alert.description}
-    if alert.name.startswith("Kube") or alert.name == "Watchdog":
+    if alert.name.startswith("Kube") or alert.name in ("Watchdog", "CPUThrottlingHigh"):
         annotations["runbook_url"] = (
             f"https://runbooks.prometheus-operator.dev/runbooks/kubernetes/{alert.name.lower()}"
         )
         annotations["summary"] = {
             "Watchdog": "An alert that should always be firing to certify that Alertmanager is working properly.",
+            "CPUThrottlingHigh": "Processes experience elevated CPU throttling.",
         }.get(alert.name, "A Kubernetes resource is not in its expected state.")
     return {
         "labels": alert.labels,
@@ -833,19 +890,67 @@ def pod_samples(pod: Pod, t: int, cluster: Cluster, seed_noise: float) -> list[P
             memory = workload.memory_mi * 1048576.0 * wobble
         alive = max(0, t - pod.created) / SECOND
         rate = workload.cpu_millis / 1000.0 * (1.0 + 0.05 * math.sin(seed_noise))
-        # A counter: the extra CPU of every state so far (a stress, a hot loop) stays counted
-        # after the state ends.
+        limit = cluster.pod_cpu_limit_m(pod)
+        # A counter: the extra CPU of every state so far (a hot loop, up to the container's limit)
+        # stays counted after the state ends.
         extra = 0.0
         for index, earlier in enumerate(pod.states):
             if earlier.at > t:
                 break
             until = pod.states[index + 1].at if index + 1 < len(pod.states) else t
-            extra += (earlier.cpu_factor - 1.0) * max(0, min(t, until) - earlier.at) / SECOND
+            factor = earlier.cpu_factor if limit is None else min(earlier.cpu_factor, limit / 1000.0 / rate)
+            extra += (factor - 1.0) * max(0, min(t, until) - earlier.at) / SECOND
         cpu = alive * rate + extra * rate
         tags = {**container, "node": pod.node}
         samples.append(PodSample("container_cpu_usage_seconds_total", round(cpu, 6), tags))
         samples.append(PodSample("container_memory_working_set_bytes", float(int(memory)), tags))
+        periods = cfs_periods(pod, t, cluster)
+        if periods is not None:
+            samples.append(PodSample("container_cpu_cfs_periods_total", periods[0], tags))
+            samples.append(PodSample("container_cpu_cfs_throttled_periods_total", periods[1], tags))
     return samples
+
+
+CFS_PERIODS_PER_SECOND = 10  # the kernel's default CFS period, 100 ms
+_SCRAPES_FOR_INCREASE = 30 * SECOND
+
+
+def throttled_share(demand_cores: float, limit_cores: float) -> float:
+    """The share of CFS periods in which a container asking for ``demand_cores`` on average runs
+    out of its quota: its work per period spread evenly between none and twice the mean, so none
+    below half the limit, half at the limit, nearly all for a process that never sleeps."""
+    ratio = demand_cores / limit_cores
+    return 0.0 if ratio <= 0.5 else min(1.0, 1.0 - 1.0 / (2.0 * ratio))
+
+
+def cfs_periods(pod: Pod, t: int, cluster: Cluster) -> tuple[float, float] | None:
+    """cAdvisor's ``container_cpu_cfs_periods_total`` and ``..._throttled_periods_total`` of the
+    pod's container at ``t`` (since the pod started; None without a CPU limit, hence no quota):
+    a period every 100 ms while the container runs, throttled by the share its demand gives."""
+    limit = cluster.pod_cpu_limit_m(pod)
+    if limit is None:
+        return None
+    usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+    periods = 0.0
+    throttled = 0.0
+    states = pod.states
+    for index, state in enumerate(states):
+        if state.at > t:
+            break
+        if state.running_since is None or not state.scheduled or state.phase == "Failed":
+            continue
+        # A container instance has its own counters, and a run shorter than two of the kubelet
+        # scrapes (30 s apart) leaves no increase() to read (a crash loop's second-long runs).
+        run_end = next(
+            (later.at for later in states[index + 1 :] if later.running_since != state.running_since), t
+        )
+        if min(run_end, t) - state.running_since < _SCRAPES_FOR_INCREASE:
+            continue
+        until = states[index + 1].at if index + 1 < len(states) else t
+        span = CFS_PERIODS_PER_SECOND * max(0, min(t, until) - state.at) / SECOND
+        periods += span
+        throttled += span * throttled_share(usual * state.cpu_factor, limit / 1000.0)
+    return float(round(periods)), float(round(throttled))
 
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_.-]")

@@ -53,6 +53,10 @@ class Workload:
     cpu_millis: int = 20  # typical usage, for the metrics
     memory_mi: int = 0  # typical working set, for the metrics
     extra_containers: tuple[str, ...] = ()
+    # The CPU request and limit ITBench's Helm values give the container (millicores); most
+    # containers have neither (the chart's defaults set memory limits only).
+    cpu_request_m: int | None = None
+    cpu_limit_m: int | None = None
 
     @property
     def container_image(self) -> str:
@@ -70,6 +74,7 @@ def _w(
     cpu: int = 20,
     memory: int = 0,
     extra: tuple[str, ...] = (),
+    cpu_resources: tuple[int, int] | None = None,
 ) -> Workload:
     return Workload(
         name=name,
@@ -81,6 +86,8 @@ def _w(
         cpu_millis=cpu,
         memory_mi=memory or max(8, memory_limit_mi * 55 // 100),
         extra_containers=extra,
+        cpu_request_m=cpu_resources[0] if cpu_resources else None,
+        cpu_limit_m=cpu_resources[1] if cpu_resources else None,
     )
 
 
@@ -97,8 +104,9 @@ WORKLOADS: Final[tuple[Workload, ...]] = (
             "DB_CONNECTION_STRING": "Host=postgresql;Username=otelu;Password=otelp;Database=otel",
         },
         cpu=15,
+        cpu_resources=(250, 500),
     ),
-    _w("ad", "java", 8080, 300, env={"AD_PORT": "8080", **_FLAGD}, cpu=35),
+    _w("ad", "java", 8080, 300, env={"AD_PORT": "8080", **_FLAGD}, cpu=35, cpu_resources=(50, 150)),
     _w(
         "cart",
         "dotnet",
@@ -243,6 +251,7 @@ WORKLOADS: Final[tuple[Workload, ...]] = (
         500,
         env={"RECOMMENDATION_PORT": "8080", "PRODUCT_CATALOG_ADDR": "product-catalog:8080", **_FLAGD},
         cpu=20,
+        cpu_resources=(50, 200),
     ),
     _w("shipping", "rust", 8080, 20, env={"SHIPPING_PORT": "8080", "QUOTE_ADDR": "http://quote:8080"}, cpu=6),
     _w("valkey-cart", "valkey", 6379, 20, image="valkey/valkey:8.1.3-alpine", cpu=8),

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from itbench_server.synth.cluster import (
     MINUTE,
     NODE_CPU_CORES,
+    NODES,
     SECOND,
     Cluster,
     JsonObject,
@@ -637,16 +638,16 @@ class StressFault(ChaosFault):
                 state = pod.state(start)
                 if state.phase == "Failed":
                     continue
-                # The container has no CPU limit: its stressors take every core the node's other
-                # tenants leave (30 threads against their few win nearly all of the time).
-                usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
-                used, _asked = cluster.node_cpu(pod.node, start)
-                free = max(0.0, NODE_CPU_CORES - 0.05 - (used - usual * state.cpu_factor))
-                got = max(usual, min(usual + demand, free))
-                pod.states.append(
-                    _copy_state(state, start, cpu_factor=got / usual, cpu_demand=usual + demand)
-                )
-                pod.states.append(_copy_state(state, end, cpu_factor=1.0, cpu_demand=0.0))
+                # The stressors run outside the container's CFS quota (scenario 25's real key:
+                # the node saturates, and the target, with a CPU limit, is not throttled): they
+                # take every core the host's other tenants leave (30 threads against their few
+                # win nearly all of the time); the container's own processes keep their usual CPU.
+                own = cluster.container_cores(pod, state.cpu_factor)
+                used, _asked = cluster.host_cpu(start)
+                others = used - own - state.stressor_cpu
+                got = max(0.0, min(demand, NODE_CPU_CORES - 0.05 - others - own))
+                pod.states.append(_copy_state(state, start, stressor_cpu=got, cpu_demand=own + demand))
+                pod.states.append(_copy_state(state, end, stressor_cpu=0.0, cpu_demand=0.0))
             return
         # Memory: the container is OOMKilled within seconds each time the stress starts; the
         # kubelet restarts it after a back-off that doubles with every kill.
@@ -741,10 +742,16 @@ class StressFault(ChaosFault):
         cluster.event(evicted - SECOND, node_ref, "NodeHasInsufficientMemory",
                       f"Node {pod.node} status is now: NodeHasInsufficientMemory", component="kubelet",
                       host=pod.node)  # fmt: skip
-        if end + 10 * SECOND < incident.end:
-            cluster.event(end + 10 * SECOND, node_ref, "NodeHasSufficientMemory",
+        # The listed Node says the same: MemoryPressure (and its NoSchedule taint) until the
+        # kubelet's eviction-pressure transition period (5 minutes) has passed since the stress
+        # ended and memory came back.
+        cluster.set_node_pressure(pod.node, "MemoryPressure", True, evicted - SECOND)
+        recovered = end + 5 * MINUTE
+        if recovered < incident.end:
+            cluster.event(recovered, node_ref, "NodeHasSufficientMemory",
                           f"Node {pod.node} status is now: NodeHasSufficientMemory", component="kubelet",
                           host=pod.node)  # fmt: skip
+            cluster.set_node_pressure(pod.node, "MemoryPressure", False, recovered)
         ref = cluster.pod_ref(pod)
         cluster.event(evicted, cluster.pod_ref(pod, container=False), "Evicted", message, type_="Warning",
                       component="kubelet", host=pod.node)  # fmt: skip
@@ -753,7 +760,9 @@ class StressFault(ChaosFault):
         replicaset = cluster.current_replicaset(pod.workload, evicted)
         created = evicted + SECOND
         if created < incident.end:
-            replacement = cluster.new_pod(replicaset, created)
+            # The scheduler keeps it off the tainted node.
+            elsewhere = [node for node in NODES if node != pod.node]
+            replacement = cluster.new_pod(replicaset, created, node=self.rng.choice(elsewhere))
             cluster.event(created, cluster.replicaset_ref(replicaset), "SuccessfulCreate",
                           f"Created pod: {replacement.name}", component="replicaset-controller")  # fmt: skip
 
@@ -905,6 +914,23 @@ class JvmChaosFault(ChaosFault):
                 "DO return null\nENDRULE",
             }
         return {"action": "stress", "memType": "heap"}
+
+    def on_spawn(self, incident: Incident, start: int, end: int, pods: list[Pod]) -> None:
+        if self.action != "stress":
+            return
+        # A full heap keeps the collector running back to back: the JVM sizes its GC threads on
+        # the CPUs it sees (one, under ad's 150m limit), so the container asks for about a core
+        # more than usual, which its CFS quota throttles (scenario 35's key: CPUThrottlingHigh).
+        cluster = incident.cluster
+        for pod in pods:
+            state = pod.state(start)
+            if state.running_since is None or state.phase == "Failed":
+                continue
+            usual = cluster.app.workload_by_name[pod.workload].cpu_millis / 1000.0
+            pod.states.append(_copy_state(state, start, cpu_factor=(usual + 1.0) / usual))
+            if end < incident.end:
+                pod.states.append(_copy_state(state, end, cpu_factor=1.0))
+        cluster.invalidate()
 
     def disruption(self) -> Disruption:
         if self.action == "ruleData":
