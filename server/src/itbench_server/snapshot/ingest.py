@@ -411,9 +411,9 @@ class IndexBuilder:
             self._skip(refused, None, reason)
         for source in self.files.of_kind("logs"):
             self._ingest_tsv(source)
-        # Mining the log templates needs only the logs table, and the span file's ingest leaves
-        # part of the machine idle (its CSV scan runs on one thread): they run side by side, on a
-        # connection of their own.
+        # Mining the log templates needs only the logs table: it runs on a connection of its own
+        # beside the other files' ingest, whose serial steps (commits, the small files' many short
+        # statements) leave part of the machine idle.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-templates") as beside:
             templates = None
             if MINE_TEMPLATES_BESIDE:
