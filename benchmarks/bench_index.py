@@ -252,12 +252,12 @@ def main() -> None:
             f"templates mined after the rest / bare: {', '.join(f'{ratio:.2f}x' for ratio in after_ratios)}"
         )
     if args.stages:
-        print_stages(cold)
+        print_stages("index cold build", cold)
         if after:
-            print_stages(after)
+            print_stages("index cold build, log templates mined after the rest", after)
 
 
-def print_stages(cold: list[dict[str, object]]) -> None:
+def print_stages(title: str, cold: list[dict[str, object]]) -> None:
     """One row per stage of the build: wall and CPU seconds of each cold build.
 
     CPU is the whole process's (every thread), so a stage that runs beside others (the log
@@ -267,7 +267,7 @@ def print_stages(cold: list[dict[str, object]]) -> None:
     for built in cold:
         names += [name for name in built["stages"] if name not in names]  # type: ignore[union-attr]
     runs = range(1, len(cold) + 1)
-    print()
+    print(f"\n{title}, per stage:")
     print("| build stage | " + " | ".join(f"run {run}: wall / CPU" for run in runs) + " |")
     print("| --- |" + " ---: |" * len(cold))
     for name in names:
