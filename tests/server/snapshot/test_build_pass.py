@@ -67,6 +67,10 @@ def test_the_stored_rows_do_not_depend_on_which_attribute_texts_were_sampled(
     root = _scenario(tmp_path / "scenario")
     whole_files = _stored(root, tmp_path / "cache-whole")  # small files are sampled whole
     assert len(whole_files["logs"]) == len(whole_files["spans"]) == 240
+    body = 7  # the logs table's column
+    assert [row[body] for row in whole_files["logs"]] == [
+        f"request {index} took {index % 7} ms" for index in range(240)
+    ]  # in the file's order
     assert whole_files["skipped"] == []
 
     # A few short blocks, some starting inside a quoted field that spans lines: most texts unseen.
