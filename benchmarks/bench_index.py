@@ -2,7 +2,7 @@
 
     python benchmarks/bench_index.py [--size large] [--fault resource-quota] [--seed 1]
                                      [--samples 2] [--time-generation] [--stages]
-                                     [--templates-after] [--scratch-dir DIR]
+                                     [--one-stream] [--scratch-dir DIR]
 
 Generates the scenario once (kept under benchmarks/out/), then measures in one run, each in its
 own process so peak memory is that step's alone:
@@ -17,8 +17,9 @@ own process so peak memory is that step's alone:
 
 With ``--stages``, each cold build's wall and CPU time per stage of the build (attribute
 dictionaries, rows, templates, checkpoint...) is printed too; the JSON always holds it. With
-``--templates-after``, each sample also times a cold build that mines the log templates after
-the other files rather than on a thread beside them (the build's order before 2026-12-01).
+``--one-stream``, each sample also times a cold build that loads every file one after another
+(``ingest.TWO_STREAMS`` off: the build's order before 2026-12-01) rather than the logs and
+their templates on a second connection beside the other files.
 
 Each step records the CPU time other processes used while it ran (from /proc/stat), to tell a
 quiet run from a loaded one. Prints a Markdown table and writes the figures to
@@ -51,8 +52,8 @@ def report(seconds, **extra):
 COLD_BUILD = """
 import logging
 from itbench_server.snapshot import ingest, open_snapshot
-if len(sys.argv) > 3 and sys.argv[3] == "templates-after":  # the log templates mined after the rest
-    ingest.MINE_TEMPLATES_BESIDE = False
+if len(sys.argv) > 3 and sys.argv[3] == "one-stream":  # every file one after another
+    ingest.TWO_STREAMS = False
 stages = {}
 class Stages(logging.Handler):  # the build logs its per-stage wall and CPU seconds
     def emit(self, record):
@@ -166,9 +167,9 @@ def main() -> None:
         "--stages", action="store_true", help="also print each cold build's wall and CPU time per stage"
     )
     parser.add_argument(
-        "--templates-after",
+        "--one-stream",
         action="store_true",
-        help="also time cold builds that mine the log templates after the rest rather than beside it",
+        help="also time cold builds that load every file one after another, not the logs beside the rest",
     )
     parser.add_argument(
         "--scratch-dir",
@@ -193,10 +194,8 @@ def main() -> None:
             bare.append(run_child(DUCKDB_BARE, str(scenario), str(Path(scratch) / f"bare-{sample}.duckdb")))
             Path(scratch, f"bare-{sample}.duckdb").unlink()
             cold.append(run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache")))
-            if args.templates_after:
-                after.append(
-                    run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache"), "templates-after")
-                )
+            if args.one_stream:
+                after.append(run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache"), "one-stream"))
         warm = run_child(WARM_OPEN, str(scenario), str(Path(scratch) / "cache"))
         pandas = run_child(PANDAS, str(scenario))
         if args.time_generation:
@@ -210,7 +209,7 @@ def main() -> None:
         "tsv_mb": round(tsv_mb, 1),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         "cold_build": cold,
-        "cold_build_templates_after": after,
+        "cold_build_one_stream": after,
         "warm_open": warm,
         "duckdb_bare_ingest": bare,
         "pandas_read_csv": pandas,
@@ -233,9 +232,7 @@ def main() -> None:
         print(row(f"index cold build (itbench-server), run {sample}", built))
         print(row(f"anchor: DuckDB bare read_csv into tables, run {sample}", read))
         if after:
-            print(
-                row(f"index cold build, log templates mined after the rest, run {sample}", after[sample - 1])
-            )
+            print(row(f"index cold build, one file after another, run {sample}", after[sample - 1]))
     print(row("anchor: pandas read_csv", pandas))
     print(row("index warm open", warm))
     if generation is not None:
@@ -248,20 +245,19 @@ def main() -> None:
     print(f"in CPU time: {', '.join(f'{ratio:.2f}x' for ratio in cpu_ratios)}")
     if after:
         after_ratios = [float(c["seconds"]) / float(b["seconds"]) for c, b in zip(after, bare, strict=True)]  # type: ignore[arg-type]
-        print(
-            f"templates mined after the rest / bare: {', '.join(f'{ratio:.2f}x' for ratio in after_ratios)}"
-        )
+        print(f"one file after another / bare: {', '.join(f'{ratio:.2f}x' for ratio in after_ratios)}")
     if args.stages:
         print_stages("index cold build", cold)
         if after:
-            print_stages("index cold build, log templates mined after the rest", after)
+            print_stages("index cold build, one file after another", after)
 
 
 def print_stages(title: str, cold: list[dict[str, object]]) -> None:
     """One row per stage of the build: wall and CPU seconds of each cold build.
 
-    CPU is the whole process's (every thread), so a stage that runs beside others (the log
-    templates) counts their CPU too; "the whole build" is measured around all of it.
+    CPU is the whole process's (every thread), so a stage that runs beside others (the logs and
+    their templates beside the spans) counts their CPU too; "the whole build" is measured around
+    all of it.
     """
     names: list[str] = []
     for built in cold:

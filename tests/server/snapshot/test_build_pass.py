@@ -1,5 +1,6 @@
-"""The build reads each file once: its shortcuts (sampled attribute dictionaries, log templates
-mined on a thread of their own) change how fast it is, never what it stores."""
+"""The build reads each file once: its shortcuts (sampled attribute dictionaries, the logs and
+their templates loaded on a second connection beside the other files) change how fast it is,
+never what it stores."""
 
 from __future__ import annotations
 
@@ -82,16 +83,16 @@ def test_the_stored_rows_do_not_depend_on_which_attribute_texts_were_sampled(
     assert _stored(root, tmp_path / "cache-none") == whole_files
 
 
-def test_log_templates_are_the_same_mined_beside_the_other_files_or_after_them(
+def test_the_tables_are_the_same_loaded_in_two_streams_or_one_file_after_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _scenario(tmp_path / "scenario")
-    beside = _stored(root, tmp_path / "cache-beside")
-    monkeypatch.setattr(ingest, "MINE_TEMPLATES_BESIDE", False)
-    after = _stored(root, tmp_path / "cache-after")
-    assert after == beside
-    assert len(beside["log_row_templates"]) == 240
-    templates = {template for _, template in beside["log_templates"]}
+    two_streams = _stored(root, tmp_path / "cache-two")
+    monkeypatch.setattr(ingest, "TWO_STREAMS", False)
+    one_stream = _stored(root, tmp_path / "cache-one")
+    assert one_stream == two_streams
+    assert len(two_streams["log_row_templates"]) == 240
+    templates = {template for _, template in two_streams["log_templates"]}
     assert "request <NUM> took <NUM> ms" in templates
 
 

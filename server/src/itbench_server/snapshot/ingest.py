@@ -10,9 +10,9 @@ its CSV state machine) is read once more without strict quoting, and when that f
 skipped and reported, leaving nothing of it behind. No file stops the build.
 
 The log and span files, nine tenths of a scenario, are read once each (their attribute
-dictionaries come from a sample of their lines). The log templates (:mod:`.logtemplates`) are
-mined from the ``logs`` table on a second connection, on a thread of its own, while the other
-files load.
+dictionaries come from a sample of their lines). The logs are loaded and their templates
+(:mod:`.logtemplates`) mined on a second connection, on a thread of its own, while the other
+files load (:data:`TWO_STREAMS`).
 """
 
 from __future__ import annotations
@@ -122,9 +122,10 @@ RESOURCE_DICTIONARY = "resource_dictionary"
 ROW_DICTIONARY = "row_attribute_dictionary"
 ROW_ATTRIBUTES = {"logs": "LogAttributes", "spans": "SpanAttributes"}
 
-MINE_TEMPLATES_BESIDE = True
-"""Mine the log templates on a thread of their own while the other files are read (the default),
-rather than one step after another; a switch for the benchmark's comparison of the two."""
+TWO_STREAMS = True
+"""Load the logs and mine their templates on a second connection, on a thread of its own, while
+the other files load, DuckDB on one thread per stream (the default); else one step after another,
+DuckDB on all its threads. A switch for the benchmark's comparison of the two."""
 
 SAMPLE_BLOCKS = 128
 SAMPLE_BLOCK_BYTES = 64 * 1024
@@ -402,39 +403,20 @@ class IndexBuilder:
             )
 
     def build(self) -> BuildReport:
-        self.db.execute("SET TimeZone = 'UTC'")
-        for macro in MACROS:
-            self.db.execute(macro)
+        self._prepare_connection()
         for ddl in TABLE_DDL.values():
             self.db.execute(ddl)
         for refused, reason in self.files.refused:
             self._skip(refused, None, reason)
-        for source in self.files.of_kind("logs"):
-            self._ingest_tsv(source)
-        # Mining the log templates needs only the logs table: it runs on a connection of its own
-        # beside the other files' ingest, whose serial steps (commits, the small files' many short
-        # statements) leave part of the machine idle.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-templates") as beside:
-            templates = None
-            if MINE_TEMPLATES_BESIDE:
-                templates = beside.submit(self._mine_log_templates, self.db.cursor())
-            else:
-                self._mine_log_templates(self.db.cursor())
-            for kind in ("spans", "events", "objects"):
-                for source in self.files.of_kind(kind):
-                    self._ingest_tsv(source)
-            for kind in ("pod_metrics", "service_metrics"):
-                with self._stage("metrics"):
-                    self._ingest_metric_files(self.files.of_kind(kind))
-            with self._stage("alerts"):
-                self._ingest_alerts(self.files.of_kind("alerts"))
-            with self._stage("bookkeeping"):
-                self._insert_values("inventory", self._inventory, 4)
-                self._fill_missing_resources()
-            if templates is not None:
-                with self._stage("waiting for the log templates"):
-                    templates.result()
+        if TWO_STREAMS:
+            inventory = self._load_in_two_streams()
+        else:
+            self._load_logs_and_templates()
+            self._load_other_files()
+            inventory = self._inventory
         with self._stage("bookkeeping"):
+            self._insert_values("inventory", inventory, 4)
+            self._fill_missing_resources()
             self._write_meta()
             rows = {
                 table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
@@ -443,9 +425,53 @@ class IndexBuilder:
             skipped = self.db.execute("SELECT count(*) FROM skipped").fetchone()[0]  # type: ignore[index]
         return BuildReport(rows, skipped, dict(self._stages))
 
-    def _mine_log_templates(self, connection: duckdb.DuckDBPyConnection) -> None:
-        with connection, self._stage("log templates"):
-            mine_log_templates(connection)
+    def _prepare_connection(self) -> None:
+        self.db.execute("SET TimeZone = 'UTC'")
+        for macro in MACROS:
+            self.db.execute(macro)
+
+    def _load_in_two_streams(self) -> list[tuple[str, str, int, int]]:
+        """The logs and their templates on a second connection and thread, beside the other files.
+
+        Each stream's statements run on DuckDB's one thread, its caller's: the log file's insert
+        and the template mining use about one core each, and on one thread the logs keep the
+        file's order (:meth:`_one_thread`); the span file's insert, on two threads beside them,
+        would only add a third thread to two cores. The inventory, logs first.
+        """
+        logs = IndexBuilder(self.files, self.db.cursor())
+        logs._stages = self._stages  # one report; the two streams' stages have distinct names
+        (threads,) = self.db.execute("SELECT current_setting('threads')").fetchone()  # type: ignore[misc]
+        self.db.execute("SET threads = 1")
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs") as beside:
+                loaded = beside.submit(logs._load_logs_and_templates_on_own_connection)
+                self._load_other_files()
+                with self._stage("waiting for the logs"):
+                    loaded.result()
+        finally:
+            self.db.execute(f"SET threads = {int(threads)}")
+        return logs._inventory + self._inventory
+
+    def _load_logs_and_templates_on_own_connection(self) -> None:
+        with self.db:
+            self._prepare_connection()
+            self._load_logs_and_templates()
+
+    def _load_logs_and_templates(self) -> None:
+        for source in self.files.of_kind("logs"):
+            self._ingest_tsv(source)
+        with self._stage("log templates"):
+            mine_log_templates(self.db)
+
+    def _load_other_files(self) -> None:
+        for kind in ("spans", "events", "objects"):
+            for source in self.files.of_kind(kind):
+                self._ingest_tsv(source)
+        for kind in ("pod_metrics", "service_metrics"):
+            with self._stage("metrics"):
+                self._ingest_metric_files(self.files.of_kind(kind))
+        with self._stage("alerts"):
+            self._ingest_alerts(self.files.of_kind("alerts"))
 
     # -- TSV -------------------------------------------------------------------------------
 
@@ -563,7 +589,7 @@ class IndexBuilder:
         order, and each thread's last rows became a partial row group of their own, which the
         checkpoint then merged, writing a fifth of the table twice (0.55 s of CPU on the 1 GB
         scenario). On one thread the rows keep the file's order, the insert takes the same CPU
-        time and the checkpoint none.
+        time and the checkpoint none. (In :data:`TWO_STREAMS`, every stream runs on one thread.)
         """
         if not wanted:
             yield
