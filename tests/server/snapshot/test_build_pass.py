@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from scenario_files import LOG_COLUMNS, SPAN_COLUMNS, log_row, write_tsv
 
-from itbench_server.snapshot import build_index, ingest, open_snapshot
+from itbench_server.snapshot import build_index, ingest, open_snapshot, store
 from itbench_server.snapshot.discover import find_scenario_files
 
 RESOURCE_FORMS = [
@@ -87,6 +87,7 @@ def test_the_tables_are_the_same_loaded_in_two_streams_or_one_file_after_another
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _scenario(tmp_path / "scenario")
+    monkeypatch.setattr(store, "BUILD_THREADS", 2)  # two streams on at most two threads
     two_streams = _stored(root, tmp_path / "cache-two")
     monkeypatch.setattr(ingest, "TWO_STREAMS", False)
     one_stream = _stored(root, tmp_path / "cache-one")

@@ -124,8 +124,9 @@ ROW_ATTRIBUTES = {"logs": "LogAttributes", "spans": "SpanAttributes"}
 
 TWO_STREAMS = True
 """Load the logs and mine their templates on a second connection, on a thread of its own, while
-the other files load, DuckDB on one thread per stream (the default); else one step after another,
-DuckDB on all its threads. A switch for the benchmark's comparison of the two."""
+the other files load, DuckDB on one thread per stream (the default, when DuckDB has at most two
+threads: with more cores, one stream on all of them uses them better); else one file after
+another. A switch for the benchmark's comparison of the two."""
 
 SAMPLE_BLOCKS = 128
 SAMPLE_BLOCK_BYTES = 64 * 1024
@@ -408,8 +409,9 @@ class IndexBuilder:
             self.db.execute(ddl)
         for refused, reason in self.files.refused:
             self._skip(refused, None, reason)
-        if TWO_STREAMS:
-            inventory = self._load_in_two_streams()
+        (threads,) = self.db.execute("SELECT current_setting('threads')").fetchone()  # type: ignore[misc]
+        if TWO_STREAMS and int(threads) <= 2:
+            inventory = self._load_in_two_streams(int(threads))
         else:
             self._load_logs_and_templates()
             self._load_other_files()
@@ -430,17 +432,16 @@ class IndexBuilder:
         for macro in MACROS:
             self.db.execute(macro)
 
-    def _load_in_two_streams(self) -> list[tuple[str, str, int, int]]:
+    def _load_in_two_streams(self, threads: int) -> list[tuple[str, str, int, int]]:
         """The logs and their templates on a second connection and thread, beside the other files.
 
         Each stream's statements run on DuckDB's one thread, its caller's: the log file's insert
         and the template mining use about one core each, and on one thread the logs keep the
         file's order (:meth:`_one_thread`); the span file's insert, on two threads beside them,
-        would only add a third thread to two cores. The inventory, logs first.
+        would only add a third thread to two cores. Returns the inventory rows, the logs' first.
         """
         logs = IndexBuilder(self.files, self.db.cursor())
         logs._stages = self._stages  # one report; the two streams' stages have distinct names
-        (threads,) = self.db.execute("SELECT current_setting('threads')").fetchone()  # type: ignore[misc]
         self.db.execute("SET threads = 1")
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs") as beside:
@@ -449,7 +450,7 @@ class IndexBuilder:
                 with self._stage("waiting for the logs"):
                     loaded.result()
         finally:
-            self.db.execute(f"SET threads = {int(threads)}")
+            self.db.execute(f"SET threads = {threads}")
         return logs._inventory + self._inventory
 
     def _load_logs_and_templates_on_own_connection(self) -> None:
