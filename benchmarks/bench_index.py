@@ -1,7 +1,8 @@
 """Index build speed on a large generated scenario, beside DuckDB's bare ingest and pandas.
 
     python benchmarks/bench_index.py [--size large] [--fault resource-quota] [--seed 1]
-                                     [--samples 2] [--time-generation]
+                                     [--samples 2] [--time-generation] [--stages]
+                                     [--one-stream] [--scratch-dir DIR]
 
 Generates the scenario once (kept under benchmarks/out/), then measures in one run, each in its
 own process so peak memory is that step's alone:
@@ -13,6 +14,12 @@ own process so peak memory is that step's alone:
 * warm open of the built index (time to a usable snapshot),
 * anchor 2: pandas ``read_csv`` of every TSV (what a shell-driven agent would do),
 * with ``--time-generation``: generating the scenario anew into a scratch directory.
+
+With ``--stages``, each cold build's wall and CPU time per stage of the build (attribute
+dictionaries, rows, templates, checkpoint...) is printed too; the JSON always holds it. With
+``--one-stream``, each sample also times a cold build that loads every file one after another
+(``ingest.TWO_STREAMS`` off: the build's order before 2026-12-01) rather than the logs and
+their templates on a second connection beside the other files.
 
 Each step records the CPU time other processes used while it ran (from /proc/stat), to tell a
 quiet run from a loaded one. Prints a Markdown table and writes the figures to
@@ -43,12 +50,22 @@ def report(seconds, **extra):
 """
 
 COLD_BUILD = """
-from itbench_server.snapshot import open_snapshot
+import logging
+from itbench_server.snapshot import ingest, open_snapshot
+if len(sys.argv) > 3 and sys.argv[3] == "one-stream":  # every file one after another
+    ingest.TWO_STREAMS = False
+stages = {}
+class Stages(logging.Handler):  # the build logs its per-stage wall and CPU seconds
+    def emit(self, record):
+        stages.update(getattr(record, "stages", {}))
+build_log = logging.getLogger("itbench_server.snapshot.store")
+build_log.setLevel(logging.INFO)
+build_log.addHandler(Stages())
 start = time.perf_counter()
 snapshot = open_snapshot(sys.argv[1], cache_dir=sys.argv[2], rebuild=True)
 seconds = time.perf_counter() - start
 rows = {t: snapshot.query(f"SELECT count(*) FROM {t}")[0][0] for t in ("logs", "spans", "events", "objects", "samples", "alerts")}
-report(seconds, rows=rows, skipped=len(snapshot.skipped()))
+report(seconds, rows=rows, skipped=len(snapshot.skipped()), stages=stages)
 """
 
 WARM_OPEN = """
@@ -146,6 +163,20 @@ def main() -> None:
     parser.add_argument(
         "--time-generation", action="store_true", help="also generate the scenario anew, timed"
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="also print each cold build's wall and CPU time per stage"
+    )
+    parser.add_argument(
+        "--one-stream",
+        action="store_true",
+        help="also time cold builds that load every file one after another, not the logs beside the rest",
+    )
+    parser.add_argument(
+        "--scratch-dir",
+        type=Path,
+        default=OUT,
+        help="where the builds and bare ingests write (default: %(default)s)",
+    )
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -155,12 +186,16 @@ def main() -> None:
 
     bare: list[dict[str, object]] = []
     cold: list[dict[str, object]] = []
+    after: list[dict[str, object]] = []
     generation = None
-    with tempfile.TemporaryDirectory(dir=OUT) as scratch:
+    args.scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.scratch_dir) as scratch:
         for sample in range(args.samples):
             bare.append(run_child(DUCKDB_BARE, str(scenario), str(Path(scratch) / f"bare-{sample}.duckdb")))
             Path(scratch, f"bare-{sample}.duckdb").unlink()
             cold.append(run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache")))
+            if args.one_stream:
+                after.append(run_child(COLD_BUILD, str(scenario), str(Path(scratch) / "cache"), "one-stream"))
         warm = run_child(WARM_OPEN, str(scenario), str(Path(scratch) / "cache"))
         pandas = run_child(PANDAS, str(scenario))
         if args.time_generation:
@@ -174,6 +209,7 @@ def main() -> None:
         "tsv_mb": round(tsv_mb, 1),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
         "cold_build": cold,
+        "cold_build_one_stream": after,
         "warm_open": warm,
         "duckdb_bare_ingest": bare,
         "pandas_read_csv": pandas,
@@ -195,6 +231,8 @@ def main() -> None:
     for sample, (built, read) in enumerate(zip(cold, bare, strict=True), start=1):
         print(row(f"index cold build (itbench-server), run {sample}", built))
         print(row(f"anchor: DuckDB bare read_csv into tables, run {sample}", read))
+        if after:
+            print(row(f"index cold build, one file after another, run {sample}", after[sample - 1]))
     print(row("anchor: pandas read_csv", pandas))
     print(row("index warm open", warm))
     if generation is not None:
@@ -203,6 +241,37 @@ def main() -> None:
         f"cold build / bare DuckDB ingest: {', '.join(f'{ratio:.2f}x' for ratio in ratios)} "
         f"(median {statistics.median(ratios):.2f}x)"
     )
+    cpu_ratios = [float(c["cpu_s"]) / float(b["cpu_s"]) for c, b in zip(cold, bare, strict=True)]  # type: ignore[arg-type]
+    print(f"in CPU time: {', '.join(f'{ratio:.2f}x' for ratio in cpu_ratios)}")
+    if after:
+        after_ratios = [float(c["seconds"]) / float(b["seconds"]) for c, b in zip(after, bare, strict=True)]  # type: ignore[arg-type]
+        print(f"one file after another / bare: {', '.join(f'{ratio:.2f}x' for ratio in after_ratios)}")
+    if args.stages:
+        print_stages("index cold build", cold)
+        if after:
+            print_stages("index cold build, one file after another", after)
+
+
+def print_stages(title: str, cold: list[dict[str, object]]) -> None:
+    """One row per stage of the build: wall and CPU seconds of each cold build.
+
+    CPU is the whole process's (every thread), so a stage that runs beside others (the logs and
+    their templates beside the spans) counts their CPU too; "the whole build" is measured around
+    all of it.
+    """
+    names: list[str] = []
+    for built in cold:
+        names += [name for name in built["stages"] if name not in names]  # type: ignore[union-attr]
+    runs = range(1, len(cold) + 1)
+    print(f"\n{title}, per stage:")
+    print("| build stage | " + " | ".join(f"run {run}: wall / CPU" for run in runs) + " |")
+    print("| --- |" + " ---: |" * len(cold))
+    for name in names:
+        cells = []
+        for built in cold:
+            stages: dict[str, list[float]] = built["stages"]  # type: ignore[assignment]
+            cells.append(f"{stages[name][0]:.2f} s / {stages[name][1]:.2f} s" if name in stages else "")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
