@@ -18,7 +18,7 @@ from mcp_scenario import text_of
 
 from itbench_server.mcp.calls import tool_errors
 from itbench_server.mcp.server import create_server
-from itbench_server.mcp.settings import ServerSettings
+from itbench_server.mcp.settings import ServerSettings, default_concurrent_calls
 from itbench_server.snapshot import Snapshot
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +162,7 @@ async def test_a_tool_without_declared_bounds_is_still_refused_text_no_tool_can_
     assert result.is_error
     assert text_of(result).startswith(f"Error executing tool echo: {refusal}")
     assert seen == []
+
+
+def test_a_server_runs_two_calls_at_once_per_core_from_two_to_eight() -> None:
+    assert [default_concurrent_calls(cores) for cores in (None, 1, 2, 3, 4, 64)] == [2, 2, 4, 6, 8, 8]
