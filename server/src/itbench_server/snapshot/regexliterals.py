@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from itbench_server.errors import ItbenchError
+
 __all__ = ["MIN_LITERAL_BYTES", "AllOf", "AnyOf", "Literal", "Requirement", "required_literals"]
 
 MIN_LITERAL_BYTES: Final = 3
@@ -55,8 +57,8 @@ class AnyOf:
 Requirement = Literal | AllOf | AnyOf
 
 
-class _Unsupported(Exception):
-    """A construct the parser does not know for certain: no requirement."""
+class _Unsupported(ItbenchError):
+    """A construct the parser does not know for certain: no requirement (caught in this module)."""
 
 
 @dataclass(frozen=True)
