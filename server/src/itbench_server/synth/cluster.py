@@ -77,10 +77,6 @@ _PRESSURE: dict[str, tuple[str, str, str, str, str]] = {
         "kubelet has sufficient memory available",
     ),
 }
-# What a pending pod of a listed-only Deployment says when it has no node selector's excuse.
-_PENDING_ELSEWHERE = (
-    "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't match Pod's node affinity/selector."
-)
 _SYSTEM_CPU_CORES = 0.2  # what a node's kubelet and container runtime use
 CONTROL_PLANE = "control-plane"
 
@@ -1217,12 +1213,14 @@ class Cluster:
         *,
         ready: int,
         scheduled: Sequence[int] = (),
-        pending_message: str = _PENDING_ELSEWHERE,
+        pending_message: str = "",
     ) -> list[StaticPod]:
         """A Deployment outside the demo created at ``at`` (listed, not simulated): its
         ReplicaSet and pods, ``ready`` of them running (bound at the times ``scheduled`` gives,
         else a second after their creation) and the rest waiting to be scheduled, with
-        ``pending_message`` as their reason."""
+        ``pending_message`` (the scheduler's, required then) as their reason."""
+        if ready < replicas and not pending_message:
+            raise ValueError(f"{name}: waiting pods need the scheduler's message")
         labels = template["metadata"]["labels"]
         template_hash = self.template_hash()
         deployment_meta = self.metadata(name, namespace, at, labels=labels, generation=1)

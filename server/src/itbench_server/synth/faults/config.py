@@ -608,9 +608,10 @@ class PriorityPreemptionFault(Fault):
         self.target: str = self.param("target", lambda: rng.choice(("payment", "kafka", "cart", "currency")))
         self.workload: str = self.param("workload", lambda: "critical-data-collector")
         self.node: str = self.param("node", lambda: rng.choice(NODES))
+        self.preempted: set[str] = set()  # the other workloads whose pods the injection preempts
 
     def involved_workloads(self) -> set[str]:
-        return {self.target}
+        return {self.target} | self.preempted
 
     def setup(self, cluster: Cluster) -> None:
         """The target's container requests CPU from before the window: without a request,
@@ -722,6 +723,7 @@ class PriorityPreemptionFault(Fault):
                 if victim.workload == self.target:
                     target_preempted = preempted
                     continue
+                self.preempted.add(victim.workload)
                 # its ReplicaSet replaces it on a worker with room (not this one)
                 replicaset = cluster.replicasets[victim.replicaset]
                 replacement = cluster.new_pod(replicaset, preempted + SECOND)
