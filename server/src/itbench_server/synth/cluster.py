@@ -13,7 +13,7 @@ import json
 import math
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "PodState",
     "ReplicaSet",
     "StaticObject",
+    "StaticPod",
     "chaos_crd",
     "custom_resource_definition",
     "flagd_json",
@@ -48,6 +49,7 @@ __all__ = [
     "iso_micro",
     "node_ip",
     "platform_pod_samples",
+    "pod_cpu_request_m",
 ]
 
 SECOND = 1_000_000_000
@@ -242,6 +244,17 @@ class StaticObject:
 
 
 @dataclass(frozen=True)
+class StaticPod:
+    """A pod of a listed-only Deployment (``Cluster.static_deployment``)."""
+
+    name: str
+    uid: str
+    ref: JsonObject  # the pod as events name it
+    created: int
+    node: str | None  # None: waiting to be scheduled
+
+
+@dataclass(frozen=True)
 class PlatformPod:
     """A long-running pod outside the demo (control plane, Chaos Mesh, the platform's tools):
     listed as a static object, sampled for the usage metrics at a steady rate."""
@@ -319,6 +332,9 @@ class Cluster:
         self.events: list[EventRecord] = []
         self.platform_pods: list[PlatformPod] = []
         self.pressured_nodes: set[str] = set()  # nodes whose pressure conditions something set
+        # Workers a fault fills to their allocatable CPU with its own pods: the scheduler has no
+        # room there for a new pod that requests CPU (see ``node_for``).
+        self.filled_nodes: set[str] = set()
         self.cluster_ips: dict[str, str] = {}
         self.resource_version = 100_000 + rng.randrange(0, 900_000)
         self._pod_ready_cache: dict[tuple[str, int], list[Pod]] = {}
@@ -816,7 +832,7 @@ class Cluster:
     ) -> Pod:
         """A pod of ``replicaset`` created at ``at``; healthy pods start within seconds."""
         workload = replicaset.deployment
-        node = node or self.rng.choice(NODES)
+        node = node or self.node_for(replicaset.template)
         name = f"{replicaset.name}-{self.ids.suffix(5)}"
         pod = Pod(
             name=name,
@@ -848,6 +864,17 @@ class Cluster:
         elif quiet_before is None and states[0].scheduled:
             self.scheduled_event(pod, at)
         return pod
+
+    def node_for(self, template: JsonObject) -> str:
+        """The worker the scheduler binds a new pod of ``template`` to: the one its node selector
+        names, else any worker with room for its CPU request."""
+        selected = template["spec"].get("nodeSelector", {}).get("kubernetes.io/hostname")
+        if selected in NODES:
+            return selected
+        candidates = NODES
+        if pod_cpu_request_m(template["spec"]) > 0 and self.filled_nodes:
+            candidates = tuple(node for node in NODES if node not in self.filled_nodes)
+        return self.rng.choice(candidates)
 
     def scheduled_event(self, pod: Pod, at: int) -> None:
         self.event(
@@ -1177,10 +1204,23 @@ class Cluster:
             )  # fmt: skip
 
     def static_deployment(
-        self, name: str, namespace: str, at: int, template: JsonObject, replicas: int, *, ready: int
-    ) -> None:
+        self,
+        name: str,
+        namespace: str,
+        at: int,
+        template: JsonObject,
+        replicas: int,
+        *,
+        ready: int,
+        scheduled: Sequence[int] = (),
+        pending_message: str = "",
+    ) -> list[StaticPod]:
         """A Deployment outside the demo created at ``at`` (listed, not simulated): its
-        ReplicaSet and pods, ``ready`` of them running and the rest waiting to be scheduled."""
+        ReplicaSet and pods, ``ready`` of them running (bound at the times ``scheduled`` gives,
+        else a second after their creation) and the rest waiting to be scheduled, with
+        ``pending_message`` (the scheduler's, required then) as their reason."""
+        if ready < replicas and not pending_message:
+            raise ValueError(f"{name}: waiting pods need the scheduler's message")
         labels = template["metadata"]["labels"]
         template_hash = self.template_hash()
         deployment_meta = self.metadata(name, namespace, at, labels=labels, generation=1)
@@ -1242,6 +1282,7 @@ class Cluster:
                    f"Scaled up replica set {replicaset_name} from 0 to {replicas}", component="deployment-controller")  # fmt: skip
         node = template["spec"].get("nodeSelector", {}).get("kubernetes.io/hostname")
         container = template["spec"]["containers"][0]
+        pods: list[StaticPod] = []
         for index in range(replicas):
             pod_name = f"{replicaset_name}-{self.ids.suffix(5)}"
             created = at + 2 * SECOND
@@ -1259,12 +1300,13 @@ class Cluster:
             ]
             running = index < ready
             host = node or self.rng.choice(NODES)
+            bound = scheduled[index] if index < len(scheduled) else created + SECOND
             spec = copy.deepcopy(template["spec"])
             _default_requests(spec)
             status: JsonObject
             if running:
                 spec["nodeName"] = host
-                started = iso(created + 4 * SECOND)
+                started = iso(bound + 3 * SECOND)
                 status = {
                     "phase": "Running",
                     "conditions": [
@@ -1303,8 +1345,7 @@ class Cluster:
                             "type": "PodScheduled",
                             "status": "False",
                             "reason": "Unschedulable",
-                            "message": "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) didn't match Pod's node "
-                            "affinity/selector.",
+                            "message": pending_message,
                             "lastProbeTime": None,
                             "lastTransitionTime": iso(created),
                         }
@@ -1318,10 +1359,14 @@ class Cluster:
             )
             self.event(created, replicaset_ref, "SuccessfulCreate", f"Created pod: {pod_name}",
                        component="replicaset-controller")  # fmt: skip
+            pod_ref = self.ref("Pod", pod_name, namespace, pod_meta["uid"], "v1")
             if running:
-                pod_ref = self.ref("Pod", pod_name, namespace, pod_meta["uid"], "v1")
-                self.event(created + SECOND, pod_ref, "Scheduled", f"Successfully assigned {namespace}/{pod_name} to {host}",
+                self.event(bound, pod_ref, "Scheduled", f"Successfully assigned {namespace}/{pod_name} to {host}",
                            component="default-scheduler")  # fmt: skip
+            pods.append(
+                StaticPod(pod_name, str(pod_meta["uid"]), pod_ref, created, host if running else None)
+            )
+        return pods
 
     # ---------------------------------------------------------------- queries
     def pods_of(self, workload: str, t: int) -> list[Pod]:
@@ -2303,6 +2348,19 @@ def _init_status(container: JsonObject, state: PodState, created: int) -> JsonOb
             }
         }
     return entry
+
+
+def pod_cpu_request_m(pod_spec: JsonObject) -> int:
+    """The CPU a pod requests, in millicores, as the scheduler counts it: the sum of its
+    containers' requests (a limit without a request is requested at the limit)."""
+    total = 0
+    for container in pod_spec.get("containers", ()):
+        resources = container.get("resources") or {}
+        quantity = (resources.get("requests") or {}).get("cpu", (resources.get("limits") or {}).get("cpu"))
+        if quantity is not None:
+            text = str(quantity)
+            total += int(text.removesuffix("m")) if text.endswith("m") else round(float(text) * 1000)
+    return total
 
 
 def _default_requests(pod_spec: JsonObject) -> None:

@@ -55,18 +55,20 @@ class PlatformWorkload:
     cluster_role: tuple[str, ...] = ()  # resources the workload reads cluster-wide
     service: str = ""  # the Service's name when it is not the workload's
     service_port: int = 0  # the Service's port when it is not the container's
+    priority_class: str = ""  # the pods' priorityClassName (none: priority 0)
 
 
 _KUBE_VERSION = "v1.33.1"
 PLATFORM_WORKLOADS: tuple[PlatformWorkload, ...] = (
     PlatformWorkload("kube-system", "coredns", "Deployment", "registry.k8s.io/coredns/coredns:v1.12.0",
                      100, 70, 170, 3.0, 18, port=53, replicas=2, cluster_role=("endpoints", "services", "pods", "namespaces"),
-                     service="kube-dns"),
+                     service="kube-dns", priority_class="system-cluster-critical"),
     PlatformWorkload("kube-system", "kube-proxy", "DaemonSet", f"registry.k8s.io/kube-proxy:{_KUBE_VERSION}",
                      None, None, None, 1.2, 21, host_network=True, everywhere=True,
-                     cluster_role=("endpoints", "services", "nodes")),
+                     cluster_role=("endpoints", "services", "nodes"), priority_class="system-node-critical"),
     PlatformWorkload("kube-system", "kindnet", "DaemonSet", "docker.io/kindest/kindnetd:v20250512-df8de77b",
-                     100, 50, 50, 1.0, 13, host_network=True, everywhere=True, cluster_role=("nodes", "pods")),
+                     100, 50, 50, 1.0, 13, host_network=True, everywhere=True, cluster_role=("nodes", "pods"),
+                     priority_class="system-node-critical"),
     PlatformWorkload("local-path-storage", "local-path-provisioner", "Deployment",
                      "docker.io/kindest/local-path-provisioner:v20250214-acbabc1a",
                      None, None, None, 1.0, 9, cluster_role=("persistentvolumes", "persistentvolumeclaims", "nodes")),
@@ -365,9 +367,17 @@ def _install(cluster: Cluster, workload: PlatformWorkload, at: int) -> None:
             "terminationGracePeriodSeconds": 30,
             **({"hostNetwork": True} if workload.host_network else {}),
             **({"tolerations": [{"operator": "Exists"}]} if workload.everywhere else {}),
+            **({"priorityClassName": workload.priority_class} if workload.priority_class else {}),
         },
     }
     nodes = list((CONTROL_PLANE, *NODES) if workload.everywhere else NODES)
+    # The pods that request CPU, DaemonSets' aside, are placed off a node a fault fills with
+    # higher-priority pods: ClickHouse (the recorder's database, its volume bound to its node)
+    # preempted would have ended the recording, and keeping the others off lets the fault size
+    # its pods against the node's DaemonSets alone, before the platform is listed (last).
+    workers = NODES
+    if workload.cpu_request_m and workload.controller != "DaemonSet" and cluster.filled_nodes:
+        workers = tuple(node for node in NODES if node not in cluster.filled_nodes)
     count = len(nodes) if workload.controller == "DaemonSet" else workload.replicas
     controller_meta = cluster.metadata(name, namespace, at, labels=labels, generation=1)
     spec: JsonObject = {"selector": {"matchLabels": dict(labels)}, "template": template}
@@ -414,7 +424,9 @@ def _install(cluster: Cluster, workload: PlatformWorkload, at: int) -> None:
     addresses: list[JsonObject] = []
     for index in range(count):
         node = (
-            nodes[index] if workload.controller == "DaemonSet" else NODES[cluster.rng.randrange(len(NODES))]
+            nodes[index]
+            if workload.controller == "DaemonSet"
+            else workers[cluster.rng.randrange(len(workers))]
         )
         if workload.controller == "StatefulSet":
             pod_name = f"{name}-{index}"

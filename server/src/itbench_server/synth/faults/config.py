@@ -8,9 +8,20 @@ with no injected fault at all (a FinOps scenario).
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from itbench_server.synth.cluster import NODES, SECOND, Cluster, JsonObject, iso
+from itbench_server.errors import GeneratorError
+from itbench_server.synth.cluster import (
+    NODE_CPU_CORES,
+    NODES,
+    SECOND,
+    Cluster,
+    JsonObject,
+    Pod,
+    iso,
+    pod_cpu_request_m,
+)
 from itbench_server.synth.faults.base import (
     Fault,
     Group,
@@ -23,6 +34,7 @@ from itbench_server.synth.faults.base import (
 )
 from itbench_server.synth.faults.lifecycle import unschedulable
 from itbench_server.synth.faults.workload import MANAGER, SCHEDULER_TAINT
+from itbench_server.synth.infrastructure import PLATFORM_WORKLOADS
 from itbench_server.synth.topology import NAMESPACE, WORKLOAD_BY_NAME
 from itbench_server.synth.traffic import Disruption, Failure
 
@@ -520,6 +532,72 @@ class CordonedNodeFault(Fault):
         )
 
 
+# The values of the priority classes ITBench's injection creates; a pod without a class has 0.
+_PRIORITY_VALUES: dict[str, int] = {"application-critical": 10000, "application-non-critical": 1}
+_TARGET_CPU_REQUEST_M = 20  # payment's request in ITBench's values of 2026-01-15 to 2026-02-18
+
+
+def _priority(pod: Pod) -> int:
+    return _PRIORITY_VALUES.get(pod.template["spec"].get("priorityClassName", ""), 0)
+
+
+def _importance(pod: Pod) -> tuple[int, int, str]:
+    """The scheduler's order of importance among victims: the higher priority first, then the
+    pod that started first."""
+    return (-_priority(pod), pod.created, pod.name)
+
+
+def _preempted_at(at: int, number: int) -> int:
+    """When the scheduler's ``number``-th preemption on the node happens (a few seconds apart)."""
+    return at + (4 + 2 * number) * SECOND
+
+
+@dataclass
+class _Schedule:
+    """How the high-priority pods fared on the node, one by one."""
+
+    placed: list[int]  # the indexes of the pods bound to the node, in order
+    rounds: list[tuple[int, list[Pod]]]  # (the preemptor's index, its victims), in order
+    remaining: list[Pod]  # the lower-priority pods that request CPU left on the node
+    free_m: int  # the CPU left unrequested on the node at the end
+
+    @property
+    def bound(self) -> int:
+        return len(self.placed)
+
+
+def _schedule(free_m: int, request_m: int, replicas: int, lower: list[Pod]) -> _Schedule:
+    """The default scheduler placing ``replicas`` pods that request ``request_m`` each on a node
+    with ``free_m`` unrequested, where the pods ``lower`` (of lower priority, requesting CPU)
+    run. A pod that does not fit preempts: its candidate victims are all the lower-priority pods,
+    reprieved most important first while it still fits (``SelectVictimsOnNode``); a pod that
+    requests nothing frees nothing, so it is never among them. A pod that would not fit with
+    every candidate gone waits."""
+    remaining = sorted(lower, key=_importance)
+    placed: list[int] = []
+    rounds: list[tuple[int, list[Pod]]] = []
+    for index in range(replicas):
+        if free_m >= request_m:
+            free_m -= request_m
+            placed.append(index)
+            continue
+        room = free_m + sum(pod_cpu_request_m(pod.template["spec"]) for pod in remaining)
+        if room < request_m:
+            continue
+        victims = []
+        for pod in remaining:
+            asked = pod_cpu_request_m(pod.template["spec"])
+            if room - asked >= request_m:
+                room -= asked  # reprieved
+            else:
+                victims.append(pod)
+        remaining = [pod for pod in remaining if pod not in victims]
+        free_m = room - request_m
+        placed.append(index)
+        rounds.append((index, victims))
+    return _Schedule(placed, rounds, remaining, free_m)
+
+
 class PriorityPreemptionFault(Fault):
     name = "priority-preemption"
     summary = "a high-priority workload filling one node preempts the demo's pod pinned there"
@@ -530,16 +608,35 @@ class PriorityPreemptionFault(Fault):
         self.target: str = self.param("target", lambda: rng.choice(("payment", "kafka", "cart", "currency")))
         self.workload: str = self.param("workload", lambda: "critical-data-collector")
         self.node: str = self.param("node", lambda: rng.choice(NODES))
+        self.preempted: set[str] = set()  # the other workloads whose pods the injection preempts
 
     def involved_workloads(self) -> set[str]:
-        return {self.target}
+        return {self.target} | self.preempted
+
+    def setup(self, cluster: Cluster) -> None:
+        """The target's container requests CPU from before the window: without a request,
+        preempting its pod would free nothing, and the scheduler never chooses such a victim.
+        ITBench's injection sets none; its Helm values gave payment 20m from 2026-01-15 to
+        2026-02-18 (the only values in which its recorded preemption was possible). The other
+        targets get the same 20m, the model's choice. The node is marked filled, so that no new
+        pod that requests CPU is placed there (its room goes to the high-priority pods)."""
+        deployment = cluster.deployments[self.target]
+        templates = [spec["template"] for _at, spec, _generation in deployment.versions]
+        templates += [rs.template for rs in cluster.replicasets.values() if rs.deployment == self.target]
+        for template in templates:
+            if pod_cpu_request_m(template["spec"]) == 0:
+                resources = template["spec"]["containers"][0].setdefault("resources", {})
+                resources.setdefault("requests", {})["cpu"] = f"{_TARGET_CPU_REQUEST_M}m"
+        cluster.filled_nodes.add(self.node)
 
     def inject(self, incident: Incident) -> None:
         cluster, at = incident.cluster, incident.fault_at
         for name, value, text in (
-            ("application-critical", 10000, "High priority class for application workloads"),
-            ("application-non-critical", 1, "Lower priority class for application workloads"),
-        ):
+            ("application-critical", _PRIORITY_VALUES["application-critical"],
+             "High priority class for application workloads"),
+            ("application-non-critical", _PRIORITY_VALUES["application-non-critical"],
+             "Lower priority class for application workloads"),
+        ):  # fmt: skip
             meta = cluster.metadata(
                 name, None, at - 90 * SECOND, labels={"app.kubernetes.io/managed-by": "ITBench"}
             )
@@ -561,18 +658,38 @@ class PriorityPreemptionFault(Fault):
             template["spec"]["nodeSelector"] = {"kubernetes.io/hostname": self.node}
             template["spec"]["priorityClassName"] = "application-non-critical"
 
-        _replicaset, pinned = cluster.rollout(
+        cluster.rollout(
             self.target, at - 60 * SECOND, pin, manager=MANAGER,
             fields={"f:spec": {"f:template": {"f:spec": {"f:nodeSelector": {}, "f:priorityClassName": {}}}}},
         )  # fmt: skip
+        # ITBench creates replicas + 1 = 21 pods, each requesting (allocatable CPU - 1 core) / 20,
+        # which leaves a core to what already runs on the node. Here the 20 share what the
+        # node's DaemonSets (system-node-critical, never preempted) leave, so that the 21st waits
+        # and everything of a lower priority that requests CPU on the node is preempted (the
+        # platform's other requesting pods are placed elsewhere, see ``install_platform``).
         replicas = 21
+        allocatable_m = NODE_CPU_CORES * 1000
+        kept_m = sum(w.cpu_request_m or 0 for w in PLATFORM_WORKLOADS if w.controller == "DaemonSet")
+        request_m = (allocatable_m - kept_m) // (replicas - 1)
+        lower = [
+            pod
+            for pod in cluster.pods
+            if pod.node == self.node and pod.exists(at) and pod_cpu_request_m(pod.template["spec"]) > 0
+        ]
+        free_m = allocatable_m - kept_m - sum(pod_cpu_request_m(pod.template["spec"]) for pod in lower)
+        outcome = _schedule(free_m, request_m, replicas, lower)
+        bound_at = [at + 3 * SECOND] * replicas
+        for number, (index, _victims) in enumerate(outcome.rounds):
+            # the preemptor is bound once its victims' grace period is over
+            bound_at[index] = _preempted_at(at, number) + 3 * SECOND
+        done = _preempted_at(at, len(outcome.rounds))
         labels = {"app.kubernetes.io/name": self.workload}
         container = {
             "name": "worker",
             "image": _INIT_IMAGE,
             "command": ["/bin/sh"],
             "args": ["-c", "sleep infinity"],
-            "resources": {"requests": {"cpu": "150m", "memory": "1Mi"}},
+            "resources": {"requests": {"cpu": f"{request_m}m", "memory": "1Mi"}},
         }
         template = {
             "metadata": {"labels": labels},
@@ -582,39 +699,64 @@ class PriorityPreemptionFault(Fault):
                 "priorityClassName": "application-critical",
             },
         }
-        cluster.static_deployment(self.workload, NAMESPACE, at, template, replicas, ready=replicas - 1)
-        message = (
-            f"0/4 nodes are available: {SCHEDULER_TAINT}, 1 Insufficient cpu, 2 node(s) didn't match Pod's node "
-            "affinity/selector. preemption: 0/4 nodes are available: 1 No preemption victims found for incoming pod, "
-            "3 Preemption is not helpful for scheduling."
+        high_message = self._waiting_message(request_m, _PRIORITY_VALUES["application-critical"], outcome)
+        pods = cluster.static_deployment(
+            self.workload, NAMESPACE, at, template, replicas, ready=outcome.bound,
+            scheduled=[bound_at[index] for index in outcome.placed], pending_message=high_message,
+        )  # fmt: skip
+        for waiting in pods[outcome.bound :]:
+            cluster.event(done, waiting.ref, "FailedScheduling", high_message, type_="Warning",
+                          component="default-scheduler", repeat_until=incident.end, every=150 * SECOND)  # fmt: skip
+        target_preempted: int | None = None
+        for number, (index, victims) in enumerate(outcome.rounds):
+            preempted = _preempted_at(at, number)
+            preemptor = pods[outcome.placed.index(index)]
+            for victim in victims:
+                cluster.event(
+                    preempted,
+                    cluster.pod_ref(victim, container=False),
+                    "Preempted",
+                    f"Preempted by pod {preemptor.uid} on node {self.node}",
+                    component="default-scheduler",
+                )
+                cluster.delete_pod(victim, preempted)
+                if victim.workload == self.target:
+                    target_preempted = preempted
+                    continue
+                self.preempted.add(victim.workload)
+                # its ReplicaSet replaces it on a worker with room (not this one)
+                replicaset = cluster.replicasets[victim.replicaset]
+                replacement = cluster.new_pod(replicaset, preempted + SECOND)
+                cluster.event(
+                    preempted + SECOND,
+                    cluster.replicaset_ref(replicaset),
+                    "SuccessfulCreate",
+                    f"Created pod: {replacement.name}",
+                    component="replicaset-controller",
+                )
+        if target_preempted is None:
+            raise GeneratorError(f"the model does not preempt {self.target}'s pod on {self.node}")
+        message = self._waiting_message(
+            _TARGET_CPU_REQUEST_M, _PRIORITY_VALUES["application-non-critical"], outcome
         )
-        for pod in pinned:
-            preempted = at + 8 * SECOND
-            cluster.event(
-                preempted,
-                cluster.pod_ref(pod, container=False),
-                "Preempted",
-                f"Preempted by pod {cluster.ids.uid()} on node {self.node}",
-                component="default-scheduler",
-            )
-            cluster.delete_pod(pod, preempted)
         replicaset = cluster.current_replicaset(self.target, at)
+        created = target_preempted + 3 * SECOND
         pending = cluster.new_pod(
             replicaset,
-            at + 11 * SECOND,
+            created,
             healthy=False,
-            states=unschedulable(at + 11 * SECOND, message),
+            states=unschedulable(created, message),
             node=self.node,
         )
         cluster.event(
-            at + 11 * SECOND,
+            created,
             cluster.replicaset_ref(replicaset),
             "SuccessfulCreate",
             f"Created pod: {pending.name}",
             component="replicaset-controller",
         )
         cluster.event(
-            at + 12 * SECOND,
+            created + SECOND,
             cluster.pod_ref(pending, container=False),
             "FailedScheduling",
             message,
@@ -622,6 +764,21 @@ class PriorityPreemptionFault(Fault):
             component="default-scheduler",
             repeat_until=incident.end,
             every=150 * SECOND,
+        )
+
+    def _waiting_message(self, request_m: int, priority: int, outcome: _Schedule) -> str:
+        """What the scheduler says of a pod pinned to the node that it cannot place, from the
+        node's state once the preemptions are done: the control plane's taint, the node's CPU,
+        the other workers' labels; then why preempting does not help."""
+        if outcome.free_m >= request_m:
+            raise GeneratorError(f"a pod requesting {request_m}m would fit on {self.node}")
+        if any(_priority(pod) < priority for pod in outcome.remaining):
+            raise GeneratorError(f"a pod of priority {priority} would preempt on {self.node}")
+        nodes, others = len(NODES) + 1, len(NODES) - 1
+        return (
+            f"0/{nodes} nodes are available: {SCHEDULER_TAINT}, 1 Insufficient cpu, {others} node(s) didn't match "
+            f"Pod's node affinity/selector. preemption: 0/{nodes} nodes are available: 1 No preemption victims "
+            f"found for incoming pod, {nodes - 1} Preemption is not helpful for scheduling."
         )
 
     def root_cause(self, incident: Incident) -> RootCause:
