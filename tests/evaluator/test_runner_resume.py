@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from eval_agents import shared_index_cache
+from eval_agents import HANGING_LINE, shared_index_cache
 
 from itbench_eval.results import read_results
 from itbench_eval.tasks import discover_tasks
@@ -67,14 +67,14 @@ def test_resume_after_kill_9_neither_redoes_nor_loses_a_finished_run(
     watchdog.start()
     try:
         assert process.stderr is not None
-        finished = 0
+        finished = hanging = 0
         for line in process.stderr:
-            if line.startswith("["):
-                finished += 1
-                if finished == len(tasks):
-                    break
-        # Every repeat-1 run is finished and reported; repeat-2 runs are in progress (they hang).
-        assert finished == len(tasks)
+            finished += line.startswith("[")
+            hanging += line.startswith(HANGING_LINE)
+            if finished == len(tasks) and hanging:
+                break
+        # Every repeat-1 run is finished and reported; a repeat-2 run has begun (it hangs).
+        assert (finished, hanging > 0) == (len(tasks), True)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     finally:

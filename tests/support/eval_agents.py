@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import anyio
@@ -14,6 +15,7 @@ import anyio
 from itbench_eval.agents import AgentOutcome, RunContext
 
 HANG_FROM_REPEAT = "ITBENCH_TEST_HANG_FROM_REPEAT"
+HANGING_LINE = "test agent hanging:"
 FIXED_ANSWER = "otel-demo/Deployment/frontend"
 
 
@@ -85,6 +87,9 @@ class HangingFromRepeatAgent:
         task = context.task
         hang_from = os.environ.get(HANG_FROM_REPEAT)
         if hang_from is not None and task.repeat >= int(hang_from):
+            # Said on the evaluator's stderr so that a test knows this run has begun (its run
+            # directory exists) before it kills the evaluator.
+            print(f"{HANGING_LINE} {task.task_id} r{task.repeat}", file=sys.stderr, flush=True)
             await anyio.sleep_forever()
         await session.call_tool("submit_diagnosis", {"contributing_factors": [{"name": FIXED_ANSWER}]})
         return AgentOutcome()
