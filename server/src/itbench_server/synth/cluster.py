@@ -865,6 +865,27 @@ class Cluster:
             self.scheduled_event(pod, at)
         return pod
 
+    def create_pod(
+        self,
+        replicaset: ReplicaSet,
+        at: int,
+        *,
+        healthy: bool = True,
+        states: list[PodState] | None = None,
+        node: str | None = None,
+    ) -> Pod:
+        """A pod its ReplicaSet's controller creates at ``at`` (``new_pod``), with the
+        controller's ``SuccessfulCreate`` event."""
+        pod = self.new_pod(replicaset, at, healthy=healthy, states=states, node=node)
+        self.event(
+            at,
+            self.replicaset_ref(replicaset),
+            "SuccessfulCreate",
+            f"Created pod: {pod.name}",
+            component="replicaset-controller",
+        )
+        return pod
+
     def node_for(self, template: JsonObject) -> str:
         """The worker the scheduler binds a new pod of ``template`` to: the one its node selector
         names, else any worker with room for its CPU request."""
@@ -987,14 +1008,7 @@ class Cluster:
             created = at + 2 * SECOND
             states = pod_states(created) if pod_states else None
             started = healthy and pod_states is None if starts is None else starts
-            pod = self.new_pod(new, created, healthy=started, states=states)
-            self.event(
-                created,
-                self.replicaset_ref(new),
-                "SuccessfulCreate",
-                f"Created pod: {pod.name}",
-                component="replicaset-controller",
-            )
+            pod = self.create_pod(new, created, healthy=started, states=states)
             pods.append(pod)
         down = at + 3 * SECOND
         old.replicas.append((down, 0))
@@ -1064,14 +1078,7 @@ class Cluster:
             for _ in range(replicas - before):
                 when = at + 2 * SECOND
                 states = pod_states(when) if pod_states else None
-                pod = self.new_pod(replicaset, when, healthy=pod_states is None, states=states)
-                self.event(
-                    when,
-                    self.replicaset_ref(replicaset),
-                    "SuccessfulCreate",
-                    f"Created pod: {pod.name}",
-                    component="replicaset-controller",
-                )
+                pod = self.create_pod(replicaset, when, healthy=pod_states is None, states=states)
                 created.append(pod)
         else:
             current = sorted(self.pods_of(deployment_name, at), key=lambda p: (p.created, p.name))

@@ -762,9 +762,7 @@ class StressFault(ChaosFault):
         if created < incident.end:
             # The scheduler keeps it off the tainted node.
             elsewhere = [node for node in NODES if node != pod.node]
-            replacement = cluster.new_pod(replicaset, created, node=self.rng.choice(elsewhere))
-            cluster.event(created, cluster.replicaset_ref(replicaset), "SuccessfulCreate",
-                          f"Created pod: {replacement.name}", component="replicaset-controller")  # fmt: skip
+            cluster.create_pod(replicaset, created, node=self.rng.choice(elsewhere))
 
     def disruption(self) -> Disruption:
         if self.stressor == "cpu":

@@ -726,14 +726,7 @@ class PriorityPreemptionFault(Fault):
                 self.preempted.add(victim.workload)
                 # its ReplicaSet replaces it on a worker with room (not this one)
                 replicaset = cluster.replicasets[victim.replicaset]
-                replacement = cluster.new_pod(replicaset, preempted + SECOND)
-                cluster.event(
-                    preempted + SECOND,
-                    cluster.replicaset_ref(replicaset),
-                    "SuccessfulCreate",
-                    f"Created pod: {replacement.name}",
-                    component="replicaset-controller",
-                )
+                cluster.create_pod(replicaset, preempted + SECOND)
         if target_preempted is None:
             raise GeneratorError(f"the model does not preempt {self.target}'s pod on {self.node}")
         message = self._waiting_message(
@@ -741,19 +734,8 @@ class PriorityPreemptionFault(Fault):
         )
         replicaset = cluster.current_replicaset(self.target, at)
         created = target_preempted + 3 * SECOND
-        pending = cluster.new_pod(
-            replicaset,
-            created,
-            healthy=False,
-            states=unschedulable(created, message),
-            node=self.node,
-        )
-        cluster.event(
-            created,
-            cluster.replicaset_ref(replicaset),
-            "SuccessfulCreate",
-            f"Created pod: {pending.name}",
-            component="replicaset-controller",
+        pending = cluster.create_pod(
+            replicaset, created, healthy=False, states=unschedulable(created, message), node=self.node
         )
         cluster.event(
             created + SECOND,
